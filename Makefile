@@ -1,0 +1,33 @@
+# The two commands a fresh machine needs: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test deps venv typecheck bench install
+
+run: venv
+	$(VENV)/bin/shop-watchdog run
+
+test: deps venv
+	$(PY) -m mypy
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian packages the test suite starts as real servers (installed only when missing).
+deps:
+	./scripts/install-test-deps
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+typecheck: venv
+	$(PY) -m mypy
+
+bench: deps venv
+	$(PY) bench/run_all.py
+
+install:
+	./scripts/install

@@ -1,0 +1,67 @@
+"""The check contract every probe follows.
+
+A check is built once from its frozen, type-specific config (a dataclass named in the
+class attribute `Config`) and `run(timeout)` returns a `CheckResult`. `run` must bound every
+blocking call by `timeout` (socket timeouts, query timeouts), never sleep, and may raise:
+the runner alone catches exceptions (-> UNKNOWN), enforces the timeout (-> CRITICAL
+"timeout") and keeps one slow probe from delaying another.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class Status(enum.IntEnum):
+    """Nagios-compatible status codes; the value is also the plugin exit code."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+    @property
+    def rank(self) -> int:
+        """Order of badness for "worst of": OK < WARNING < UNKNOWN < CRITICAL.
+
+        An UNKNOWN (we could not tell) is worse than a known warning, but a known
+        CRITICAL (the shop cannot take orders) is the worst.
+        """
+        return {0: 0, 1: 1, 3: 2, 2: 3}[self.value]
+
+
+def worst(statuses: "list[Status] | tuple[Status, ...]") -> Status:
+    return max(statuses, key=lambda s: s.rank, default=Status.OK)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one probe run found.
+
+    `measurements` are numbers in base units (seconds, bytes, ratios 0..1) keyed by a
+    snake_case name; they become the `shop_watchdog_check_value` metric.
+    """
+
+    status: Status
+    message: str
+    measurements: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Config of a check type without options of its own."""
+
+
+class Check:
+    """Base class of all probes; subclasses set `Config` and implement `run`."""
+
+    Config: ClassVar[type[Any]] = NoOptions
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def run(self, timeout: float) -> CheckResult:
+        raise NotImplementedError

@@ -1,0 +1,3 @@
+"""Shared pytest wiring: fixtures that start real servers live in tests/servers/."""
+
+pytest_plugins = ["tests.servers.fixtures"]

@@ -1,0 +1,1 @@
+"""Notification channels: one module per transport, registered in `registry.CHANNELS`."""

@@ -1,0 +1,341 @@
+"""Turning YAML into frozen, typed config objects, reporting every problem at once.
+
+A config section is declared as a frozen dataclass; `build()` reads a YAML node into it by
+the field annotations, and records each problem with its YAML path
+(`checks[2].remediate.restart: ...`) in a `Problems` collector instead of stopping at the
+first. Unknown keys are problems too: a typo must never silently disable a check or open a
+deploy window.
+
+Field conventions understood by `build()`:
+
+* `Annotated[float, DURATION]`: "500ms", "30s", "5m", "1h", "1d" (or a bare number of
+  seconds) -> seconds as float.
+* `Annotated[float, PERCENT]`: "80%" (or a number 0..100) -> percent as float.
+* `Secret | None` named `password`: read from `password_env` (environment variable name)
+  or `password_file` (path); an inline `password` is rejected so secrets never sit in
+  config files that get copied into tickets.
+* `Literal[...]`, `str`, `int`, `float`, `bool`, `tuple[X, ...]`, `Mapping[str, X]`,
+  nested dataclasses and `X | None`.
+* A field's YAML key is its name, or `field(metadata={"key": "..."})`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, Union
+
+import yaml
+
+T = TypeVar("T")
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+DURATION = _Marker("DURATION")
+PERCENT = _Marker("PERCENT")
+
+Duration = typing.Annotated[float, DURATION]
+Percent = typing.Annotated[float, PERCENT]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    """A config file with one or more problems; `str()` lists all, one per line."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(f"{self.source}: {p}" for p in self.problems)
+
+
+class Problems:
+    """Collects config problems; `raise_if_any` turns them into one `ConfigError`."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(Problem(path, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self, source: str) -> None:
+        if self.items:
+            raise ConfigError(source, self.items)
+
+
+class Secret:
+    """A secret value that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str) -> None:
+        self._value = value
+        self.origin = origin
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(from {self.origin})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in a duration like "500ms", "30s", "5m", "1h", "1d" or a bare number.
+
+    Raises ValueError with a message fit for a config error.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, 5m or 500ms, got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"duration must not be negative, got {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if m:
+            return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    raise ValueError(f"expected a duration like 30s, 5m or 500ms, got {value!r}")
+
+
+def parse_percent(value: object) -> float:
+    """Percent 0..100 from "80%" or a bare number."""
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*%?\s*", value):
+        number = float(value.strip().rstrip("%"))
+    if number is None or not 0 <= number <= 100:
+        raise ValueError(f"expected a percentage from 0% to 100%, got {value!r}")
+    return number
+
+
+def load_yaml(path: str) -> object:
+    """Parsed YAML of a file; raises ConfigError naming the file on any read or parse error."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(path, [Problem("", f"cannot read: {exc.strerror or exc}")]) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, [Problem("", f"invalid YAML: {where}{problem}")]) from exc
+
+
+def yaml_key(f: dataclasses.Field[Any]) -> str:
+    return str(f.metadata.get("key", f.name))
+
+
+def read_secret(node: Mapping[str, Any], name: str, path: str, problems: Problems) -> Secret | None:
+    """The secret `name` from `name_env` or `name_file` keys of node, or None if neither."""
+    env_key, file_key = f"{name}_env", f"{name}_file"
+    if name in node:
+        problems.add(
+            join(path, name),
+            f"inline secrets are not accepted; use {env_key} (environment variable name) "
+            f"or {file_key} (path to a file)",
+        )
+        return None
+    if env_key in node and file_key in node:
+        problems.add(join(path, env_key), f"give either {env_key} or {file_key}, not both")
+        return None
+    if env_key in node:
+        var = node[env_key]
+        if not isinstance(var, str) or not var:
+            problems.add(join(path, env_key), "expected the name of an environment variable")
+            return None
+        value = os.environ.get(var)
+        if value is None:
+            problems.add(join(path, env_key), f"environment variable {var} is not set")
+            return None
+        return Secret(value, f"${var}")
+    if file_key in node:
+        fname = node[file_key]
+        if not isinstance(fname, str) or not fname:
+            problems.add(join(path, file_key), "expected a file path")
+            return None
+        try:
+            with open(fname, encoding="utf-8") as fh:
+                return Secret(fh.read().strip(), fname)
+        except OSError as exc:
+            problems.add(join(path, file_key), f"cannot read {fname}: {exc.strerror or exc}")
+            return None
+    return None
+
+
+def _is_secret_type(tp: Any) -> bool:
+    return tp is Secret or (_is_optional(tp) and _strip_optional(tp) is Secret)
+
+
+def _is_optional(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    return origin in (Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def _strip_optional(tp: Any) -> Any:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return args[0] if len(args) == 1 else Union[tuple(args)]
+
+
+def _type_name(tp: Any) -> str:
+    if tp is str:
+        return "a string"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is bool:
+        return "true or false"
+    return getattr(tp, "__name__", str(tp))
+
+
+def convert(tp: Any, value: object, path: str, problems: Problems) -> Any:
+    """Value converted to annotation `tp`; on failure records a problem and returns None."""
+    if _is_optional(tp):
+        if value is None:
+            return None
+        return convert(_strip_optional(tp), value, path, problems)
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(tp)
+        try:
+            if DURATION in meta:
+                return parse_duration(value)
+            if PERCENT in meta:
+                return parse_percent(value)
+        except ValueError as exc:
+            problems.add(path, str(exc))
+            return None
+        return convert(base, value, path, problems)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            problems.add(path, f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
+            return None
+        return value
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return build(tp, value, path, problems)
+    if origin is tuple:
+        item_tp = typing.get_args(tp)[0]
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and item_tp in (str, int):
+            value = [value]
+        if not isinstance(value, list):
+            problems.add(path, f"expected a list, got {type(value).__name__}")
+            return None
+        items = [convert(item_tp, v, join(path, i), problems) for i, v in enumerate(value)]
+        return tuple(items)
+    if origin in (Mapping, dict, typing.Mapping):
+        key_tp, val_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            problems.add(path, f"expected a mapping, got {type(value).__name__}")
+            return None
+        return types.MappingProxyType(
+            {
+                convert(key_tp, k, path, problems): convert(val_tp, v, join(path, str(k)), problems)
+                for k, v in value.items()
+            }
+        )
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is Any or tp is object:
+        return value
+    problems.add(path, f"expected {_type_name(tp)}, got {value!r}")
+    return None
+
+
+def build(cls: type[T], node: object, path: str, problems: Problems, *, ignore: frozenset[str] = frozenset()) -> T | None:
+    """An instance of dataclass `cls` from mapping `node`, or None if it had problems.
+
+    Keys in `ignore` are accepted without being read (handled by the caller).
+    """
+    if node is None:
+        node = {}
+    if not isinstance(node, dict):
+        problems.add(path, f"expected a mapping, got {type(node).__name__}")
+        return None
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    known: set[str] = set(ignore)
+    values: dict[str, Any] = {}
+    before = len(problems.items)
+    for f in fields:
+        if not f.init:
+            continue
+        key = yaml_key(f)
+        tp = hints[f.name]
+        if _is_secret_type(tp):
+            known.update({key, f"{key}_env", f"{key}_file"})
+            values[f.name] = read_secret(node, key, path, problems)
+            continue
+        known.add(key)
+        if key in node:
+            values[f.name] = convert(tp, node[key], join(path, key), problems)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            problems.add(join(path, key), "required key is missing")
+    for key in node:
+        if key not in known:
+            valid = ", ".join(sorted(k for k in known if k not in ignore))
+            problems.add(join(path, str(key)), f"unknown key (valid keys: {valid})")
+    if len(problems.items) > before:
+        return None
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        problems.add(path, str(exc))
+        return None
