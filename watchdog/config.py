@@ -13,7 +13,7 @@ import re
 import socket
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import time
 from typing import Any, Literal
 
@@ -266,9 +266,33 @@ class WatchdogConfig:
                 return spec
         raise KeyError(name)
 
+    def secrets(self) -> list[Secret]:
+        """Every secret in the config (API token, check and channel passwords and keys), so
+        they can be scrubbed from logs and messages."""
+        found: list[Secret] = []
+        _collect_secrets(self, found, set())
+        return found
+
     def restartable_units(self) -> tuple[str, ...]:
         """The only units the daemon may restart: those named in `remediate.restart`."""
         return tuple(sorted({c.remediate.restart for c in self.checks if c.remediate and c.remediate.restart}))
+
+
+def _collect_secrets(node: object, found: list[Secret], seen: set[int]) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, Secret):
+        found.append(node)
+    elif is_dataclass(node) and not isinstance(node, type):
+        for f in fields(node):
+            _collect_secrets(getattr(node, f.name), found, seen)
+    elif isinstance(node, (tuple, list)):
+        for item in node:
+            _collect_secrets(item, found, seen)
+    elif isinstance(node, Mapping):
+        for item in node.values():
+            _collect_secrets(item, found, seen)
 
 
 def parse_listen(text: str) -> Listen:

@@ -1,1 +1,98 @@
-"""pytest fixtures wrapping the real servers in tests/servers/ (each started and stopped per use)."""
+"""pytest fixtures wrapping the real servers in tests/servers/ (each started and stopped per use).
+
+Function-scoped unless named `*_template` / `test_ca` (session): every test gets its own
+server on a fresh port and directory, and everything it started is stopped, unmounted
+and removed in teardown, also when the test fails. Factories (`make_*`) take the same
+arguments as the class they build and return it started.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers.certs import CertificateAuthority
+from tests.servers.hanging import HangingTCPServer
+from tests.servers.nginx import NginxServer
+from tests.servers.redis import RedisServer
+from tests.servers.slow_http import SlowHTTPServer
+from tests.servers.tmpfs import tmpfs_mount
+
+
+@pytest.fixture
+def server_stack() -> Iterator[ExitStack]:
+    """Everything entered here is stopped at teardown, last started first."""
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    """A private CA for the session; `test_ca.issue(name, days=N)` makes server certificates."""
+    return CertificateAuthority(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def make_nginx(server_stack: ExitStack, tmp_path: Path) -> Callable[..., NginxServer]:
+    """make_nginx(tls=..., extra_server_config=..., port=...) -> a started NginxServer."""
+    counter = itertools.count()
+
+    def make(**kwargs: Any) -> NginxServer:
+        server = NginxServer(tmp_path / f"nginx{next(counter)}", **kwargs)
+        return server_stack.enter_context(server)
+
+    return make
+
+
+@pytest.fixture
+def nginx(make_nginx: Callable[..., NginxServer]) -> NginxServer:
+    """A started plain-HTTP nginx with /healthz, /redirect, /error."""
+    return make_nginx()
+
+
+@pytest.fixture
+def make_redis(server_stack: ExitStack, tmp_path: Path) -> Callable[..., RedisServer]:
+    """make_redis(password=..., maxmemory=..., maxclients=...) -> a started RedisServer."""
+    counter = itertools.count()
+
+    def make(**kwargs: Any) -> RedisServer:
+        return server_stack.enter_context(RedisServer(tmp_path / f"redis{next(counter)}", **kwargs))
+
+    return make
+
+
+@pytest.fixture
+def redis_server(make_redis: Callable[..., RedisServer]) -> RedisServer:
+    """A started Redis without password."""
+    return make_redis()
+
+
+@pytest.fixture
+def hanging_tcp() -> Iterator[HangingTCPServer]:
+    with HangingTCPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_slow_http(server_stack: ExitStack) -> Callable[..., SlowHTTPServer]:
+    """make_slow_http(delay, status=200, body="ok") -> a running SlowHTTPServer."""
+
+    def make(delay: float, **kwargs: Any) -> SlowHTTPServer:
+        return server_stack.enter_context(SlowHTTPServer(delay, **kwargs))
+
+    return make
+
+
+@pytest.fixture
+def make_tmpfs(server_stack: ExitStack) -> Callable[..., Path]:
+    """make_tmpfs("8m", nr_inodes=None) -> the mount point of a fresh tmpfs (unmounted at teardown)."""
+
+    def make(size: str = "8m", *, nr_inodes: int | None = None) -> Path:
+        return server_stack.enter_context(tmpfs_mount(size, nr_inodes=nr_inodes))
+
+    return make

@@ -1,7 +1,38 @@
-"""`type:` name -> channel class. An unknown type is a config error listing these keys."""
+"""`type:` name -> channel class, and building the configured channels.
+
+An unknown type is a config error listing these keys (watchdog.config reads each type's
+keys from its class's `Config` dataclass).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-CHANNELS: dict[str, Any] = {}
+from watchdog.channels.alertmanager import AlertmanagerChannel
+from watchdog.channels.base import Channel
+from watchdog.channels.email import EmailChannel
+from watchdog.channels.pagerduty import PagerDutyChannel
+from watchdog.channels.transports import Transports
+from watchdog.channels.webhook import WebhookChannel
+from watchdog.logs import SCRUBBER
+
+if TYPE_CHECKING:  # watchdog.config imports CHANNELS from here
+    from watchdog.config import ChannelSpec
+
+CHANNELS: dict[str, type[Channel]] = {
+    "email": EmailChannel,
+    "webhook": WebhookChannel,
+    "pagerduty": PagerDutyChannel,
+    "alertmanager": AlertmanagerChannel,
+}
+
+
+def build_channels(specs: Sequence[ChannelSpec], transports: Transports) -> dict[str, Channel]:
+    """Channel objects by name; their secret values are registered with the log scrubber first."""
+    channels: dict[str, Channel] = {}
+    for spec in specs:
+        channel = CHANNELS[spec.type](spec.name, spec.options, transports)
+        SCRUBBER.add(*channel.secrets())
+        channels[spec.name] = channel
+    return channels

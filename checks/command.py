@@ -1,0 +1,139 @@
+"""`command`: a Nagios-compatible plugin, run from an argv list (never a shell).
+
+Exit 0/1/2/3 -> OK/WARNING/CRITICAL/UNKNOWN, any other exit or a signal -> UNKNOWN. The
+first output line is the message; performance data after `|` (on the first line and in
+the long output, as the plugin guidelines allow) becomes measurements in base units:
+`s`/`ms`/`us` -> seconds, `%` -> ratio, `B`/`KB`/`MB`/`GB`/`TB` -> bytes (1024-based,
+like the standard plugins), `c` and bare numbers as they are.
+
+The plugin runs in its own process group with a small environment (PATH, LANG=C plus
+`env`), so secrets of the daemon's environment do not leak into plugins. At the timeout
+the whole group is SIGKILLed and reaped, and leftovers the plugin put in the background
+are killed in any case: nothing lingers. A timeout is CRITICAL, like any check's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from checks.base import Check, CheckResult, Status
+
+MAX_MESSAGE = 300
+_PERF_RE = re.compile(r"""('(?:[^']|'')+'|[^\s'=]+)=(-?[\d.]+(?:[eE][-+]?\d+)?)([a-zA-Z%]*)""")
+_UNITS = {  # unit -> (factor to the base unit, measurement name suffix); case matters, as in the guidelines
+    "": (1.0, ""), "c": (1.0, ""), "s": (1.0, "_seconds"), "ms": (1e-3, "_seconds"), "us": (1e-6, "_seconds"),
+    "%": (0.01, "_ratio"), "B": (1.0, "_bytes"), "KB": (1024.0, "_bytes"), "MB": (1024.0**2, "_bytes"),
+    "GB": (1024.0**3, "_bytes"), "TB": (1024.0**4, "_bytes"),
+}  # fmt: skip
+_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class CommandOptions:
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
+    cwd: str = "/"
+
+    def __post_init__(self) -> None:
+        if not self.argv or not self.argv[0]:
+            raise ValueError("argv: give the plugin and its arguments as a list, e.g. [/usr/lib/nagios/plugins/check_ntp_time, -H, pool.ntp.org]")
+
+
+def parse_perfdata(text: str) -> dict[str, float]:
+    """`'disk used'=10MB;20;30 load1=0.5` -> {"disk_used_bytes": 10485760.0, "load1": 0.5}."""
+    values: dict[str, float] = {}
+    for label, number, unit in _PERF_RE.findall(text):
+        if unit not in _UNITS:
+            continue
+        factor, suffix = _UNITS[unit]
+        try:
+            value = float(number) * factor
+        except ValueError:
+            continue
+        name = re.sub(r"[^a-z0-9]+", "_", label.strip("'").replace("''", "'").lower()).strip("_") or "value"
+        values[name if name.endswith(suffix) else name + suffix] = value
+    return values
+
+
+class CommandCheck(Check):
+    Config = CommandOptions
+    config: CommandOptions
+
+    def run(self, timeout: float) -> CheckResult:
+        cfg = self.config
+        env = {"PATH": os.environ.get("PATH", _DEFAULT_PATH), "LANG": "C", **cfg.env}
+        try:
+            proc = subprocess.Popen(
+                list(cfg.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                cwd=cfg.cwd,
+            )
+        except OSError as exc:
+            return CheckResult(Status.UNKNOWN, f"cannot run {cfg.argv[0]}: {exc.strerror or exc}")
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            return CheckResult(Status.CRITICAL, f"{os.path.basename(cfg.argv[0])} timed out after {timeout:g}s (killed)")
+        if _group_has_members(proc.pid):
+            _kill_group(proc)
+        return _result(proc.returncode, output.decode("utf-8", "replace"))
+
+
+def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
+    """SIGKILL the plugin's process group and reap the plugin.
+
+    Only called while the group id cannot belong to anyone else: the plugin is not reaped
+    yet, or members of its group are still alive. A grandchild that escaped into its own
+    session may still hold the output pipe, so we stop reading after a second.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.communicate(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        if proc.stdout is not None:
+            proc.stdout.close()
+        proc.wait()
+
+
+def _group_has_members(pgid: int) -> bool:
+    """Whether a live process still belongs to process group `pgid` (leftovers of a plugin)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _result(returncode: int, output: str) -> CheckResult:
+    lines = output.splitlines()
+    first = lines[0] if lines else ""
+    text, _, perf = first.partition("|")
+    long_perf = " ".join(line.partition("|")[2] for line in lines[1:] if "|" in line)
+    measurements = parse_perfdata(f"{perf} {long_perf}")
+    message = text.strip()[:MAX_MESSAGE]
+    if returncode < 0:
+        return CheckResult(Status.UNKNOWN, f"plugin killed by signal {-returncode}" + (f": {message}" if message else ""), measurements)
+    if returncode not in (0, 1, 2, 3):
+        return CheckResult(Status.UNKNOWN, f"plugin exited with code {returncode}" + (f": {message}" if message else ""), measurements)
+    return CheckResult(Status(returncode), message or f"exit code {returncode}, no output", measurements)

@@ -1,0 +1,100 @@
+"""`mysql`: a real login to MySQL or MariaDB and a query; optional connection saturation.
+
+`query` (default `SELECT 1`) must return a row. Saturation, when levels are set:
+`Threads_connected` vs `max_connections` (at the limit new logins get "Too many
+connections"). PyMySQL's connect, read and write timeouts are the check's timeout, so
+every network wait is bounded. MySQL 8's caching_sha2_password over plain TCP needs the
+`cryptography` package for its first (full) authentication; MariaDB's default plugins do not.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pymysql
+
+from checks.base import Check, CheckResult, Status
+from checks.thresholds import require_ordered, saturation, seconds_text
+from watchdog.configtools import Percent, Secret
+
+_ACCESS_DENIED = 1045
+_CANNOT_CONNECT = 2003
+_LOST = 2013
+
+
+@dataclass(frozen=True)
+class MysqlOptions:
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "monitor"
+    password: Secret | None = None
+    database: str | None = None
+    query: str = "SELECT 1"
+    connections_warn: Percent | None = None
+    connections_crit: Percent | None = None
+
+    def __post_init__(self) -> None:
+        require_ordered(self.connections_warn, self.connections_crit, "connections")
+
+
+class MysqlCheck(Check):
+    Config = MysqlOptions
+    config: MysqlOptions
+
+    def run(self, timeout: float) -> CheckResult:
+        cfg = self.config
+        where = f"mysql {cfg.host}:{cfg.port}"
+        started = time.monotonic()
+        try:
+            conn = pymysql.connect(
+                host=cfg.host,
+                port=cfg.port,
+                user=cfg.user,
+                password=cfg.password.reveal() if cfg.password else "",
+                database=cfg.database,
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                autocommit=True,
+            )
+        except pymysql.err.OperationalError as exc:
+            return CheckResult(Status.CRITICAL, f"{where}: {_reason(exc, timeout)}")
+        try:
+            with conn.cursor() as cur:
+                cur.execute(cfg.query)
+                row = cur.fetchone()
+                elapsed = time.monotonic() - started
+                measurements = {"response_seconds": elapsed}
+                if row is None:
+                    return CheckResult(Status.CRITICAL, f"{where}: query returned no row", measurements)
+                if cfg.connections_warn is None and cfg.connections_crit is None:
+                    return CheckResult(Status.OK, f"{where}: query ok in {seconds_text(elapsed)}", measurements)
+                cur.execute("SELECT @@max_connections")
+                (limit,) = cur.fetchone() or (0,)
+                cur.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+                _, used = cur.fetchone() or ("", 0)
+        except pymysql.err.OperationalError as exc:
+            return CheckResult(Status.CRITICAL, f"{where}: {_reason(exc, timeout)}")
+        except pymysql.err.MySQLError as exc:
+            return CheckResult(Status.CRITICAL, f"{where}: query failed: {_reason(exc, timeout)}")
+        finally:
+            conn.close()
+        used_n, limit_n = float(used), float(limit)
+        measurements["connections"] = used_n
+        measurements["connections_ratio"] = used_n / limit_n if limit_n else 0.0
+        status, text = saturation("connections", used_n, limit_n, cfg.connections_warn, cfg.connections_crit)
+        return CheckResult(status, f"{where}: {text}", measurements)
+
+
+def _reason(exc: pymysql.err.MySQLError, timeout: float) -> str:
+    """A short reason from PyMySQL's (code, message) error."""
+    code = exc.args[0] if exc.args else None
+    message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    if code == _ACCESS_DENIED:
+        return f"login failed: {message}"
+    if code in (_CANNOT_CONNECT, _LOST) and "timed out" in message:
+        return f"timeout after {timeout:g}s"
+    if code == _CANNOT_CONNECT and "Connection refused" in message:
+        return "connection refused"
+    return message.splitlines()[0] if message else type(exc).__name__

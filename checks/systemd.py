@@ -1,0 +1,63 @@
+"""`systemd`: a unit is active, as `systemctl is-active UNIT` reports it.
+
+active/reloading -> OK; activating/deactivating (starting, stopping, or waiting to be
+restarted after a crash) -> WARNING; inactive/failed -> CRITICAL; anything else (no
+systemd, no D-Bus) -> UNKNOWN. `systemctl` is an argv, never a shell, with the timeout
+enforced by killing it; the binary is configurable (tests substitute a stand-in).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+from checks.base import Check, CheckResult, Status
+
+_UNIT_RE = re.compile(r"^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|timer|mount|path|scope|slice)$")
+_STATES = {
+    "active": Status.OK,
+    "reloading": Status.OK,
+    "activating": Status.WARNING,
+    "deactivating": Status.WARNING,
+    "inactive": Status.CRITICAL,
+    "failed": Status.CRITICAL,
+}
+
+
+@dataclass(frozen=True)
+class SystemdOptions:
+    unit: str
+    systemctl: str = "systemctl"
+
+    def __post_init__(self) -> None:
+        if not _UNIT_RE.match(self.unit) or self.unit.startswith("-"):
+            raise ValueError(f"unit: {self.unit!r} is not a systemd unit name (expected e.g. nginx.service)")
+
+
+class SystemdCheck(Check):
+    Config = SystemdOptions
+    config: SystemdOptions
+
+    def run(self, timeout: float) -> CheckResult:
+        unit = self.config.unit
+        try:
+            done = subprocess.run(
+                [self.config.systemctl, "is-active", unit],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return CheckResult(Status.CRITICAL, f"{unit}: systemctl did not answer within {timeout:g}s")
+        except OSError as exc:
+            return CheckResult(Status.UNKNOWN, f"{unit}: cannot run {self.config.systemctl}: {exc.strerror or exc}")
+        state = done.stdout.decode(errors="replace").strip().splitlines()
+        text = state[0] if state else ""
+        status = _STATES.get(text)
+        if status is None:
+            err = done.stderr.decode(errors="replace").strip()
+            detail = text or (err.splitlines()[0] if err else f"exit code {done.returncode}")
+            return CheckResult(Status.UNKNOWN, f"{unit}: unexpected answer from systemctl is-active: {detail!r}")
+        return CheckResult(status, f"{unit} is {text}", {"active": 1.0 if status is Status.OK else 0.0})

@@ -1,0 +1,203 @@
+"""`deploy-guard`: the release gate CI pipelines ask before every release.
+
+Exit codes (the contract): `check` 0 allowed, 1 blocked, 2 usage or config error; the other
+commands 0 or 2. Anything the guard cannot be sure about exits 2 - a bad policy, time or
+duration, a hotfix without its required reason, an audit log that cannot be written - so a
+pipeline that only tests for exit 0 never releases by mistake.
+
+Start time matters (it runs in every pipeline): modules are imported only by the command
+that needs them, and the incident gate's HTTP client only when the gate is asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+
+from watchdog.configtools import ConfigError, parse_duration
+
+from deploy_guard.holiday_calendar import HolidayCalendar
+from deploy_guard.incident_gate import Fetch
+from deploy_guard.policy import Policy, load_policy
+from deploy_guard.release_windows import ReleaseWindows
+from deploy_guard.timefmt import days_text
+
+Clock = Callable[[], datetime]
+MAX_CALENDAR_DAYS = 3660
+
+
+class UsageError(Exception):
+    """A bad command-line value; the message names the option."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deploy-guard", description="Release gate for CI pipelines.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("-c", "--config", metavar="FILE", help="policy file (default: $DEPLOY_GUARD_CONFIG, "
+                         "else /etc/shop-watchdog/deploy-guard.yaml, else the embedded default)")
+        return sub
+
+    check = command("check", "may a release start now (or at --at)? exit 0 allowed, 1 blocked, 2 error")
+    check.add_argument("--at", metavar="ISO8601", help="time to decide for (no offset: the policy's timezone)")
+    check.add_argument("--duration", metavar="DURATION", help="the whole release must fit in the window, e.g. 30m")
+    check.add_argument("--hotfix", action="store_true", help="this release is a hotfix (allowed at any time)")
+    check.add_argument("--reason", metavar="TEXT", help="why (required for a hotfix when the policy says so)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    nxt = command("next", "when the next release window opens and closes")
+    nxt.add_argument("--at", metavar="ISO8601")
+    nxt.add_argument("--json", action="store_true")
+    cal = command("calendar", "each day: its windows, holidays, freezes")
+    cal.add_argument("--from", dest="start", metavar="DATE", help="first day (default: today)")
+    cal.add_argument("--days", default="14", metavar="N", help="number of days (default 14)")
+    command("validate", "check a policy file")
+    return parser
+
+
+def parse_at(value: str | None, policy: Policy, clock: Clock) -> datetime:
+    """`--at` as an aware time; without an offset it is read in the policy's timezone."""
+    if value is None:
+        return clock()
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(
+            f"--at: expected an ISO-8601 time like 2026-11-24T09:30 or 2026-11-24T09:30:00+01:00, got {value!r}"
+        ) from None
+    return moment.replace(tzinfo=policy.timezone) if moment.tzinfo is None else moment
+
+
+def parse_duration_option(value: str | None) -> timedelta:
+    if value is None:
+        return timedelta()
+    try:
+        return timedelta(seconds=parse_duration(value))
+    except (ValueError, OverflowError) as exc:
+        raise UsageError(f"--duration: {exc}") from None
+
+
+def _windows(policy: Policy) -> ReleaseWindows:
+    calendar = HolidayCalendar(policy.country, policy.extra_days_off, policy.block_days_before)
+    return ReleaseWindows(policy, calendar)
+
+
+def _check(args: argparse.Namespace, policy: Policy, environ: Mapping[str, str], clock: Clock, fetch: Fetch | None) -> int:
+    from deploy_guard.audit import AuditError, append_record
+    from deploy_guard.ci_identity import ci_identity
+    from deploy_guard.decision import MissingHotfixReason, decide
+    from deploy_guard.hotfix import detect_hotfix
+    from deploy_guard.incident_gate import http_get
+    from deploy_guard.render import audit_record, decision_json, decision_line, dumps
+
+    at = parse_at(args.at, policy, clock)
+    duration = parse_duration_option(args.duration)
+    hotfix = detect_hotfix(policy.hotfix, environ, flag=args.hotfix, reason=args.reason)
+    try:
+        decision = decide(policy, _windows(policy), at, duration, hotfix, fetch or http_get)
+    except MissingHotfixReason as exc:
+        raise UsageError(str(exc)) from None
+    record = audit_record(decision, policy, ci_identity(environ), clock(), args.reason)
+    try:
+        append_record(policy.audit_log, record)
+    except AuditError as exc:
+        print(f"deploy-guard: {exc} (audit_log in {policy.source}); no decision without an audit record: "
+              "refusing (exit 2)", file=sys.stderr)
+        return 2
+    for note in decision.notes:
+        print(f"deploy-guard: warning: {note}", file=sys.stderr)
+    tz = policy.timezone
+    print(dumps(decision_json(decision, tz)) if args.json else decision_line(decision, tz))
+    return 0 if decision.allowed else 1
+
+
+def _next(args: argparse.Namespace, policy: Policy, clock: Clock) -> int:
+    from deploy_guard.render import dumps, next_window_text, period_json
+
+    at = parse_at(args.at, policy, clock)
+    period = _windows(policy).next_window(at)
+    tz = policy.timezone
+    if args.json:
+        from deploy_guard.render import iso
+
+        open_now = period is not None and period.start <= at
+        print(dumps({"at": iso(at, tz), "open_now": open_now, "next_window": period_json(period, tz)}))
+    else:
+        print(next_window_text(period, at, tz))
+    return 0
+
+
+def _calendar(args: argparse.Namespace, policy: Policy, clock: Clock) -> int:
+    from deploy_guard.render import calendar_table
+
+    try:
+        first = date.fromisoformat(args.start) if args.start else clock().astimezone(policy.timezone).date()
+    except ValueError:
+        raise UsageError(f"--from: expected a date like 2026-11-24, got {args.start!r}") from None
+    if not args.days.isdigit() or not 1 <= int(args.days) <= MAX_CALENDAR_DAYS:
+        raise UsageError(f"--days: expected a whole number from 1 to {MAX_CALENDAR_DAYS}, got {args.days!r}")
+    windows = _windows(policy)
+    plans = [windows.day_plan(first + timedelta(days=i)) for i in range(int(args.days))]
+    print(f"Release calendar, {policy.timezone.key} local time (policy: {policy.source})")
+    print(calendar_table(plans, policy.timezone))
+    return 0
+
+
+def _validate(policy: Policy, clock: Clock) -> int:
+    calendar = HolidayCalendar(policy.country, policy.extra_days_off, policy.block_days_before)
+    calendar.holidays_in(clock().astimezone(policy.timezone).year)
+    windows = "; ".join(f"{days_text(w.days)} {w.hours}" for w in policy.windows) or "none"
+    gate = policy.incident_gate
+    parts = [
+        f"timezone {policy.timezone.key}",
+        f"windows {windows}",
+        f"holidays {policy.country or 'none'} + {len(policy.extra_days_off)} company day(s) off, "
+        f"{policy.block_days_before} day(s) before each closed",
+        f"{len(policy.freezes)} freeze(s)" + (f" ({', '.join(f.name for f in policy.freezes)})" if policy.freezes else ""),
+        f"incident gate {len(gate.status_urls)} URL(s), block_on {gate.block_on}, on_unreachable {gate.on_unreachable}"
+        if gate else "no incident gate",
+        f"audit log {policy.audit_log}",
+    ]
+    print(f"OK: {policy.source}: " + "; ".join(parts))
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = _utc_now,
+    fetch: Fetch | None = None,
+) -> int:
+    """Runs one command; returns the exit code. `clock` and `fetch` are for tests."""
+    args = _parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    try:
+        policy = load_policy(args.config, env)
+        if args.command == "check":
+            return _check(args, policy, env, clock, fetch)
+        if args.command == "next":
+            return _next(args, policy, clock)
+        if args.command == "calendar":
+            return _calendar(args, policy, clock)
+        return _validate(policy, clock)
+    except ConfigError as exc:
+        print(f"deploy-guard: invalid policy, failing closed:\n{exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"deploy-guard: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # fail closed: a crash must never read as "blocked" (1), let alone allowed
+        print(f"deploy-guard: internal error, failing closed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Public holidays plus company days off, shared by the deploy guard and the watchdog daemon.
+
+The daemon's business hours use "the same calendar as the deploy guard", so this module is
+the one place that knows which dates are holidays. Public holidays come from the `holidays`
+library; `extra` adds company days off with a name. Both count as holidays everywhere,
+including for `block_days_before` (the N calendar days before each holiday are closed for
+normal releases).
+
+Cost: `holidays.countries` imports every country module (~0.1 s) on first use. Only the
+requested country's module is imported here (found through `holidays.registry`), and each
+year is computed once per `HolidayCalendar` and cached on the instance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Collection, Mapping
+from datetime import date, timedelta
+from types import ModuleType
+from typing import Any, Protocol
+
+_COUNTRIES_PACKAGE = "holidays.countries"
+_LANGUAGE = "en_US"
+MONDAY_TO_FRIDAY: frozenset[int] = frozenset(range(5))
+
+
+class _CountryHolidays(Protocol):
+    supported_languages: tuple[str, ...]
+
+    def __call__(self, *, years: int, language: str | None) -> Mapping[date, str]: ...
+
+
+def _country_module(module_name: str) -> ModuleType:
+    """`holidays.countries.<module_name>`, without running `holidays.countries/__init__`.
+
+    That package's `__init__` imports all ~250 country modules; a country module itself only
+    needs the shared base modules. While importing, a bare package object (same spec and
+    search path, its `__init__` not executed) stands in for `holidays.countries`; it is removed
+    afterwards, so a later ordinary `import holidays.countries` still runs the real one.
+    """
+    full_name = f"{_COUNTRIES_PACKAGE}.{module_name}"
+    loaded = sys.modules.get(full_name)
+    if loaded is not None:
+        return loaded
+    if _COUNTRIES_PACKAGE in sys.modules:
+        return importlib.import_module(full_name)
+    spec = importlib.util.find_spec(_COUNTRIES_PACKAGE)
+    if spec is None:
+        raise ImportError(f"{_COUNTRIES_PACKAGE} not found")
+    stand_in = importlib.util.module_from_spec(spec)
+    sys.modules[_COUNTRIES_PACKAGE] = stand_in
+    try:
+        return importlib.import_module(full_name)
+    finally:
+        if sys.modules.get(_COUNTRIES_PACKAGE) is stand_in:
+            del sys.modules[_COUNTRIES_PACKAGE]
+
+
+def _registry_entry(code: str) -> tuple[str, str] | None:
+    """(module name, class name) of a country code like PL or POL, or None if unknown."""
+    from holidays import registry
+
+    wanted = code.upper()
+    for module_name, names in registry.COUNTRIES.items():
+        if wanted in names[1:]:
+            return module_name, names[0]
+    return None
+
+
+def is_known_country(code: str) -> bool:
+    """Whether the `holidays` library has public holidays for this country code."""
+    return _registry_entry(code) is not None
+
+
+def _country_class(code: str) -> _CountryHolidays:
+    entry = _registry_entry(code)
+    if entry is None:
+        raise ValueError(f"unknown country code {code!r} (the holidays library has no such country)")
+    from holidays import registry
+
+    with registry.IMPORT_LOCK:
+        module = _country_module(entry[0])
+    cls: Any = getattr(module, entry[1])
+    return cls  # type: ignore[no-any-return]
+
+
+class HolidayCalendar:
+    """Which dates are holidays (public or company) and which are the days just before one.
+
+    `country` None means company days off only. Raises ValueError for an unknown country.
+    Instances cache per year and are cheap to keep; they are not shared between threads
+    that construct years concurrently (the cache is a plain dict, worst case a year is
+    computed twice).
+    """
+
+    def __init__(
+        self,
+        country: str | None,
+        extra: Mapping[date, str] | None = None,
+        block_days_before: int = 0,
+    ) -> None:
+        if block_days_before < 0:
+            raise ValueError("block_days_before must not be negative")
+        self.country = country
+        self.extra: Mapping[date, str] = dict(extra or {})
+        self.block_days_before = block_days_before
+        self._country_cls = _country_class(country) if country else None
+        self._years: dict[int, Mapping[date, str]] = {}
+
+    def holidays_in(self, year: int) -> Mapping[date, str]:
+        """All holidays of a year, public and company, date -> name (names joined by "; ")."""
+        cached = self._years.get(year)
+        if cached is not None:
+            return cached
+        found: dict[date, str] = {}
+        if self._country_cls is not None:
+            language = _LANGUAGE if _LANGUAGE in self._country_cls.supported_languages else None
+            found.update(self._country_cls(years=year, language=language))
+        for day, name in self.extra.items():
+            if day.year == year:
+                found[day] = f"{found[day]}; {name}" if day in found else name
+        self._years[year] = found
+        return found
+
+    def holiday(self, day: date) -> str | None:
+        """The holiday's name, or None on an ordinary day."""
+        return self.holidays_in(day.year).get(day)
+
+    def holiday_ahead(self, day: date) -> tuple[date, str] | None:
+        """The nearest holiday within the `block_days_before` days after `day` (not `day` itself)."""
+        for offset in range(1, self.block_days_before + 1):
+            ahead = day + timedelta(days=offset)
+            name = self.holiday(ahead)
+            if name is not None:
+                return ahead, name
+        return None
+
+    def is_blocked(self, day: date) -> bool:
+        """A holiday, or one of the `block_days_before` days before one."""
+        return self.holiday(day) is not None or self.holiday_ahead(day) is not None
+
+    def is_business_day(self, day: date, weekdays: Collection[int] = MONDAY_TO_FRIDAY) -> bool:
+        """A working weekday (0 = Monday) that is not a holiday; days before holidays count as working."""
+        return day.weekday() in weekdays and self.holiday(day) is None

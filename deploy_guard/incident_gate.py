@@ -1,0 +1,140 @@
+"""No normal release while the shop is on fire: ask the watchdog(s) for open incidents.
+
+Each `status_urls` entry is the watchdog's `/api/v1/status`, whose `incidents` lists the
+unresolved ones. All URLs are asked at once, each in a daemon thread, and the whole gate
+waits at most `timeout` (3 s by default): a hung status URL costs CI seconds, not the job.
+An answer that is not a status document (HTTP error, not JSON, no `incidents` list) counts as
+unreachable, and `on_unreachable` decides. urllib is used (not requests) to keep the CLI's
+start fast; proxies from the environment are not used for loopback addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploy_guard.policy import IncidentGateConfig
+from deploy_guard.release_windows import Reason
+
+MAX_BODY = 4 * 1024 * 1024
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+Fetch = Callable[[str, float], bytes]
+
+
+class StatusUnavailable(Exception):
+    """The status URL gave no usable answer."""
+
+
+def http_get(url: str, timeout: float) -> bytes:
+    """Body of a 2xx GET answer; StatusUnavailable on anything else."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    host = urllib.parse.urlsplit(url).hostname or ""
+    handlers: list[urllib.request.BaseHandler] = []
+    if host in LOOPBACK_HOSTS or host.startswith("127."):
+        handlers.append(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "deploy-guard"})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body: bytes = response.read(MAX_BODY + 1)
+    except urllib.error.HTTPError as exc:
+        raise StatusUnavailable(f"HTTP {exc.code}") from exc
+    except urllib.error.URLError as exc:
+        raise StatusUnavailable(str(exc.reason)) from exc
+    except (OSError, ValueError) as exc:
+        raise StatusUnavailable(str(exc) or type(exc).__name__) from exc
+    if len(body) > MAX_BODY:
+        raise StatusUnavailable("answer larger than 4 MiB")
+    return body
+
+
+def parse_incidents(body: bytes) -> list[dict[str, Any]]:
+    """The `incidents` of a status document; StatusUnavailable if it is not one."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StatusUnavailable("answer is not JSON") from exc
+    incidents = document.get("incidents") if isinstance(document, dict) else None
+    if not isinstance(incidents, list) or not all(isinstance(i, dict) for i in incidents):
+        raise StatusUnavailable('answer has no "incidents" list')
+    return incidents
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """What one status URL said: its incidents, or why it could not say."""
+
+    url: str
+    incidents: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"url": self.url, "error": self.error}
+        return {"url": self.url, "incidents": [i.get("id") for i in self.incidents]}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """`reasons` block the release; `notes` are told but do not block."""
+
+    reasons: tuple[Reason, ...]
+    notes: tuple[str, ...]
+    sources: tuple[SourceResult, ...] = field(default=())
+
+
+def _ask_all(urls: Sequence[str], timeout: float, fetch: Fetch) -> list[SourceResult]:
+    results: dict[str, SourceResult] = {}
+    lock = threading.Lock()
+
+    def ask(url: str) -> None:
+        try:
+            result = SourceResult(url, tuple(parse_incidents(fetch(url, timeout))))
+        except StatusUnavailable as exc:
+            result = SourceResult(url, error=str(exc))
+        with lock:
+            results[url] = result
+
+    threads = [threading.Thread(target=ask, args=(url,), daemon=True, name=f"status {url}") for url in urls]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with lock:
+        return [results.get(url) or SourceResult(url, error=f"no answer within {timeout:g}s") for url in urls]
+
+
+def _incident_text(incident: dict[str, Any]) -> str:
+    return (
+        f"{incident.get('id', '?')} on {incident.get('check', '?')} "
+        f"({incident.get('severity', '?')}, {incident.get('state', '?')} since {incident.get('opened_at', '?')})"
+    )
+
+
+def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> GateResult:
+    """Block on open incidents of `block_on` severity (warning: any), and on silence if so configured."""
+    sources = _ask_all(config.status_urls, config.timeout, fetch)
+    reasons: list[Reason] = []
+    notes: list[str] = []
+    for source in sources:
+        if source.error is not None:
+            text = f"incident status {source.url} unreachable: {source.error}"
+            if config.on_unreachable == "block":
+                reasons.append(Reason("incident_status_unreachable", text + " (on_unreachable: block)"))
+            else:
+                notes.append(text + " (on_unreachable: allow)")
+            continue
+        blocking = [i for i in source.incidents if config.block_on == "warning" or i.get("severity") == "critical"]
+        if blocking:
+            listed = "; ".join(_incident_text(i) for i in blocking)
+            reasons.append(Reason("incident_open", f"open incident(s) at {source.url}: {listed}"))
+    return GateResult(tuple(reasons), tuple(notes), tuple(sources))

@@ -1,0 +1,336 @@
+"""The release policy: reading, validating and resolving it into typed, timezone-aware values.
+
+Fails closed: any problem (unreadable file, invalid YAML, unknown key, unknown timezone or
+country, a malformed time or date) raises `ConfigError` naming the file, the key and the
+problem, all problems at once. A policy file that leaves a section out gets the contract's
+defaults for it, except the dated ones (`holidays.extra`, `freezes`) and `incident_gate`,
+which are empty/absent unless written.
+
+Where to read from: `$DEPLOY_GUARD_CONFIG`, else /etc/shop-watchdog/deploy-guard.yaml, else
+the embedded default (exactly the contract's policy). A path that is named but missing is
+an error, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from watchdog.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml
+
+from deploy_guard.default_policy import DEFAULT_POLICY_YAML
+from deploy_guard.holiday_calendar import is_known_country
+
+ETC_POLICY_PATH = "/etc/shop-watchdog/deploy-guard.yaml"
+ENV_POLICY_PATH = "DEPLOY_GUARD_CONFIG"
+EMBEDDED_SOURCE = "<embedded default policy>"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 24 * 60
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    days: tuple[Weekday, ...]
+    start: Any
+    end: Any
+
+
+@dataclass(frozen=True)
+class HolidaysConfig:
+    country: str | None = "PL"
+    extra: Mapping[Any, str] = field(default_factory=dict)
+    block_days_before: int = 1
+
+
+@dataclass(frozen=True)
+class FreezeConfig:
+    name: str
+    start: Any
+    end: Any
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class HotfixConfig:
+    branch_patterns: tuple[str, ...] = ("hotfix/*",)
+    commit_tags: tuple[str, ...] = ("[hotfix]",)
+    require_reason: bool = True
+
+
+@dataclass(frozen=True)
+class IncidentGateConfig:
+    status_urls: tuple[str, ...]
+    block_on: Literal["critical", "warning"] = "critical"
+    on_unreachable: Literal["block", "allow"] = "block"
+    timeout: Duration = 3.0
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    timezone: str = "Europe/Warsaw"
+    windows: tuple[WindowConfig, ...] = (WindowConfig(("mon", "tue", "wed", "thu"), "08:00", "12:00"),)
+    holidays: HolidaysConfig = HolidaysConfig()
+    freezes: tuple[FreezeConfig, ...] = ()
+    hotfix: HotfixConfig = HotfixConfig()
+    incident_gate: IncidentGateConfig | None = None
+    audit_log: str = "/var/log/shop-watchdog/deploy-guard.jsonl"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A weekly opening: on `days` (0 = Monday), minutes `[start, end)` after local midnight."""
+
+    days: frozenset[int]
+    start: int
+    end: int
+
+    @property
+    def hours(self) -> str:
+        return f"{_clock(self.start)}-{_clock(self.end)}"
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A closed period `[start, end)`; `whole_days` when given as dates (both inclusive)."""
+
+    name: str
+    start: datetime
+    end: datetime
+    reason: str
+    whole_days: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str
+    timezone: ZoneInfo
+    windows: tuple[Window, ...]
+    country: str | None
+    extra_days_off: Mapping[date, str]
+    block_days_before: int
+    freezes: tuple[Freeze, ...]
+    hotfix: HotfixConfig
+    incident_gate: IncidentGateConfig | None
+    audit_log: str
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _minutes(value: object, path: str, problems: Problems, *, allow_24: bool) -> int | None:
+    """Minutes after midnight of "HH:MM"; "24:00" only as an end."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        problems.add(path, f'write times as quoted "HH:MM" strings (YAML read this one as the number {value})')
+        return None
+    if isinstance(value, str):
+        parts = value.strip().split(":")
+        if len(parts) == 2 and all(len(p) == 2 and p.isdigit() for p in parts):
+            hours, minutes = int(parts[0]), int(parts[1])
+            if minutes < 60 and (hours < 24 or (allow_24 and hours == 24 and minutes == 0)):
+                return hours * 60 + minutes
+    limit = "00:00 to 24:00" if allow_24 else "00:00 to 23:59"
+    problems.add(path, f'expected a time "HH:MM" from {limit}, got {value!r}')
+    return None
+
+
+def _window(cfg: WindowConfig, path: str, problems: Problems) -> Window | None:
+    start = _minutes(cfg.start, join(path, "start"), problems, allow_24=False)
+    end = _minutes(cfg.end, join(path, "end"), problems, allow_24=True)
+    if not cfg.days:
+        problems.add(join(path, "days"), "expected at least one day (mon..sun)")
+        return None
+    if start is None or end is None:
+        return None
+    if end <= start:
+        problems.add(join(path, "end"), f"must be after start ({_clock(start)}); a window cannot cross midnight, split it in two")
+        return None
+    return Window(frozenset(WEEKDAYS.index(d) for d in cfg.days), start, end)
+
+
+def _date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _moment(value: object, tz: ZoneInfo) -> datetime | None:
+    """An aware date-time from a YAML timestamp or ISO-8601 string; naive ones are read in `tz`."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+
+
+def _freeze_edge(value: object, tz: ZoneInfo, path: str, problems: Problems, *, is_end: bool) -> tuple[datetime, bool] | None:
+    """(instant, given as a date); a date end means the end of that day (inclusive)."""
+    day = _date(value)
+    if day is not None:
+        if is_end:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(), tzinfo=tz), True
+    moment = _moment(value, tz)
+    if moment is not None:
+        return moment, False
+    problems.add(path, f"expected a date (2026-11-23) or a date-time (2026-11-23T14:00), got {value!r}")
+    return None
+
+
+def _freeze(cfg: FreezeConfig, tz: ZoneInfo, path: str, problems: Problems) -> Freeze | None:
+    start = _freeze_edge(cfg.start, tz, join(path, "start"), problems, is_end=False)
+    end = _freeze_edge(cfg.end, tz, join(path, "end"), problems, is_end=True)
+    if start is None or end is None:
+        return None
+    if end[0] <= start[0]:
+        problems.add(join(path, "end"), "must not be before start")
+        return None
+    return Freeze(cfg.name, start[0], end[0], cfg.reason, start[1] and end[1])
+
+
+def _timezone(name: str, problems: Problems) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        problems.add("timezone", f"unknown IANA timezone {name!r} (e.g. Europe/Warsaw)")
+        return None
+
+
+def _extra_days(extra: Mapping[Any, str], problems: Problems) -> dict[date, str]:
+    days: dict[date, str] = {}
+    for key, name in extra.items():
+        day = _date(key)
+        if day is None:
+            problems.add(join("holidays.extra", str(key)), f"expected a date like 2026-12-31 as key, got {key!r}")
+        else:
+            days[day] = name
+    return days
+
+
+def _check_gate(gate: IncidentGateConfig, problems: Problems) -> None:
+    if not gate.status_urls:
+        problems.add("incident_gate.status_urls", "expected at least one URL (or leave incident_gate out)")
+    for i, url in enumerate(gate.status_urls):
+        if not url.startswith(("http://", "https://")):
+            problems.add(join("incident_gate.status_urls", i), f"expected an http:// or https:// URL, got {url!r}")
+    if gate.timeout <= 0:
+        problems.add("incident_gate.timeout", "must be more than 0s")
+
+
+def _check_hotfix(hotfix: HotfixConfig, problems: Problems) -> None:
+    for key, values in (("branch_patterns", hotfix.branch_patterns), ("commit_tags", hotfix.commit_tags)):
+        for i, value in enumerate(values):
+            if not value.strip():
+                problems.add(join(f"hotfix.{key}", i), "must not be empty (it would match everything)")
+
+
+def _sections(node: object, problems: Problems) -> dict[str, Any] | None:
+    """The top-level sections, each converted on its own (None if `node` is not a mapping).
+
+    Unlike one `build(PolicyConfig, ...)`, a broken section (or list item) does not hide
+    the problems of the others: every section that converts is checked further, so the
+    user sees every problem at once. A section that fails is left out (its default stands
+    in, and adds no problems); a list keeps the items that converted.
+    """
+    if not isinstance(node, dict):
+        problems.add("", f"expected a mapping of policy keys, got {type(node).__name__}")
+        return None
+    hints = typing.get_type_hints(PolicyConfig, include_extras=True)
+    names = [f.name for f in dataclasses.fields(PolicyConfig)]
+    for key in node:
+        if key not in names:
+            problems.add(str(key), f"unknown key (valid keys: {', '.join(sorted(names))})")
+    sections: dict[str, Any] = {}
+    for name in names:
+        if name not in node:
+            continue
+        value = convert(hints[name], node[name], name, problems)
+        if isinstance(value, tuple):
+            sections[name] = tuple(item for item in value if item is not None)
+        elif value is not None or node[name] is None:
+            sections[name] = value
+    return sections
+
+
+def parse_policy(node: object, source: str) -> Policy:
+    """A validated `Policy` from a parsed YAML node; raises ConfigError listing every problem."""
+    problems = Problems()
+    sections = _sections(node, problems)
+    if sections is None:
+        raise ConfigError(source, problems.items)
+    cfg = PolicyConfig(**sections)
+    tz = _timezone(cfg.timezone, problems)
+    windows = [_window(w, join("windows", i), problems) for i, w in enumerate(cfg.windows)]
+    country = cfg.holidays.country
+    if country is not None and not is_known_country(country):
+        problems.add("holidays.country", f"unknown country code {country!r} for the holidays library (e.g. PL)")
+    if cfg.holidays.block_days_before < 0:
+        problems.add("holidays.block_days_before", "must not be negative")
+    extra = _extra_days(cfg.holidays.extra, problems)
+    freeze_tz = tz or ZoneInfo("UTC")  # with a bad timezone, still report the freezes' own problems
+    freezes = [_freeze(f, freeze_tz, join("freezes", i), problems) for i, f in enumerate(cfg.freezes)]
+    _check_hotfix(cfg.hotfix, problems)
+    if cfg.incident_gate is not None:
+        _check_gate(cfg.incident_gate, problems)
+    if not cfg.audit_log.strip():
+        problems.add("audit_log", "expected a file path")
+    problems.raise_if_any(source)
+    assert tz is not None
+    return Policy(
+        source=source,
+        timezone=tz,
+        windows=tuple(w for w in windows if w is not None),
+        country=country.upper() if country else None,
+        extra_days_off=extra,
+        block_days_before=cfg.holidays.block_days_before,
+        freezes=tuple(f for f in freezes if f is not None),
+        hotfix=cfg.hotfix,
+        incident_gate=cfg.incident_gate,
+        audit_log=cfg.audit_log,
+    )
+
+
+def policy_path(explicit: str | None, environ: Mapping[str, str]) -> str | None:
+    """The policy file to read, or None for the embedded default."""
+    if explicit:
+        return explicit
+    from_env = environ.get(ENV_POLICY_PATH)
+    if from_env:
+        return from_env
+    return ETC_POLICY_PATH if os.path.exists(ETC_POLICY_PATH) else None
+
+
+def load_policy(explicit: str | None, environ: Mapping[str, str]) -> Policy:
+    """The policy from `-c`, the environment, /etc, or the embedded default; ConfigError if bad."""
+    path = policy_path(explicit, environ)
+    if path is None:
+        import yaml
+
+        return parse_policy(yaml.safe_load(DEFAULT_POLICY_YAML), EMBEDDED_SOURCE)
+    try:
+        node = load_yaml(path)
+    except ValueError as exc:  # PyYAML raises ValueError for impossible dates like 2026-13-01
+        raise ConfigError(path, [Problem("", f"invalid YAML value: {exc}")]) from exc
+    if node is None:
+        raise ConfigError(path, [Problem("", "the file is empty; an empty policy is not accepted")])
+    return parse_policy(node, path)

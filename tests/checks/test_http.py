@@ -1,0 +1,143 @@
+"""http against a private nginx (plain and TLS), a hanging and a slow server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from checks.base import Status
+from tests.checks.building import config_problems, make_check
+from tests.servers.certs import CertificateAuthority, self_signed
+from tests.servers.hanging import HangingTCPServer
+from tests.servers.nginx import NginxServer
+from tests.servers.slow_http import SlowHTTPServer
+
+
+def test_healthy_page_is_ok_with_status_and_time(nginx: NginxServer) -> None:
+    result = make_check("http", url=nginx.healthz_url, expect_body="ok").run(timeout=5)
+    assert result.status is Status.OK, result.message
+    assert result.measurements["status_code"] == 200
+    assert 0 < result.measurements["response_seconds"] < 1
+    assert result.message.startswith("HTTP 200 in ")
+
+
+def test_body_without_expected_text_is_critical(nginx: NginxServer) -> None:
+    result = make_check("http", url=nginx.healthz_url, expect_body="ready").run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert result.message == "HTTP 200 but body does not contain 'ready'"
+
+
+def test_body_regex_between_slashes(nginx: NginxServer) -> None:
+    nginx.write_file("status.txt", "orders: 17\nqueue: 3\n")
+    url = f"{nginx.url}/status.txt"
+    assert make_check("http", url=url, expect_body=r"/^queue: \d+$/m").run(timeout=5).status is Status.OK
+    result = make_check("http", url=url, expect_body=r"/^queue: 0$/").run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert "does not match" in result.message
+
+
+def test_server_error_is_critical_and_expected_codes_are_configurable(nginx: NginxServer) -> None:
+    result = make_check("http", url=f"{nginx.url}/error").run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert result.message == "HTTP 500 (expected 2xx)"
+    missing = f"{nginx.url}/missing"
+    assert make_check("http", url=missing, expect_status=[200]).run(timeout=5).status is Status.CRITICAL
+    assert make_check("http", url=missing, expect_status=[404]).run(timeout=5).status is Status.OK
+
+
+def test_redirect_is_followed_unless_disabled(nginx: NginxServer) -> None:
+    url = f"{nginx.url}/redirect"
+    followed = make_check("http", url=url, expect_body="ok").run(timeout=5)
+    assert followed.status is Status.OK and followed.measurements["status_code"] == 200
+    not_followed = make_check("http", url=url, follow_redirects=False).run(timeout=5)
+    assert not_followed.status is Status.CRITICAL
+    assert not_followed.message == "HTTP 302 (expected 2xx)"
+    assert make_check("http", url=url, follow_redirects=False, expect_status=["3xx"]).run(timeout=5).status is Status.OK
+
+
+def test_stopped_server_is_critical_connection_refused(nginx: NginxServer) -> None:
+    nginx.kill()
+    result = make_check("http", url=nginx.healthz_url).run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert result.message == f"connection refused: {nginx.healthz_url}"
+
+
+def test_hanging_server_times_out_within_the_timeout(hanging_tcp: HangingTCPServer) -> None:
+    started = time.monotonic()
+    result = make_check("http", url=hanging_tcp.url).run(timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert result.status is Status.CRITICAL
+    assert "timeout after 0.5s" in result.message
+    assert 0.5 <= elapsed < 1.0
+
+
+def test_slow_answer_warns_and_too_slow_is_a_timeout(make_slow_http: Callable[..., SlowHTTPServer]) -> None:
+    server = make_slow_http(0.3)
+    slow = make_check("http", url=server.url, slow="100ms").run(timeout=5)
+    assert slow.status is Status.WARNING, slow.message
+    assert slow.message.startswith("slow: 3") and "limit 100ms" in slow.message
+    assert make_check("http", url=server.url, slow="2s").run(timeout=5).status is Status.OK
+    assert make_check("http", url=server.url).run(timeout=0.1).status is Status.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("days", "status", "text"),
+    [
+        (90, Status.OK, "certificate valid"),
+        (15, Status.WARNING, "TLS certificate expires in 15.0 days"),
+        (3, Status.CRITICAL, "TLS certificate expires in 3.0 days"),
+    ],
+)
+def test_certificate_expiry_levels_from_the_real_handshake(
+    test_ca: CertificateAuthority, make_nginx: Callable[..., NginxServer], days: int, status: Status, text: str
+) -> None:
+    server = make_nginx(tls=test_ca.issue(f"expiring{days}", days=days))
+    result = make_check("http", url=server.healthz_url, ca_file=str(test_ca.cert)).run(timeout=5)
+    assert result.status is status, result.message
+    assert text in result.message
+    assert abs(result.measurements["cert_expiry_seconds"] - days * 86400) < 120
+
+
+def test_expiry_is_read_even_without_verification(test_ca: CertificateAuthority, make_nginx: Callable[..., NginxServer]) -> None:
+    server = make_nginx(tls=test_ca.issue("noverify", days=3))
+    result = make_check("http", url=server.healthz_url, verify_tls=False).run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert "expires in 3.0 days" in result.message
+
+
+def test_untrusted_or_wrong_host_certificate_is_critical(
+    test_ca: CertificateAuthority, make_nginx: Callable[..., NginxServer]
+) -> None:
+    untrusted = make_nginx(tls=test_ca.issue("untrusted", days=90))
+    result = make_check("http", url=untrusted.healthz_url).run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert "certificate" in result.message and "rejected" in result.message
+    wrong_host = make_nginx(tls=test_ca.issue("elsewhere", days=90, hosts=("shop.example",)))
+    mismatch = make_check("http", url=wrong_host.healthz_url, ca_file=str(test_ca.cert)).run(timeout=5)
+    assert mismatch.status is Status.CRITICAL
+    assert "mismatch" in mismatch.message.lower()
+
+
+def test_self_signed_certificate_trusted_via_ca_file(tmp_path: Path, make_nginx: Callable[..., NginxServer]) -> None:
+    cert = self_signed(tmp_path / "tls", "shop", days=60)
+    server = make_nginx(tls=cert)
+    result = make_check("http", url=server.healthz_url, ca_file=str(cert.cert), expect_body="ok").run(timeout=5)
+    assert result.status is Status.OK, result.message
+
+
+def test_headers_are_sent(make_nginx: Callable[..., NginxServer]) -> None:
+    server = make_nginx(extra_server_config='location = /needs-key { if ($http_x_probe_key != "s3") { return 403; } return 200 "yes"; }')
+    url = f"{server.url}/needs-key"
+    assert make_check("http", url=url).run(timeout=5).status is Status.CRITICAL
+    assert make_check("http", url=url, headers={"X-Probe-Key": "s3"}).run(timeout=5).status is Status.OK
+
+
+def test_config_problems_are_reported() -> None:
+    assert "expected http://HOST" in config_problems("http", url="ftp://x/")
+    assert "expect_status" in config_problems("http", url="http://x/", expect_status=["2x"])
+    assert "invalid regular expression" in config_problems("http", url="http://x/", expect_body="/(/")
+    assert "cert_warn_days" in config_problems("http", url="https://x/", cert_warn_days=3, cert_crit_days=7)
+    assert "unknown key" in config_problems("http", url="http://x/", expect_code=200)

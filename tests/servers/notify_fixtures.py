@@ -1,0 +1,148 @@
+"""pytest fixtures for real notification receivers: SMTP, webhook/PagerDuty, Alertmanager.
+
+Every receiver is our own, on a fresh loopback port, and stopped at teardown. `make_outbox`
+builds Outboxes on the test's own state DB with a fast retry policy and closes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.servers.alertmanager import Alertmanager
+from tests.servers.smtp import HangingSmtpServer, SmtpServer
+from tests.servers.webhook import WebhookServer
+from watchdog.channels.base import Channel
+from watchdog.channels.registry import build_channels
+from watchdog.channels.transports import Transports, default_transports
+from watchdog.clock import SystemClock
+from watchdog.config import parse_config
+from watchdog.notification import Notification, new_notification_id
+from watchdog.outbox import Outbox, RetryPolicy
+
+FAST_RETRY = RetryPolicy(initial=0.05, maximum=0.5, jitter=0.1, fallback_after_attempts=3, fallback_after=30.0)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hanging_smtp() -> Iterator[HangingSmtpServer]:
+    server = HangingSmtpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[WebhookServer]:
+    server = WebhookServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pagerduty_receiver() -> Iterator[WebhookServer]:
+    """Answers like PagerDuty's Events API v2 and validates every event against its rules."""
+    server = WebhookServer(pagerduty=True).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[tuple[Alertmanager, WebhookServer]]:
+    """A real Alertmanager and the webhook receiver it notifies."""
+    hook = WebhookServer().start()
+    am = Alertmanager(tmp_path / "alertmanager", hook.url)
+    am.dir.mkdir()
+    try:
+        am.start()
+        yield am, hook
+    finally:
+        am.stop()
+        hook.close()
+
+
+@pytest.fixture
+def transports() -> Iterator[Transports]:
+    t = default_transports()
+    yield t
+    t.http.close()
+
+
+@pytest.fixture
+def make_notification() -> Callable[..., Notification]:
+    """make_notification(kind=..., incident_id=..., ...) -> a Notification about check `web`."""
+    counter = itertools.count(1)
+
+    def make(**overrides: Any) -> Notification:
+        now = datetime.now(timezone.utc)
+        values: dict[str, Any] = {
+            "id": new_notification_id(),
+            "incident_id": f"inc-test-{next(counter)}",
+            "kind": "trigger",
+            "severity": "critical",
+            "host": "shop-web-1",
+            "check": "web",
+            "check_type": "http",
+            "summary": "web: connection refused; restart of nginx.service failed (exit 1)",
+            "details": "GET http://127.0.0.1/healthz: connection refused\nrestart of nginx.service failed (exit 1)",
+            "since": now - timedelta(minutes=2),
+            "created_at": now,
+            "runbook_url": "https://wiki.example/runbooks/web",
+        }
+        values.update(overrides)
+        return Notification(**values)
+
+    return make
+
+
+@pytest.fixture
+def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
+    """make_outbox(channels, db_path=..., policy=...) -> a started Outbox (closed at teardown)."""
+    made: list[Outbox] = []
+
+    def make(
+        channels: Mapping[str, Channel],
+        *,
+        db_path: Path | None = None,
+        policy: RetryPolicy = FAST_RETRY,
+        registry: CollectorRegistry | None = None,
+        start: bool = True,
+    ) -> Outbox:
+        outbox = Outbox(
+            str(db_path or tmp_path / "state.db"),
+            channels,
+            SystemClock(),
+            registry or CollectorRegistry(),
+            policy=policy,
+            close_timeout=5.0,
+        )
+        made.append(outbox)
+        if start:
+            outbox.start()
+        return outbox
+
+    yield make
+    for outbox in made:
+        outbox.close()
+
+
+def channel_spec(name: str, type_: str, **options: Any) -> dict[str, Any]:
+    """A `notify.channels` entry as YAML would give it."""
+    return {"name": name, "type": type_, **options}
+
+
+def build_test_channels(entries: Sequence[dict[str, Any]], transports: Transports) -> dict[str, Channel]:
+    """Channels parsed through the real config parser (so tests cover the config keys too)."""
+    config = parse_config({"notify": {"channels": list(entries)}}, "test.yaml")
+    return build_channels(config.notify.channels, transports)

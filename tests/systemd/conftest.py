@@ -1,0 +1,63 @@
+"""Session fixtures: one booted container per test session, with the product installed in it.
+
+Building the cached root (first run on a machine, ~90 s) and booting (~1 s) happen once;
+the install through scripts/install (offline, from a wheelhouse built on the host) once
+too. Tests that change the service's config or drop-ins restore them through the
+`service` fixture, so test order does not matter.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.systemd.container import NSPAWN_RUNTIME, Container
+from tests.systemd.rootfs import ensure_rootfs
+from tests.systemd.service import CONFIG, Service, daemon_config
+from tests.systemd.wheelhouse import build_wheelhouse
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _host_state() -> tuple[list[str], list[str]]:
+    """What a test run must leave as it was: the host's mounts and nspawn runtime files."""
+    with open("/proc/self/mountinfo") as fh:
+        mounts = sorted(" ".join(line.split()[3:5]) for line in fh)
+    runtime = sorted(str(p) for p in NSPAWN_RUNTIME.rglob("*")) if NSPAWN_RUNTIME.exists() else []
+    return mounts, runtime
+
+
+@pytest.fixture(scope="session")
+def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    if os.geteuid() != 0:
+        pytest.fail("the systemd tests boot a container and must run as root")
+    root = ensure_rootfs()
+    wheels = build_wheelhouse(REPO, tmp_path_factory.mktemp("wheelhouse"))
+    before = _host_state()
+    with Container(root, f"shop-wd-test-{os.getpid()}", {str(REPO): "/src", str(wheels): "/wheels"}) as box:
+        yield box
+    assert _host_state() == before, "the container left mounts or runtime files behind on the host"
+
+
+@pytest.fixture(scope="session")
+def installed(container: Container) -> Container:
+    """The container after the documented install path, service enabled but not started.
+
+    The admin's config is in place before the install (as config management would put it),
+    so the installer must keep it and derive the polkit rule from it.
+    """
+    container.write_file(CONFIG, daemon_config(), 0o644)
+    container.run("/src/scripts/install", "--wheels", "/wheels", "--no-start", timeout=300)
+    return container
+
+
+@pytest.fixture
+def service(installed: Container) -> Iterator[Service]:
+    """shop-watchdog.service in the container; config and drop-ins restored afterwards."""
+    svc = Service(installed)
+    svc.save()
+    yield svc
+    svc.restore()

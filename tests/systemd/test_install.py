@@ -1,0 +1,73 @@
+"""The documented install path (scripts/install) on a real Debian with systemd as PID 1."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.systemd.container import Container
+from tests.systemd.service import CONFIG, UNIT, daemon_config
+
+pytestmark = pytest.mark.systemd
+
+RULE = "/etc/polkit-1/rules.d/50-shop-watchdog.rules"
+
+
+def _stat(box: Container, path: str) -> str:
+    return box.run("stat", "-c", "%U:%G %a", path).stdout.strip()
+
+
+def test_install_creates_user_venv_config_unit_and_polkit_rule(installed: Container) -> None:
+    user = installed.run("getent", "passwd", "shop-watchdog").stdout.strip().split(":")
+    assert int(user[2]) < 1000  # a system user
+    assert user[5:] == ["/var/lib/shop-watchdog", "/usr/sbin/nologin"]
+
+    version = installed.run("/opt/shop-watchdog/bin/shop-watchdog", "--version").stdout
+    assert version.startswith("shop-watchdog ")
+
+    assert _stat(installed, "/etc/shop-watchdog") == "root:shop-watchdog 750"
+    assert _stat(installed, "/etc/shop-watchdog/deploy-guard.yaml") == "root:shop-watchdog 640"
+    assert installed.read_file("/etc/shop-watchdog/deploy-guard.yaml") == installed.read_file(
+        "/src/config/deploy-guard.yaml"
+    )
+    assert installed.read_file(CONFIG) == daemon_config()  # the admin's config, kept
+
+    assert installed.read_file(f"/etc/systemd/system/{UNIT}") == installed.read_file(f"/src/systemd/{UNIT}")
+    assert installed.systemctl("is-enabled", UNIT).stdout.strip() == "enabled"
+
+    rule = installed.read_file(RULE)
+    assert re.search(r'var units = \["nginx.service"\];', rule), rule
+
+
+def test_unit_passes_systemd_analyze_verify_without_warnings(installed: Container) -> None:
+    result = installed.run("systemd-analyze", "verify", f"/etc/systemd/system/{UNIT}", check=False)
+
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_sandbox_exposure_stays_low(installed: Container) -> None:
+    out = installed.run("systemd-analyze", "security", "--no-pager", UNIT, check=False).stdout
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\S+)", out)
+    assert match, out
+
+    assert float(match.group(1)) <= 2.5, out
+
+
+def test_reinstall_changes_nothing_it_should_keep(installed: Container) -> None:
+    guard = "/etc/shop-watchdog/deploy-guard.yaml"
+    installed.run("sed", "-i", "1i # edited by the admin", guard)
+    uid_before = installed.run("id", "-u", "shop-watchdog").stdout
+    rule_before = installed.read_file(RULE)
+
+    try:
+        out = installed.run("/src/scripts/install", "--wheels", "/wheels", "--no-start", timeout=300).stdout
+
+        assert f"keeping existing {guard}" in out
+        assert installed.read_file(guard).startswith("# edited by the admin\n")
+    finally:
+        installed.run("sed", "-i", "1d", guard)
+    assert installed.read_file(CONFIG) == daemon_config()
+    assert installed.run("id", "-u", "shop-watchdog").stdout == uid_before
+    assert installed.read_file(RULE) == rule_before
+    assert installed.systemctl("is-active", UNIT, check=False).stdout.strip() == "inactive"  # --no-start

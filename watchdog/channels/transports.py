@@ -1,0 +1,50 @@
+"""The side-effect edges channels talk through, chosen by `main()` (or a test) and passed in.
+
+HTTP goes through one `requests.Session` (connection reuse, proxies from the environment);
+SMTP through a factory returning a connected `smtplib.SMTP`, so a test can hand in a factory
+that points at its own server or records the dialogue; the clock stamps what receivers
+compare with their own time (Alertmanager's `endsAt`, e-mail `Date`).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from typing import Protocol
+
+import requests
+
+from watchdog.clock import Clock, SystemClock
+
+USER_AGENT = "shop-watchdog"
+
+
+class SmtpFactory(Protocol):
+    def __call__(
+        self, host: str, port: int, *, timeout: float, implicit_tls: bool, tls_context: ssl.SSLContext
+    ) -> smtplib.SMTP:
+        """A connected SMTP client (greeting read), every socket operation bounded by `timeout`."""
+        ...
+
+
+def connect_smtp(
+    host: str, port: int, *, timeout: float, implicit_tls: bool, tls_context: ssl.SSLContext
+) -> smtplib.SMTP:
+    if implicit_tls:
+        return smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context)
+    return smtplib.SMTP(host, port, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Transports:
+    http: requests.Session
+    smtp: SmtpFactory
+    clock: Clock
+
+
+def default_transports(clock: Clock | None = None) -> Transports:
+    """Real HTTP and SMTP; the caller closes `http` when the daemon stops."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return Transports(http=session, smtp=connect_smtp, clock=clock or SystemClock())

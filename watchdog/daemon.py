@@ -1,0 +1,480 @@
+"""The daemon's main loop: results in, schedule forward, incident engine told, systemd pinged.
+
+One thread owns all decisions: it drains finished runs from the runner, applies them to
+the scheduler (confirmation), hands every new state to the `ResultSink` (the incident
+engine), calls `sink.tick()`, starts the checks that are due and sleeps until the next due
+time (at most `MAX_SLEEP`, woken early by finished runs and signals). Probes run in the
+runner's threads, the HTTP API in its own threads; neither ever blocks this loop.
+
+Signal handlers only set flags (SIGTERM/SIGINT: stop, SIGHUP: reload); the loop acts on
+them, so no handler ever runs in the middle of a state change. A reload with an invalid
+config is logged (`event=config_reload_failed`) and the old config keeps running.
+
+systemd: READY once the first round is scheduled and the API listens; WATCHDOG on every
+loop iteration — only the loop pings, so a stalled loop gets the daemon restarted;
+STATUS `12 checks, 1 failing, 0 incidents open`; RELOADING/READY around a reload;
+STOPPING on the way out. The heartbeat (dead man's switch) runs in its own thread so a slow
+receiver never delays the loop; it reports unhealthy when the loop stalls.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from types import FrameType
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from checks.base import Check, CheckResult, Status
+from checks.registry import CHECKS
+from watchdog.api import ApiServer
+from watchdog.checkstate import CheckState, Rechecker, ResultSink
+from watchdog.clock import Clock
+from watchdog.config import CheckSpec, WatchdogConfig
+from watchdog.configtools import ConfigError
+from watchdog.logs import SCRUBBER, event
+from watchdog.metrics import Metrics
+from watchdog.runner import DEFAULT_MAX_WORKERS, Runner
+from watchdog.scheduler import Scheduler, Skipped, Started
+from watchdog.sdnotify import format_status
+
+log = logging.getLogger(__name__)
+
+MAX_SLEEP = 0.5
+"""Upper bound of one loop sleep: keeps WATCHDOG pings, ticks and signal handling prompt."""
+
+DEFAULT_STALL_AFTER = 15.0
+"""/healthz turns 503 when the loop has not completed an iteration for this long."""
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("shop-watchdog")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class Notifier(Protocol):
+    """What the loop tells the service manager (watchdog.sdnotify.SystemdNotifier)."""
+
+    def ready(self, status: str | None = None) -> object: ...
+
+    def watchdog(self) -> object: ...
+
+    def status(self, text: str) -> object: ...
+
+    def reloading(self) -> object: ...
+
+    def stopping(self) -> object: ...
+
+
+class NullNotifier:
+    """Nobody to tell (not started by systemd, or tests)."""
+
+    def ready(self, status: str | None = None) -> object:
+        return None
+
+    def watchdog(self) -> object:
+        return None
+
+    def status(self, text: str) -> object:
+        return None
+
+    def reloading(self) -> object:
+        return None
+
+    def stopping(self) -> object:
+        return None
+
+
+class Heartbeat(Protocol):
+    """watchdog.heartbeat.Heartbeat: `tick(healthy)` pings when due (may block briefly)."""
+
+    def tick(self, healthy: bool) -> bool | None: ...
+
+
+class SinkFactory(Protocol):
+    """`watchdog.engine.build_engine`'s signature."""
+
+    def __call__(
+        self, config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry
+    ) -> ResultSink: ...
+
+
+class NullSink:
+    """A result sink without incidents: the daemon monitors and exports metrics only.
+
+    Used where no incident engine is wanted (tests of the loop, benchmarks). Silences are
+    recorded so the API contract holds, but nothing acts on them.
+    """
+
+    def __init__(self, config: WatchdogConfig, clock: Clock) -> None:
+        self._names = {c.name for c in config.checks}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._silences: list[dict[str, Any]] = []
+
+    def on_result(self, spec: CheckSpec, state: CheckState) -> None:
+        return None
+
+    def tick(self) -> None:
+        return None
+
+    def reload(self, config: WatchdogConfig) -> None:
+        with self._lock:
+            self._names = {c.name for c in config.checks}
+
+    def incidents_snapshot(self) -> list[dict[str, Any]]:
+        return []
+
+    def outbox_snapshot(self) -> dict[str, Any]:
+        return {"pending": 0, "failed": 0}
+
+    def ack(self, incident_id: str, by: str) -> bool:
+        return False
+
+    def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
+        with self._lock:
+            if check not in self._names:
+                raise KeyError(check)
+            start = self._clock.now()
+            item = {"check": check, "reason": reason, "by": by, "start": iso(start), "seconds": seconds}
+            self._silences.append(item)
+            return item
+
+    def close(self) -> None:
+        return None
+
+
+def null_sink_factory(config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry) -> ResultSink:
+    return NullSink(config, clock)
+
+
+class _BrokenCheck(Check):
+    """Stands in for a check whose constructor failed: every run reports the error."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(None)
+        self._error = error
+
+    def run(self, timeout: float) -> CheckResult:
+        return CheckResult(Status.UNKNOWN, f"check cannot be set up: {self._error}")
+
+
+def build_check(spec: CheckSpec) -> Check:
+    """The probe object for a spec; a constructor error becomes a check that reports it."""
+    try:
+        return CHECKS[spec.type](spec.options)
+    except Exception as exc:  # a probe bug must not stop the daemon from watching the others
+        return _BrokenCheck(SCRUBBER.scrub(f"{type(exc).__name__}: {exc}"))
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC with `Z`, whole seconds: what the API and the CLI print."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def register_secrets(config: WatchdogConfig) -> None:
+    """Makes every secret of a config unprintable in logs and check messages."""
+    SCRUBBER.add(*(secret.reveal() for secret in config.secrets()))
+
+
+class Daemon:
+    """The running watchdog. `run()` blocks until a stop is requested and returns 0.
+
+    `load` re-reads the config on SIGHUP (raises ConfigError when invalid).
+    """
+
+    def __init__(
+        self,
+        config: WatchdogConfig,
+        *,
+        clock: Clock,
+        load: Callable[[], WatchdogConfig],
+        sink_factory: SinkFactory = null_sink_factory,
+        notifier: Notifier | None = None,
+        heartbeat: Heartbeat | None = None,
+        make_check: Callable[[CheckSpec], Check] = build_check,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        stall_after: float = DEFAULT_STALL_AFTER,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._load = load
+        self._notifier: Notifier = notifier or NullNotifier()
+        self._heartbeat = heartbeat
+        self._stall_after = stall_after
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.version = package_version()
+        self.metrics = Metrics(self.version)
+        self.runner = Runner(clock, max_workers=max_workers, wake=self._wake.set)
+        self.scheduler = Scheduler(clock, self.runner, make_check)
+        register_secrets(config)
+        self.sink: ResultSink = sink_factory(config, clock=clock, recheck=self.recheck, registry=self.metrics.registry)
+        self.api = ApiServer(config.listen, self, token=config.api_token)
+        self.started_at = clock.now()
+        self._last_iteration = clock.monotonic()
+        self._status_text = ""
+        self._failing: set[str] = set()
+
+    # -- control, from any thread or a signal handler --------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self._wake.set()
+
+    def recheck(self, name: str, delay: float) -> None:
+        self.scheduler.recheck(name, delay)
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop, SIGHUP reloads; handlers only set flags. Main thread only."""
+
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self.request_stop()
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.api.start()
+        self._configure(self.config)
+        event(
+            log,
+            "daemon_started",
+            version=self.version,
+            config=self.config.source,
+            checks=len(self.config.checks),
+            listen=f"{self.config.listen.host}:{self.api.port}",
+        )
+        self._iterate()
+        self._notifier.ready(self._status())
+        beat = self._start_heartbeat()
+        try:
+            while not self._stop.is_set():
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._do_reload()
+                self._iterate()
+                self._sleep()
+        finally:
+            self._notifier.stopping()
+            event(log, "daemon_stopping")
+            self.api.stop()
+            self.runner.close()
+            self.sink.close()
+            if beat is not None:
+                beat.join(timeout=1.0)
+        event(log, "daemon_stopped")
+        return 0
+
+    def _iterate(self) -> None:
+        for outcome in self.runner.poll():
+            update = self.scheduler.on_outcome(outcome)
+            if update is not None:
+                self._deliver(*update, timed_out=outcome.timed_out)
+        for item in self.scheduler.run_due():
+            if isinstance(item, Started):
+                self.metrics.lag.observe(item.lag)
+            elif isinstance(item, Skipped):
+                self.metrics.skipped.labels(item.name).inc()
+                event(log, "check_skipped_still_running", logging.WARNING, check=item.name, running_for=round(item.hanging_for, 1))
+                if item.result is not None:
+                    self._deliver(*item.result, timed_out=False)
+        self._guard("tick", self.sink.tick)
+        self.metrics.hanging.set(self.runner.hanging())
+        self.metrics.threads.set(self.runner.threads)
+        self.metrics.loop_timestamp.set(self._clock.now().timestamp())
+        self._last_iteration = self._clock.monotonic()
+        self._notifier.watchdog()
+        status = self._status()
+        if status != self._status_text:
+            self._status_text = status
+            self._notifier.status(status)
+
+    def _deliver(self, spec: CheckSpec, state: CheckState, *, timed_out: bool) -> None:
+        self.metrics.observe(spec, state, timed_out)
+        was_failing = spec.name in self._failing
+        if state.status is Status.OK:
+            self._failing.discard(spec.name)
+        else:
+            self._failing.add(spec.name)
+        if was_failing != (state.status is not Status.OK) or (state.status is not Status.OK and state.failures <= spec.retries):
+            event(
+                log,
+                "check_state",
+                logging.INFO if state.status is Status.OK else logging.WARNING,
+                check=spec.name,
+                status=state.status.name,
+                hard=state.hard,
+                failures=state.failures,
+                message=state.message,
+            )
+        self._guard("on_result", lambda: self.sink.on_result(spec, state))
+
+    def _guard(self, what: str, call: Callable[[], None]) -> None:
+        """Runs a sink call; its failure is logged, never allowed to end the loop."""
+        try:
+            call()
+        except Exception as exc:
+            log.exception("%s", f"event=sink_error call={what} error={type(exc).__name__}")
+            del exc
+
+    def _sleep(self) -> None:
+        now = self._clock.monotonic()
+        wait = MAX_SLEEP
+        for moment in (self.scheduler.next_due(), self.runner.next_deadline()):
+            if moment is not None:
+                wait = min(wait, moment - now)
+        if wait > 0:
+            self._wake.wait(wait)
+        self._wake.clear()
+
+    def _status(self) -> str:
+        return format_status(len(self.scheduler.specs()), len(self._failing), len(self._incidents()))
+
+    def _incidents(self) -> list[dict[str, Any]]:
+        try:
+            return self.sink.incidents_snapshot()
+        except Exception as exc:
+            event(log, "sink_error", logging.ERROR, call="incidents_snapshot", error=type(exc).__name__)
+            return []
+
+    # -- config ------------------------------------------------------------------------------
+
+    def _configure(self, config: WatchdogConfig) -> tuple[list[str], list[str], list[str]]:
+        added, removed, changed = self.scheduler.set_checks(config.checks)
+        self.metrics.configure(self.scheduler.specs(), removed + changed)
+        self._failing -= set(removed) | set(changed)
+        self._wake.set()
+        return added, removed, changed
+
+    def _do_reload(self) -> None:
+        self._notifier.reloading()
+        try:
+            new = self._load()
+        except ConfigError as exc:
+            self.metrics.reloads.labels("failed").inc()
+            event(
+                log,
+                "config_reload_failed",
+                logging.ERROR,
+                config=exc.source,
+                problems="; ".join(str(p) for p in exc.problems),
+            )
+            self._notifier.ready(self._status())
+            return
+        if new.listen != self.config.listen:
+            event(log, "config_listen_unchanged", logging.WARNING, wanted=str(new.listen), kept=str(self.config.listen), reason="listen changes need a restart")
+        register_secrets(new)
+        added, removed, changed = self._configure(new)
+        self.config = new
+        self.api.set_token(new.api_token)
+        self._guard("reload", lambda: self.sink.reload(new))
+        self.metrics.reloads.labels("ok").inc()
+        event(log, "config_reloaded", config=new.source, checks=len(new.checks), added=",".join(added) or None,
+              removed=",".join(removed) or None, changed=",".join(changed) or None)
+        self._notifier.ready(self._status())
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    def _start_heartbeat(self) -> threading.Thread | None:
+        if self._heartbeat is None:
+            return None
+        heartbeat = self._heartbeat
+
+        def beat() -> None:
+            while not self._stop.wait(1.0):
+                try:
+                    heartbeat.tick(self.healthy()[0])
+                except Exception as exc:
+                    event(log, "heartbeat_error", logging.ERROR, error=type(exc).__name__)
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        return thread
+
+    # -- what the API reads (any thread) -------------------------------------------------------
+
+    def healthy(self) -> tuple[bool, str]:
+        age = self._clock.monotonic() - self._last_iteration
+        if age > self._stall_after:
+            return False, f"main loop stalled for {age:.0f}s"
+        return True, "ok"
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.render()
+
+    def status(self) -> dict[str, Any]:
+        checks = []
+        for spec, state in self.scheduler.states():
+            checks.append(check_json(spec, state, self.started_at))
+        return {
+            "host": self.config.host,
+            "version": self.version,
+            "config": self.config.source,
+            "started_at": iso(self.started_at),
+            "healthy": self.healthy()[0],
+            "checks": checks,
+            "incidents": self._incidents(),
+            "outbox": self.sink.outbox_snapshot(),
+        }
+
+    def ack(self, incident_id: str, by: str) -> bool:
+        return self.sink.ack(incident_id, by)
+
+    def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
+        return self.sink.silence(check, seconds, reason, by)
+
+
+def check_json(spec: CheckSpec, state: CheckState | None, started_at: datetime) -> dict[str, Any]:
+    """One check as the status API shows it; before its first result it is a pending UNKNOWN."""
+    common: dict[str, Any] = {
+        "name": spec.name,
+        "type": spec.type,
+        "severity": spec.severity,
+        "interval": spec.interval,
+        "retries": spec.retries,
+    }
+    if state is None:
+        return common | {
+            "status": Status.UNKNOWN.name,
+            "pending": True,
+            "hard": False,
+            "since": iso(started_at),
+            "last_run": None,
+            "message": "not run yet",
+            "failures": 0,
+            "duration": None,
+            "measurements": {},
+        }
+    return common | {
+        "status": Status(state.status).name,
+        "pending": False,
+        "hard": state.hard,
+        "since": iso(state.since),
+        "last_run": iso(state.last_run),
+        "message": state.message,
+        "failures": state.failures,
+        "duration": round(state.duration, 6),
+        "measurements": dict(state.measurements),
+    }
