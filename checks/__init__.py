@@ -1,1 +1,6 @@
-"""checks"""
+"""The probes: one module per family, each a `Check` subclass with a frozen `Config`.
+
+`checks.registry.CHECKS` maps the YAML `type:` to the class; `checks.base` is the contract
+(run(timeout) -> CheckResult, bounded, may raise). Shared helpers: `thresholds` (warn/crit
+levels and the numbers in messages), `tlscert` (certificate expiry from a real handshake).
+"""

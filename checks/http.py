@@ -7,7 +7,8 @@
 * https: the certificate's expiry is read from a real handshake with the URL's host (a
   separate connection, so it is the certificate served there, even when verification is
   off): WARNING under `cert_warn_days`, CRITICAL under `cert_crit_days` or expired.
-  Verification is on by default; `ca_file` trusts a private CA or self-signed certificate.
+  Verification is on by default, against the system trust store (also for the request,
+  not certifi's bundle); `ca_file` trusts a private CA or self-signed certificate instead.
 
 Proxy variables and .netrc are ignored (`trust_env` off): the watchdog probes the server
 itself, not whatever proxy the daemon's environment names. Every connect and read waits at
@@ -16,6 +17,7 @@ most the time left of `timeout`; the body is read in chunks against the same dea
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 import time
@@ -91,6 +93,16 @@ def _errno_text(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
+def _system_ca_bundle() -> bool | str:
+    """The system trust store (what update-ca-certificates maintains), as the handshake uses.
+
+    requests would otherwise trust certifi's bundle, so a private CA installed on the
+    machine would pass the certificate check and fail the request.
+    """
+    cafile = ssl.get_default_verify_paths().cafile
+    return cafile if cafile and os.path.isfile(cafile) else True
+
+
 class HttpCheck(Check):
     Config = HttpOptions
     config: HttpOptions
@@ -150,11 +162,11 @@ class HttpCheck(Check):
         except ssl.SSLError as exc:
             return f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"
         except TimeoutError:
-            return f"timeout after {timeout:g}s connecting to {host}:{port}"
+            return f"timeout after {timeout:g}s: {cfg.url}"
         except CertificateFormatError as exc:
-            return f"{host}:{port}: {exc}"
+            return f"{exc}: {cfg.url}"
         except OSError as exc:
-            return f"{(exc.strerror or str(exc)).lower()}: {host}:{port}"
+            return f"{(exc.strerror or str(exc)).lower()}: {cfg.url}"
         left = (expiry - datetime.now(timezone.utc)).total_seconds()
         days = left / 86400
         measurements["cert_expiry_seconds"] = left
@@ -172,7 +184,7 @@ class HttpCheck(Check):
     def _fetch(self, timeout: float, deadline: float) -> tuple[int, bytes]:
         """Status code and the first MAX_BODY_BYTES of the body, read before `deadline`."""
         cfg = self.config
-        verify: bool | str = (cfg.ca_file or True) if cfg.verify_tls else False
+        verify: bool | str = (cfg.ca_file or _system_ca_bundle()) if cfg.verify_tls else False
         with requests.Session() as session:
             session.trust_env = False
             session.max_redirects = MAX_REDIRECTS

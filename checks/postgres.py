@@ -6,12 +6,15 @@ connections (pg_stat_activity) vs `max_connections`; near the limit new connecti
 Bounding: psycopg's connect timeout has a 2 s floor and its synchronous queries have no
 client-side deadline (a stopped server would hang them for ever), so the whole probe runs
 on psycopg's asyncio API under one `asyncio.timeout`: connect, login and queries together
-end at `timeout`, and the connection is closed on expiry.
+end at `timeout`, and the connection is closed on expiry. `run()` therefore starts its
+own event loop: call it from a worker thread (as the runner does), never from inside a
+running asyncio loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +25,7 @@ from checks.base import Check, CheckResult, Status
 from checks.thresholds import require_ordered, saturation, seconds_text
 from watchdog.configtools import Percent, Secret
 
+_LIBPQ_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"( \([^)]*\))?, port \d+ failed: )?(FATAL: +)?')
 _SATURATION_SQL = (
     "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
     " current_setting('max_connections')::int"
@@ -92,6 +96,11 @@ class PostgresCheck(Check):
 
 
 def _reason(exc: BaseException) -> str:
-    """The server's or libpq's own first line, without the connection-attempt prefix."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.split(": ", 1)[1] if text.startswith("connection failed: ") else text
+    """The server's or libpq's own reason, without libpq's "connection to server at ..." prefix.
+
+    'connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication
+    failed for user "monitor"' -> 'password authentication failed for user "monitor"'.
+    """
+    lines = str(exc).strip().splitlines()
+    text = _LIBPQ_PREFIX.sub("", lines[0]) if lines else type(exc).__name__
+    return "connection refused" if text == "Connection refused" else text

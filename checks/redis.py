@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import NoPermissionError
 from redis.retry import Retry
 
 from checks.base import Check, CheckResult, Status, worst
@@ -72,6 +73,8 @@ class RedisCheck(Check):
             return CheckResult(Status.CRITICAL, f"{where}: timeout after {timeout:g}s")
         except redis.ConnectionError as exc:
             return CheckResult(Status.CRITICAL, f"{where}: {_connection_reason(exc)}")
+        except NoPermissionError as exc:
+            return CheckResult(Status.UNKNOWN, f"{where}: PONG, but INFO for the saturation levels is not permitted{_as_user(cfg.user)}: {exc}")
         except redis.ResponseError as exc:
             return CheckResult(Status.CRITICAL, f"{where}: {exc}")
         problems = [(s, t) for s, t in findings if s is not Status.OK]

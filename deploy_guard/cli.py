@@ -23,7 +23,6 @@ from deploy_guard.holiday_calendar import HolidayCalendar
 from deploy_guard.incident_gate import Fetch
 from deploy_guard.policy import Policy, load_policy
 from deploy_guard.release_windows import ReleaseWindows
-from deploy_guard.timefmt import days_text
 
 Clock = Callable[[], datetime]
 MAX_CALENDAR_DAYS = 3660
@@ -120,14 +119,12 @@ def _check(args: argparse.Namespace, policy: Policy, environ: Mapping[str, str],
 
 
 def _next(args: argparse.Namespace, policy: Policy, clock: Clock) -> int:
-    from deploy_guard.render import dumps, next_window_text, period_json
+    from deploy_guard.render import dumps, iso, next_window_text, period_json
 
     at = parse_at(args.at, policy, clock)
     period = _windows(policy).next_window(at)
     tz = policy.timezone
     if args.json:
-        from deploy_guard.render import iso
-
         open_now = period is not None and period.start <= at
         print(dumps({"at": iso(at, tz), "open_now": open_now, "next_window": period_json(period, tz)}))
     else:
@@ -152,13 +149,12 @@ def _calendar(args: argparse.Namespace, policy: Policy, clock: Clock) -> int:
 
 
 def _validate(policy: Policy, clock: Clock) -> int:
-    calendar = HolidayCalendar(policy.country, policy.extra_days_off, policy.block_days_before)
-    calendar.holidays_in(clock().astimezone(policy.timezone).year)
-    windows = "; ".join(f"{days_text(w.days)} {w.hours}" for w in policy.windows) or "none"
+    windows = _windows(policy)
+    windows.calendar.holidays_in(clock().astimezone(policy.timezone).year)  # the country's data loads
     gate = policy.incident_gate
     parts = [
         f"timezone {policy.timezone.key}",
-        f"windows {windows}",
+        f"windows {windows.windows_text()}",
         f"holidays {policy.country or 'none'} + {len(policy.extra_days_off)} company day(s) off, "
         f"{policy.block_days_before} day(s) before each closed",
         f"{len(policy.freezes)} freeze(s)" + (f" ({', '.join(f.name for f in policy.freezes)})" if policy.freezes else ""),

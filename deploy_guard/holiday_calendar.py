@@ -6,9 +6,10 @@ library; `extra` adds company days off with a name. Both count as holidays every
 including for `block_days_before` (the N calendar days before each holiday are closed for
 normal releases).
 
-Cost: `holidays.countries` imports every country module (~0.1 s) on first use. Only the
-requested country's module is imported here (found through `holidays.registry`), and each
-year is computed once per `HolidayCalendar` and cached on the instance.
+Cost: `import holidays` and its first use import every country module and read package
+metadata (~0.2 s). Here only `holidays.registry` (to find the module of a country code) and
+that one country's module are imported, and each year is computed once per
+`HolidayCalendar` and cached on the instance.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Collection, Mapping
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, timedelta
 from types import ModuleType
 from typing import Any, Protocol
 
-_COUNTRIES_PACKAGE = "holidays.countries"
+_PACKAGES = ("holidays", "holidays.countries")
 _LANGUAGE = "en_US"
+_IMPORT_LOCK = threading.Lock()
 MONDAY_TO_FRIDAY: frozenset[int] = frozenset(range(5))
 
 
@@ -32,36 +36,45 @@ class _CountryHolidays(Protocol):
     def __call__(self, *, years: int, language: str | None) -> Mapping[date, str]: ...
 
 
-def _country_module(module_name: str) -> ModuleType:
-    """`holidays.countries.<module_name>`, without running `holidays.countries/__init__`.
+@contextmanager
+def _bare_packages(names: tuple[str, ...]) -> Iterator[None]:
+    """Packages importable without running their `__init__` while inside this block.
 
-    That package's `__init__` imports all ~250 country modules; a country module itself only
-    needs the shared base modules. While importing, a bare package object (same spec and
-    search path, its `__init__` not executed) stands in for `holidays.countries`; it is removed
-    afterwards, so a later ordinary `import holidays.countries` still runs the real one.
+    `holidays/__init__` reads its version through importlib.metadata and builds lazy loaders
+    for every country; `holidays.countries/__init__` imports all ~250 country modules. One
+    country module needs neither, only the shared base modules. A bare package object (same
+    spec and search path, `__init__` not executed) stands in for each package not imported
+    yet, and is removed afterwards, so a later ordinary `import holidays` runs the real one.
     """
-    full_name = f"{_COUNTRIES_PACKAGE}.{module_name}"
-    loaded = sys.modules.get(full_name)
-    if loaded is not None:
-        return loaded
-    if _COUNTRIES_PACKAGE in sys.modules:
-        return importlib.import_module(full_name)
-    spec = importlib.util.find_spec(_COUNTRIES_PACKAGE)
-    if spec is None:
-        raise ImportError(f"{_COUNTRIES_PACKAGE} not found")
-    stand_in = importlib.util.module_from_spec(spec)
-    sys.modules[_COUNTRIES_PACKAGE] = stand_in
+    inserted = []
+    for name in names:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            raise ImportError(f"{name} not found")
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        inserted.append(name)
     try:
-        return importlib.import_module(full_name)
+        yield
     finally:
-        if sys.modules.get(_COUNTRIES_PACKAGE) is stand_in:
-            del sys.modules[_COUNTRIES_PACKAGE]
+        for name in inserted:
+            sys.modules.pop(name, None)
+
+
+def _import(name: str) -> ModuleType:
+    """Module `name` of the holidays library, importing as little of the library as possible."""
+    with _IMPORT_LOCK:
+        try:
+            with _bare_packages(_PACKAGES):
+                return importlib.import_module(name)
+        except (ImportError, AttributeError):  # the library's layout changed: import it normally
+            return importlib.import_module(name)
 
 
 def _registry_entry(code: str) -> tuple[str, str] | None:
     """(module name, class name) of a country code like PL or POL, or None if unknown."""
-    from holidays import registry
-
+    registry: Any = _import("holidays.registry")
     wanted = code.upper()
     for module_name, names in registry.COUNTRIES.items():
         if wanted in names[1:]:
@@ -78,11 +91,7 @@ def _country_class(code: str) -> _CountryHolidays:
     entry = _registry_entry(code)
     if entry is None:
         raise ValueError(f"unknown country code {code!r} (the holidays library has no such country)")
-    from holidays import registry
-
-    with registry.IMPORT_LOCK:
-        module = _country_module(entry[0])
-    cls: Any = getattr(module, entry[1])
+    cls: Any = getattr(_import(f"holidays.countries.{entry[0]}"), entry[1])
     return cls  # type: ignore[no-any-return]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from deploy_guard.ci_identity import CiIdentity
 from deploy_guard.decision import Decision
 from deploy_guard.policy import Policy
 from deploy_guard.release_windows import DayPlan, Period
-from deploy_guard.timefmt import DAY_NAMES, duration_text, local_text
+from deploy_guard.timefmt import DAY_NAMES, duration_text, local_text, offset_text
 
 
 def iso(moment: datetime, tz: ZoneInfo) -> str:
@@ -66,7 +66,7 @@ def audit_record(decision: Decision, policy: Policy, ci: CiIdentity, now: dateti
         "duration_seconds": int(decision.duration.total_seconds()),
         "hotfix": decision.hotfix.detected,
         "hotfix_triggers": list(decision.hotfix.triggers),
-        "reason_given": decision.hotfix.reason if decision.hotfix.detected else given_reason,
+        "reason_given": decision.hotfix.reason if decision.hotfix.detected else (given_reason or None),
         "reasons": [r.code for r in decision.reasons],
         "messages": [r.message for r in decision.reasons] + list(decision.notes),
         "incident_gate": [s.as_json() for s in decision.gate_sources],
@@ -92,6 +92,15 @@ def _status(plan: DayPlan) -> str:
     return "open" if not plan.reasons else "partly"
 
 
+def _clock_change(day: date, tz: ZoneInfo) -> list[str]:
+    """"clocks change: CET (+01:00) -> CEST (+02:00)" on a DST switch day, else nothing."""
+    before = datetime.combine(day, time(), tzinfo=tz)
+    after = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+    if before.utcoffset() == after.utcoffset():
+        return []
+    return [f"clocks change: {before.tzname()} ({offset_text(before)}) -> {after.tzname()} ({offset_text(after)})"]
+
+
 def calendar_table(plans: Iterable[DayPlan], tz: ZoneInfo) -> str:
     """A table: date, weekday, windows, what is open, and why the rest is closed.
 
@@ -103,7 +112,9 @@ def calendar_table(plans: Iterable[DayPlan], tz: ZoneInfo) -> str:
     for plan in plans:
         windows = ", ".join(w.hours for w in plan.windows) or "-"
         opened = ", ".join(f"{_clock(p.start, tz)}-{_clock(p.end, tz) if p.end.astimezone(tz).date() == plan.day else '24:00'}" for p in plan.open_periods) or "-"
-        why = "; ".join(r.message for r in plan.reasons) or ("no window on this day" if not plan.windows else "")
+        notes = [r.message for r in plan.reasons] or (["no window on this day"] if not plan.windows else [])
+        notes.extend(_clock_change(plan.day, tz))
+        why = "; ".join(notes)
         rows.append((plan.day.isoformat(), DAY_NAMES[plan.day.weekday()], windows, _status(plan), opened, why))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]

@@ -10,7 +10,7 @@ loopback-only listener without a token, anyone on the machine may ack and silenc
 what the `shop-watchdog ack/silence` commands rely on. Reading calls never need a token:
 Prometheus must scrape /metrics.
 
-    GET  /metrics                     Prometheus text format
+    GET  /metrics                     Prometheus text format 0.0.4 (what every Prometheus 2.x scrapes)
     GET  /healthz                     200 "ok", 503 with the reason when the loop stalled
     GET  /api/v1/status               {"host", "checks": [...], "incidents": [...], "outbox": {...}}
     POST /api/v1/incidents/ID/ack     {"by": NAME} -> 200, 404 unknown or resolved incident
@@ -28,7 +28,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from watchdog.config import Listen
 from watchdog.configtools import Secret, parse_duration
@@ -52,6 +52,10 @@ class ApiBackend(Protocol):
     def ack(self, incident_id: str, by: str) -> bool: ...
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]: ...
+
+
+class ListenError(Exception):
+    """The API cannot listen on its address (in use, not local, no permission)."""
 
 
 class _BadRequest(Exception):
@@ -84,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         backend = self.server.backend
         if path == "/metrics":
-            self._send(200, backend.metrics_text(), CONTENT_TYPE_LATEST)
+            self._send(200, backend.metrics_text(), CONTENT_TYPE_PLAIN_0_0_4)
         elif path == "/healthz":
             healthy, reason = backend.healthy()
             self._send(200 if healthy else 503, (reason + "\n").encode(), "text/plain; charset=utf-8")
@@ -198,7 +202,10 @@ class ApiServer:
 
     def start(self) -> None:
         server_cls = _Server6 if ":" in self._listen.host else _Server
-        server = server_cls((self._listen.host, self._listen.port), _Handler)
+        try:
+            server = server_cls((self._listen.host, self._listen.port), _Handler)
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {self._listen}: {exc.strerror or exc}") from exc
         server.backend = self._backend
         server.token = self._token
         self._server = server

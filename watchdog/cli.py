@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from checks.base import Status, worst
+from watchdog.api import ListenError
 from watchdog.clock import SystemClock
 from watchdog.config import DEFAULT_CONFIG_PATH, WatchdogConfig, load_config
 from watchdog.configtools import ConfigError, parse_duration
@@ -28,6 +29,7 @@ from watchdog.daemon import Daemon, build_check, package_version, register_secre
 from watchdog.engine import build_engine, test_notify
 from watchdog.discovery import embedded_default
 from watchdog.journal import setup_logging
+from watchdog.logs import event
 from watchdog.report import (
     ApiClient,
     ApiUnreachable,
@@ -82,7 +84,12 @@ def cmd_run(args: argparse.Namespace, config: WatchdogConfig) -> int:
         heartbeat=_heartbeat(config, clock),
     )
     daemon.install_signal_handlers()
-    return daemon.run()
+    try:
+        return daemon.run()
+    except ListenError as exc:
+        event(logging.getLogger("watchdog.cli"), "daemon_cannot_listen", logging.ERROR, error=str(exc))
+        print(f"shop-watchdog run: {exc}", file=sys.stderr)
+        return 1
 
 
 def _heartbeat(config: WatchdogConfig, clock: SystemClock) -> Any:

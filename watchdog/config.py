@@ -333,7 +333,7 @@ def _split_build(
             )
         return common, None
     rest = {k: v for k, v in node.items() if k not in common_keys}
-    options = build(impl.Config, rest, path, problems, ignore=frozenset(common_keys))
+    options = build(impl.Config, rest, path, problems, also_valid=frozenset(common_keys))
     return common, options
 
 
@@ -344,16 +344,17 @@ def _parse_checks(node: object, defaults: Defaults, problems: Problems) -> tuple
         problems.add("checks", "expected a list of checks")
         return ()
     specs: list[CheckSpec] = []
-    seen: dict[str, int] = {}
+    first: dict[str, int] = {}
     for i, item in enumerate(node):
         path = join("checks", i)
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name in first:
+            problems.add(join(path, "name"), f"duplicate check name {name!r} (also checks[{first[name]}])")
+        elif isinstance(name, str):
+            first[name] = i
         keys, options = _split_build(_CheckKeys, CHECKS, "check", item, path, problems)
-        if keys is None or options is None:
+        if keys is None or options is None or first.get(keys.name) != i:
             continue
-        if keys.name in seen:
-            problems.add(join(path, "name"), f"duplicate check name {keys.name!r} (also checks[{seen[keys.name]}])")
-            continue
-        seen[keys.name] = i
         spec = CheckSpec(
             name=keys.name,
             type=keys.type,
@@ -373,8 +374,8 @@ def _parse_checks(node: object, defaults: Defaults, problems: Problems) -> tuple
             problems.add(path, str(exc))
             continue
         specs.append(spec)
-    names = {s.name for s in specs}
     index = _index_by_name(node)
+    names = set(index)  # a check with problems of its own still exists: no follow-up errors
     for spec in specs:
         for j, parent in enumerate(spec.depends_on):
             if parent not in names:
@@ -400,7 +401,11 @@ def _report_cycles(specs: list[CheckSpec], index: Mapping[str, int], problems: P
 def _index_by_name(node: object) -> dict[str, int]:
     """Position of each named check in the raw YAML list, for error paths."""
     raw = node if isinstance(node, list) else []
-    return {c["name"]: i for i, c in enumerate(raw) if isinstance(c, dict) and isinstance(c.get("name"), str)}
+    index: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            index.setdefault(item["name"], i)
+    return index
 
 
 def _check_remediation(specs: tuple[CheckSpec, ...], backend: str, node: object, problems: Problems) -> None:
@@ -439,7 +444,10 @@ def _parse_notify(node: object, problems: Problems) -> NotifyConfig:
             continue
         channels.append(ChannelSpec(keys.name, keys.type, options))
     routes = build(Routes, node.get("routes"), "notify.routes", problems) or Routes()
-    known = {c.name for c in channels}
+    # channels with problems of their own still exist: no follow-up errors for their routes
+    known = {c.name for c in channels} | {
+        item["name"] for item in raw_channels if isinstance(item, dict) and isinstance(item.get("name"), str)
+    }
     for severity in ("critical", "warning"):
         route = getattr(routes, severity)
         if route is None:
@@ -462,7 +470,7 @@ def parse_config(node: object, source: str) -> WatchdogConfig:
     if not isinstance(node, dict):
         raise ConfigError(source, [Problem("", f"expected a mapping at the top level, got {type(node).__name__}")])
     sections = {"checks", "notify"}
-    top = build(_TopKeys, node, "", problems, ignore=frozenset(sections))
+    top = build(_TopKeys, node, "", problems, also_valid=frozenset(sections))
     listen: Listen | None = None
     if top is not None:
         try:

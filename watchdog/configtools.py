@@ -299,10 +299,19 @@ def convert(tp: Any, value: object, path: str, problems: Problems) -> Any:
     return None
 
 
-def build(cls: type[T], node: object, path: str, problems: Problems, *, ignore: frozenset[str] = frozenset()) -> T | None:
+def build(
+    cls: type[T],
+    node: object,
+    path: str,
+    problems: Problems,
+    *,
+    ignore: frozenset[str] = frozenset(),
+    also_valid: frozenset[str] = frozenset(),
+) -> T | None:
     """An instance of dataclass `cls` from mapping `node`, or None if it had problems.
 
-    Keys in `ignore` are accepted without being read (handled by the caller).
+    Keys in `ignore` and `also_valid` are accepted without being read (the caller handles
+    them); `also_valid` keys are also listed as valid when an unknown key is reported.
     """
     if node is None:
         node = {}
@@ -311,7 +320,7 @@ def build(cls: type[T], node: object, path: str, problems: Problems, *, ignore: 
         return None
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    known: set[str] = set(ignore)
+    known: set[str] = set(ignore) | set(also_valid)
     values: dict[str, Any] = {}
     before = len(problems.items)
     for f in fields:

@@ -256,20 +256,22 @@ class Daemon:
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> int:
-        self.api.start()
-        self._configure(self.config)
-        event(
-            log,
-            "daemon_started",
-            version=self.version,
-            config=self.config.source,
-            checks=len(self.config.checks),
-            listen=f"{self.config.listen.host}:{self.api.port}",
-        )
-        self._iterate()
-        self._notifier.ready(self._status())
-        beat = self._start_heartbeat()
+        """Serves until stopped; raises ListenError when the API address is unusable."""
+        beat: threading.Thread | None = None
         try:
+            self.api.start()
+            self._configure(self.config)
+            event(
+                log,
+                "daemon_started",
+                version=self.version,
+                config=self.config.source,
+                checks=len(self.config.checks),
+                listen=f"{self.config.listen.host}:{self.api.port}",
+            )
+            self._iterate()
+            self._notifier.ready(self._status())
+            beat = self._start_heartbeat()
             while not self._stop.is_set():
                 if self._reload.is_set():
                     self._reload.clear()
@@ -277,6 +279,7 @@ class Daemon:
                 self._iterate()
                 self._sleep()
         finally:
+            self._stop.set()
             self._notifier.stopping()
             event(log, "daemon_stopping")
             self.api.stop()
@@ -437,7 +440,12 @@ class Daemon:
             "checks": checks,
             "incidents": self._incidents(),
             "outbox": self.sink.outbox_snapshot(),
-        }
+        } | self._silences()
+
+    def _silences(self) -> dict[str, Any]:
+        """Active silences, when the sink keeps them (the incident engine does)."""
+        snapshot = getattr(self.sink, "silences_snapshot", None)
+        return {"silences": snapshot()} if callable(snapshot) else {}
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.sink.ack(incident_id, by)

@@ -5,7 +5,7 @@ same `parse_config` as a file (source `<embedded default>`), so it is validated 
 
 * every local, writable, real filesystem (`psutil.disk_partitions(all=False)`): read-only
   mounts (snap squashfs images, ISO, a read-only /usr) cannot fill up; overlay and the
-  mounts under /var/lib/docker, /var/lib/containers, /snap belong to containers and
+  mounts below /var/lib/docker, /var/lib/containers, /snap belong to containers and
   packages, not to the shop; a device mounted twice (bind mounts) is watched once.
   WARNING at 80 % used, CRITICAL at 90 %;
 * whatever of the shop's services listens on its well-known port: web server (80, 443),
@@ -63,7 +63,7 @@ def local_filesystems(partitions: Iterable[Any]) -> list[str]:
         mount = str(part.mountpoint)
         if part.fstype in _PSEUDO_FS or "ro" in options:
             continue
-        if any((mount + "/").startswith(prefix) for prefix in _FOREIGN_PREFIXES):
+        if mount.startswith(_FOREIGN_PREFIXES):
             continue
         if part.device in seen_devices:
             continue

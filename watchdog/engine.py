@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -532,9 +532,6 @@ class IncidentEngine:
         if inc.state.told and inc.rec.paged_channels:
             self._send(inc, "resolve", inc.rec.paged_channels)
         resolution = "resolved" if inc.state.told else "cleared before anyone was told"
-        if inc.state is IncidentState.REPAIRING:
-            self._close(inc, IncidentEvent.VERIFIED_OK, "auto-repaired", why)
-            return
         self._close(inc, IncidentEvent.RECOVERED, resolution, why)
         event(log, "incident_resolved", check=inc.rec.check, incident=inc.rec.id, resolution=resolution)
 
@@ -637,7 +634,8 @@ class IncidentEngine:
             return [s.to_json() for s in self._silences.all()]
 
     def close(self) -> None:
-        self._restarter.join(0.0)
+        """Stops delivery; a restart still running is not waited for (its incident stays
+        REPAIRING in the database and the next result after a start verifies it)."""
         self._pager.close()
         self._store.close()
 

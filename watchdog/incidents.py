@@ -10,6 +10,7 @@ one edge at a time. The engine decides *when* an event happens; this module alon
     REPAIRING --page--> PAGED                                      (restart failed or did not help)
     PAGED --ack--> ACKNOWLEDGED                                    (reminders and escalation stop)
     OPEN | PAGED | ACKNOWLEDGED --recovered--> RESOLVED            (resolve to every paged channel)
+    REPAIRING --recovered--> RESOLVED                              (check removed from the config mid-repair)
 
 OPEN also holds incidents that are waiting: suppressed by a failing parent, silenced, or a
 warning deferred to business hours. `OPEN --ack--> ACKNOWLEDGED` lets people acknowledge a
@@ -63,6 +64,7 @@ _TRANSITIONS: dict[tuple[IncidentState, IncidentEvent], IncidentState] = {
     (_S.OPEN, _E.RECOVERED): _S.RESOLVED,
     (_S.REPAIRING, _E.VERIFIED_OK): _S.REPAIRED,
     (_S.REPAIRING, _E.PAGE): _S.PAGED,
+    (_S.REPAIRING, _E.RECOVERED): _S.RESOLVED,
     (_S.PAGED, _E.ACK): _S.ACKNOWLEDGED,
     (_S.PAGED, _E.RECOVERED): _S.RESOLVED,
     (_S.ACKNOWLEDGED, _E.RECOVERED): _S.RESOLVED,

@@ -190,7 +190,7 @@ class Outbox:
                 for name in targets:
                     spare = [f for f in dict.fromkeys(fallback) if f != name]
                     self._insert(conn, n, name, spare, fallback_of=None)
-            event(log, "notification_queued", notification=n.id, incident=n.incident_id, kind=n.kind,
+            event(log, "outbox_enqueued", notification=n.id, incident=n.incident_id, kind=n.kind,
                   channels=",".join(targets))
             self._reject_orphans(self._conn)
             self._update_gauge(self._conn)
@@ -263,6 +263,7 @@ class Outbox:
     # --- what the status API and the incident timeline read ------------------------------
 
     def snapshot(self) -> dict[str, Any]:
+        """Counts by state; `channels` (only while something is pending) says what holds it up."""
         with self._lock:
             counts = dict(self._conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
             oldest = self._conn.execute("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
@@ -272,16 +273,18 @@ class Outbox:
                 "  AND o2.last_error IS NOT NULL ORDER BY seq DESC LIMIT 1) AS last_error"
                 " FROM outbox o WHERE state = 'pending' GROUP BY channel"
             ).fetchall()
-        return {
+        snapshot: dict[str, Any] = {
             "pending": counts.get("pending", 0),
             "failed": counts.get("rejected", 0),
             "delivered": counts.get("delivered", 0),
             "oldest_pending_at": oldest,
-            "channels": {
+        }
+        if per_channel:
+            snapshot["channels"] = {
                 row["channel"]: {"pending": row["n"], "attempts": row["attempts"], "last_error": row["last_error"]}
                 for row in per_channel
-            },
-        }
+            }
+        return snapshot
 
     def history(self, incident_id: str) -> list[dict[str, Any]]:
         """Every delivery of an incident's notifications, oldest first, for its timeline."""

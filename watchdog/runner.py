@@ -34,9 +34,12 @@ DEFAULT_MAX_WORKERS = 256
 
 
 def format_seconds(seconds: float) -> str:
-    """`5s`, `500ms`, `2.5s`: how people write the config durations back."""
+    """`5s`, `500ms`, `2.5s`, `5m`, `1h`: durations written back as people write them in the config."""
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"
 
 

@@ -13,8 +13,7 @@ and `READY=1`, so `systemctl reload` waits until the new config is in effect.
 Outside systemd (no `$NOTIFY_SOCKET`) every call is a no-op returning False, so the daemon
 needs no "am I under systemd" branches. Sending never raises: a lost notification must
 not take the daemon down, and systemd's own timeouts already cover a daemon that cannot
-reach it. With `NotifyAccess=main` systemd ignores messages from child processes, so the
-inherited variables are harmless to the check commands the daemon runs.
+reach it.
 """
 
 from __future__ import annotations
@@ -23,11 +22,13 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 
 from watchdog.logs import event
 
 log = logging.getLogger(__name__)
+
+CHILD_HIDDEN = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
 def format_status(checks: int, failing: int, incidents_open: int) -> str:
@@ -78,10 +79,22 @@ class SystemdNotifier:
         self._monotonic_ns = monotonic_ns
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None, pid: int | None = None) -> SystemdNotifier:
-        """A notifier for the socket and watchdog systemd handed this process."""
+    def from_environment(
+        cls, environ: MutableMapping[str, str] | None = None, pid: int | None = None, *, unset: bool = True
+    ) -> SystemdNotifier:
+        """A notifier for the socket and watchdog systemd handed this process.
+
+        With `unset` (as sd_notify(3)'s unset_environment) the variables are removed from
+        `environ` (os.environ by default) once read, so the checks and `systemctl restart`s
+        the daemon runs do not inherit them: systemd logs every message such a child sends
+        as refused (NotifyAccess=main), and a child must never pass for the daemon.
+        """
         env = os.environ if environ is None else environ
-        return cls(env.get("NOTIFY_SOCKET") or None, watchdog_timeout(env, os.getpid() if pid is None else pid))
+        notifier = cls(env.get("NOTIFY_SOCKET") or None, watchdog_timeout(env, os.getpid() if pid is None else pid))
+        if unset:
+            for name in CHILD_HIDDEN:
+                env.pop(name, None)
+        return notifier
 
     @property
     def enabled(self) -> bool:

@@ -141,3 +141,17 @@ def test_config_problems_are_reported() -> None:
     assert "invalid regular expression" in config_problems("http", url="http://x/", expect_body="/(/")
     assert "cert_warn_days" in config_problems("http", url="https://x/", cert_warn_days=3, cert_crit_days=7)
     assert "unknown key" in config_problems("http", url="http://x/", expect_code=200)
+
+
+def test_https_server_down_or_hanging_is_critical_within_timeout(
+    test_ca: CertificateAuthority, make_nginx: Callable[..., NginxServer], hanging_tcp: HangingTCPServer
+) -> None:
+    server = make_nginx(tls=test_ca.issue("down", days=90))
+    server.kill()
+    down = make_check("http", url=server.healthz_url, ca_file=str(test_ca.cert)).run(timeout=2)
+    assert (down.status, down.message) == (Status.CRITICAL, f"connection refused: {server.healthz_url}")
+    hung_url = f"https://127.0.0.1:{hanging_tcp.port}/healthz"
+    started = time.monotonic()
+    hung = make_check("http", url=hung_url, ca_file=str(test_ca.cert)).run(timeout=0.4)
+    assert time.monotonic() - started < 0.9
+    assert (hung.status, hung.message) == (Status.CRITICAL, f"timeout after 0.4s: {hung_url}")

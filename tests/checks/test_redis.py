@@ -10,21 +10,11 @@ import redis
 
 from checks.base import Status
 from tests.checks.building import make_check
+from tests.checks.conftest import SetSecret
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.redis import RedisServer
 
 MakeRedis = Callable[..., RedisServer]
-
-
-@pytest.fixture
-def secret_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], str]:
-    """secret_env(NAME, value) sets an environment variable for a `password_env` key."""
-
-    def set_env(name: str, value: str) -> str:
-        monkeypatch.setenv(name, value)
-        return name
-
-    return set_env
 
 
 def test_ping_without_password_is_ok(redis_server: RedisServer) -> None:
@@ -33,7 +23,7 @@ def test_ping_without_password_is_ok(redis_server: RedisServer) -> None:
     assert result.message.startswith(f"redis 127.0.0.1:{redis_server.port}: PONG in ")
 
 
-def test_requirepass_right_wrong_and_missing_password(make_redis: MakeRedis, secret_env: Callable[[str, str], str]) -> None:
+def test_requirepass_right_wrong_and_missing_password(make_redis: MakeRedis, secret_env: SetSecret) -> None:
     server = make_redis(password="cache-pw-1")
     good = make_check("redis", port=server.port, password_env=secret_env("REDIS_PW", "cache-pw-1")).run(timeout=2)
     assert good.status is Status.OK, good.message
@@ -45,7 +35,7 @@ def test_requirepass_right_wrong_and_missing_password(make_redis: MakeRedis, sec
     assert "login failed" in missing.message
 
 
-def test_acl_user_login(make_redis: MakeRedis, secret_env: Callable[[str, str], str], tmp_path: object) -> None:
+def test_acl_user_login(make_redis: MakeRedis, secret_env: SetSecret) -> None:
     server = make_redis(password="admin-pw")
     with redis.Redis(port=server.port, password="admin-pw") as admin:
         admin.execute_command("ACL", "SETUSER", "monitor", "on", ">mon-pw", "+ping", "+info")
@@ -97,3 +87,14 @@ def test_clients_near_maxclients_are_critical(make_redis: MakeRedis) -> None:
     assert result.status is Status.CRITICAL, result.message
     assert result.message.endswith("clients 10/10 (100%, crit 90%)")
     assert result.measurements["connections_ratio"] == 1.0
+
+
+def test_acl_user_without_info_permission_is_unknown_for_saturation(make_redis: MakeRedis, secret_env: SetSecret) -> None:
+    server = make_redis(password="admin-pw")
+    with redis.Redis(port=server.port, password="admin-pw") as admin:
+        admin.execute_command("ACL", "SETUSER", "pinger", "on", ">ping-pw", "+ping")
+    env = secret_env("REDIS_PING_PW", "ping-pw")
+    assert make_check("redis", port=server.port, user="pinger", password_env=env).run(timeout=2).status is Status.OK
+    result = make_check("redis", port=server.port, user="pinger", password_env=env, memory_warn="80%").run(timeout=2)
+    assert result.status is Status.UNKNOWN
+    assert "INFO for the saturation levels is not permitted as pinger" in result.message

@@ -92,7 +92,7 @@ def test_missing_or_unreadable_policy_exits_2(guard: GuardRunner, tmp_path: Path
         (["check", "--at", "2026-02-30T10:00"], "--at: expected an ISO-8601 time"),
         (["next", "--at", "10:00"], "--at: expected an ISO-8601 time"),
         (["check", "--duration", "5x"], "--duration: expected a duration like 30s"),
-        (["check", "--duration", "-5m"], "--duration: expected a duration like 30s"),
+        (["check", "--duration=-5m"], "--duration: expected a duration like 30s"),
         (["calendar", "--days", "0"], "--days: expected a whole number from 1 to 3660"),
         (["calendar", "--days", "many"], "--days: expected a whole number"),
         (["calendar", "--from", "2026-11-31"], "--from: expected a date like 2026-11-24"),

@@ -72,9 +72,12 @@ def test_only_the_requested_country_module_is_imported() -> None:
         "from deploy_guard.holiday_calendar import HolidayCalendar\n"
         "assert HolidayCalendar('DE').holiday(date(2026, 10, 3))\n"
         "print(sorted(m for m in sys.modules if m.startswith('holidays.countries')))\n"
+        "print('holidays.version' in sys.modules, 'holidays' in sys.modules)\n"
+        "import holidays\n"
+        "print(bool(holidays.__version__), len(holidays.country_holidays('US', years=2026)) > 5)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['holidays.countries.germany']"
+    assert out.splitlines() == ["['holidays.countries.germany']", "False False", "True True"]
 
 
 def test_the_full_library_still_works_after_a_single_country_was_loaded() -> None:

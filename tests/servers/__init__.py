@@ -7,7 +7,9 @@ and works outside pytest too (bench/ scripts). pytest fixtures: tests/servers/fi
 Common API of the process-backed servers (`ChildServer` in processes.py):
 `port`, `pid`, `running`, `start()` (again after a stop/kill: same port, same data),
 `stop()` (graceful, SIGKILL after 5 s), `kill()` (SIGKILL of the whole process group,
-like a crash), `log()` (tail of its output).
+like a crash), `log()` (tail of its output). `stop()`/`kill()` return once the master and
+all its workers/backends are dead. Database servers delete their directory on leaving the
+`with` block (`remove()`); nginx and Redis use the directory you give them.
 
 * `NginxServer(directory, tls=CertFiles|None, extra_server_config="", port=None)` (nginx.py):
   `url`, `healthz_url` (/healthz -> 200 "ok"; /redirect -> 302 to /healthz; /error -> 500;
@@ -21,13 +23,16 @@ like a crash), `log()` (tail of its output).
   message on stderr). `NginxServer.stop()` / `kill()` also stop a detached instance.
 * `RedisServer(directory, password=None, maxmemory=None, maxclients=None, extra_args=())`
   (redis.py): `url`. Fixtures: `redis_server`, `make_redis(**kwargs)`.
-* `PostgresServer(template, port=None)` (postgres.py): a copy of a session template made by
-  `PostgresTemplate.create(password=...)` (initdb once, scram-sha-256; superuser `postgres`
-  and login role `monitor`, both with `template.password`), `dsn_kwargs(user)`, `sql(query)`.
-  Fixtures: `postgres_template` (session), `postgres`.
-* `MariaDBServer(template, port=None)` (mariadb.py): likewise from `MariaDBTemplate.create(
-  password=...)`; user `monitor`@127.0.0.1 with `template.password`, root without password
-  on the socket only; `sql(query)`. Fixtures: `mariadb_template` (session), `mariadb`.
+* `PostgresServer(template, port=None, max_connections=20)` (postgres.py): PostgreSQL 15 on a
+  copy of the session template (`PostgresTemplate.create()`: initdb once, scram-sha-256;
+  superuser `postgres` and login role `monitor`, both with password `.password`), data in
+  RAM under /dev/shm; `connect_kwargs(user)`, `connect(user)`, `sql(query, user="postgres")`.
+  `kill()` also drops the SysV segment a crash leaves. Fixtures: `postgres_template`
+  (session), `postgres`, `make_postgres(**kwargs)`.
+* `MariaDBServer(template, port=None, max_connections=20)` (mariadb.py): likewise from
+  `MariaDBTemplate.create()`; user `monitor`@127.0.0.1 with `.password`, root without
+  password over `socket` only: `sql_as_root(query)`, `connect_monitor()`. Fixtures:
+  `mariadb_template` (session), `mariadb`, `make_mariadb(**kwargs)`.
 * `HangingTCPServer()` (hanging.py): `port`, `url`; connections are accepted and never
   answered. Fixture: `hanging_tcp`.
 * `SlowHTTPServer(delay, status=200, body="ok")` (slow_http.py): `port`, `url`, `requests`
@@ -38,5 +43,7 @@ like a crash), `log()` (tail of its output).
 * `CertificateAuthority(directory).issue(name, days=N)` -> `CertFiles(cert, key)`, CA file
   in `.cert`; `self_signed(directory, name, days=N)` (certs.py). Fixture: `test_ca` (session).
 * `free_port()`, `accepts(port)`, `wait_until_accepting(port, timeout=...)` (ports.py);
-  `is_dead(pid)`, `wait_dead(pid, timeout)` (processes.py).
+  `is_dead(pid)`, `wait_dead(pid, timeout)`, `group_members(pgid)` (processes.py);
+  `owned_tempdir(prefix, user)` (scratch.py). Fixture `server_stack`: an ExitStack closed
+  at teardown, for anything else you start.
 """

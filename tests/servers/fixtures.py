@@ -18,7 +18,9 @@ import pytest
 
 from tests.servers.certs import CertificateAuthority
 from tests.servers.hanging import HangingTCPServer
+from tests.servers.mariadb import MariaDBServer, MariaDBTemplate
 from tests.servers.nginx import NginxServer
+from tests.servers.postgres import PostgresServer, PostgresTemplate
 from tests.servers.redis import RedisServer
 from tests.servers.slow_http import SlowHTTPServer
 from tests.servers.tmpfs import tmpfs_mount
@@ -96,3 +98,49 @@ def make_tmpfs(server_stack: ExitStack) -> Callable[..., Path]:
         return server_stack.enter_context(tmpfs_mount(size, nr_inodes=nr_inodes))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[PostgresTemplate]:
+    """One initdb per session (scram-sha-256; users postgres and monitor, password `.password`)."""
+    template = PostgresTemplate.create()
+    yield template
+    template.remove()
+
+
+@pytest.fixture
+def make_postgres(server_stack: ExitStack, postgres_template: PostgresTemplate) -> Callable[..., PostgresServer]:
+    """make_postgres(max_connections=20, port=None) -> a started PostgresServer on a copy of the template."""
+
+    def make(**kwargs: Any) -> PostgresServer:
+        return server_stack.enter_context(PostgresServer(postgres_template, **kwargs))
+
+    return make
+
+
+@pytest.fixture
+def postgres(make_postgres: Callable[..., PostgresServer]) -> PostgresServer:
+    return make_postgres()
+
+
+@pytest.fixture(scope="session")
+def mariadb_template() -> Iterator[MariaDBTemplate]:
+    """One mariadb-install-db per session (user monitor@127.0.0.1, password `.password`)."""
+    template = MariaDBTemplate.create()
+    yield template
+    template.remove()
+
+
+@pytest.fixture
+def make_mariadb(server_stack: ExitStack, mariadb_template: MariaDBTemplate) -> Callable[..., MariaDBServer]:
+    """make_mariadb(max_connections=20, port=None) -> a started MariaDBServer on a copy of the template."""
+
+    def make(**kwargs: Any) -> MariaDBServer:
+        return server_stack.enter_context(MariaDBServer(mariadb_template, **kwargs))
+
+    return make
+
+
+@pytest.fixture
+def mariadb(make_mariadb: Callable[..., MariaDBServer]) -> MariaDBServer:
+    return make_mariadb()

@@ -21,7 +21,7 @@ from tests.servers.webhook import WebhookServer
 from watchdog.channels.base import Channel
 from watchdog.channels.registry import build_channels
 from watchdog.channels.transports import Transports, default_transports
-from watchdog.clock import SystemClock
+from watchdog.clock import Clock, SystemClock
 from watchdog.config import parse_config
 from watchdog.notification import Notification, new_notification_id
 from watchdog.outbox import Outbox, RetryPolicy
@@ -108,7 +108,7 @@ def make_notification() -> Callable[..., Notification]:
 
 @pytest.fixture
 def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
-    """make_outbox(channels, db_path=..., policy=...) -> a started Outbox (closed at teardown)."""
+    """make_outbox(channels, db_path=, policy=, registry=, clock=, start=) -> an Outbox (closed at teardown)."""
     made: list[Outbox] = []
 
     def make(
@@ -117,12 +117,13 @@ def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
         db_path: Path | None = None,
         policy: RetryPolicy = FAST_RETRY,
         registry: CollectorRegistry | None = None,
+        clock: Clock | None = None,
         start: bool = True,
     ) -> Outbox:
         outbox = Outbox(
             str(db_path or tmp_path / "state.db"),
             channels,
-            SystemClock(),
+            clock or SystemClock(),
             registry or CollectorRegistry(),
             policy=policy,
             close_timeout=5.0,

@@ -9,6 +9,7 @@ orphans slowly here) counts as dead.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -99,6 +100,9 @@ class ChildServer:
         """Run the server as this user (e.g. postgres refuses root); None = as we are."""
         return None
 
+    def wait_ready(self) -> None:
+        """After the port accepts: wait until the server serves (e.g. accepts logins)."""
+
     @property
     def pid(self) -> int:
         if self.proc is None:
@@ -117,12 +121,14 @@ class ChildServer:
             wait_until_accepting(
                 self.port, timeout=self.start_timeout, proc=self.proc, log=str(self.log_path), what=self.name
             )
+            self.wait_ready()
         except ServerStartError:
             self.kill()
             raise
         return self
 
     def _spawn(self, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        user = self.child_user()
         with open(self.log_path, "ab") as log:
             return subprocess.Popen(
                 list(argv),
@@ -131,7 +137,10 @@ class ChildServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env=self.child_env(),
-                user=self.child_user(),
+                user=user,
+                group=pwd.getpwnam(user).pw_gid if user else None,
+                extra_groups=[] if user else None,
+                cwd=self.log_path.parent,
             )
 
     def stop(self) -> None:
@@ -159,12 +168,16 @@ class ChildServer:
         return self.proc.returncode is None or bool(group_members(self.proc.pid))
 
     def _reap(self) -> None:
+        """Reap our child and wait until its workers/backends (orphans now) are dead too."""
         if self.proc is None:
             return
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired as exc:
             raise RuntimeError(f"{self.name} pid {self.proc.pid} survived SIGKILL: {tail(str(self.log_path))}") from exc
+        deadline = time.monotonic() + 5
+        while group_members(self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def log(self) -> str:
         return tail(str(self.log_path), 20000)

@@ -68,7 +68,7 @@ class StatusServer:
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True, name="status-server")
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True, name="status-server")
         self._thread.start()
 
     def stop(self) -> None:

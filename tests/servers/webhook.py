@@ -1,6 +1,7 @@
 """A real HTTP receiver on 127.0.0.1 that records requests and answers as programmed.
 
 `respond(Reply(500), Reply(200))` queues answers for the next requests (then the default);
+`respond_to(predicate, Reply(500))` answers matching bodies until `clear_rules()`;
 `Reply(hang=5)` holds the connection before answering. With `pagerduty=True` every body is
 checked against the PagerDuty Events API v2 rules (the receiver answers 400 "invalid event"
 with the errors, like PagerDuty, and 202 "Event processed" for a valid event) — so a test
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -90,6 +92,7 @@ class WebhookServer:
         self.default = default or (Reply(202) if pagerduty else Reply(200))
         self.requests: list[Request] = []
         self._replies: list[Reply] = []
+        self._rules: list[tuple[Callable[[Any], bool], Reply]] = []
         self._cond = threading.Condition()
         self._closing = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
@@ -113,6 +116,15 @@ class WebhookServer:
         with self._cond:
             self._replies.extend(replies)
 
+    def respond_to(self, predicate: Callable[[Any], bool], reply: Reply) -> None:
+        """Every request whose JSON body matches `predicate` gets `reply` (until `clear_rules`)."""
+        with self._cond:
+            self._rules.append((predicate, reply))
+
+    def clear_rules(self) -> None:
+        with self._cond:
+            self._rules.clear()
+
     def wait_for(self, count: int, timeout: float = 10.0, status: int | None = None) -> list[Request]:
         """The first `count` requests (answered with `status`, if given), waiting up to `timeout`."""
         deadline = time.monotonic() + timeout
@@ -132,7 +144,11 @@ class WebhookServer:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         with self._cond:
-            reply = self._replies.pop(0) if self._replies else self.default
+            ruled = [r for match, r in self._rules if match(body)]
+            if ruled:
+                reply = ruled[0]
+            else:
+                reply = self._replies.pop(0) if self._replies else self.default
         if self.pagerduty and 200 <= reply.status < 300:
             errors = validate_pagerduty_event(body)
             if errors:

@@ -17,7 +17,7 @@ import pytest
 from tests.systemd.container import NSPAWN_RUNTIME, Container
 from tests.systemd.rootfs import ensure_rootfs
 from tests.systemd.service import CONFIG, Service, daemon_config
-from tests.systemd.wheelhouse import build_wheelhouse
+from tests.systemd.wheelhouse import build_wheelhouse, python_version
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     if os.geteuid() != 0:
         pytest.fail("the systemd tests boot a container and must run as root")
     root = ensure_rootfs()
-    wheels = build_wheelhouse(REPO, tmp_path_factory.mktemp("wheelhouse"))
+    wheels = build_wheelhouse(REPO, python_version(root), tmp_path_factory.mktemp("wheelhouse"))
     before = _host_state()
     with Container(root, f"shop-wd-test-{os.getpid()}", {str(REPO): "/src", str(wheels): "/wheels"}) as box:
         yield box
@@ -61,3 +61,16 @@ def service(installed: Container) -> Iterator[Service]:
     svc.save()
     yield svc
     svc.restore()
+
+
+@pytest.fixture(scope="session")
+def other_unit(installed: Container) -> Iterator[str]:
+    """A running service the daemon's config does not name."""
+    name = "other.service"
+    installed.write_file(f"/etc/systemd/system/{name}", "[Service]\nExecStart=/bin/sleep infinity\n")
+    installed.systemctl("daemon-reload")
+    installed.systemctl("start", name)
+    yield name
+    installed.systemctl("stop", name)
+    installed.run("rm", f"/etc/systemd/system/{name}")
+    installed.systemctl("daemon-reload")

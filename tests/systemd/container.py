@@ -118,7 +118,8 @@ class Container:
     def _boot_state(self) -> str | None:
         result = self.run("systemctl", "is-system-running", "--wait", check=False, timeout=60)
         state = result.stdout.strip()
-        return state if state and "Failed to connect" not in result.stderr else None
+        # "offline": systemd has not yet created /run/systemd/system; no bus yet: too early.
+        return state if state not in ("", "offline") and "Failed to connect" not in result.stderr else None
 
     def console(self) -> str:
         return self.console_log.read_text(errors="replace")[-4000:]

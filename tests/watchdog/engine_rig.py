@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 
@@ -141,6 +142,4 @@ class Rig:
 
 
 def at_local(*args: int, tz: str = "Europe/Warsaw") -> datetime:
-    from zoneinfo import ZoneInfo
-
     return datetime(*args, tzinfo=ZoneInfo(tz))

@@ -18,6 +18,7 @@ from watchdog.incidents import InvalidTransition, transition
         (S.OPEN, E.RECOVERED, S.RESOLVED),
         (S.REPAIRING, E.VERIFIED_OK, S.REPAIRED),
         (S.REPAIRING, E.PAGE, S.PAGED),
+        (S.REPAIRING, E.RECOVERED, S.RESOLVED),
         (S.PAGED, E.ACK, S.ACKNOWLEDGED),
         (S.PAGED, E.RECOVERED, S.RESOLVED),
         (S.ACKNOWLEDGED, E.RECOVERED, S.RESOLVED),

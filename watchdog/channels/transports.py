@@ -22,16 +22,19 @@ USER_AGENT = "shop-watchdog"
 
 class SmtpFactory(Protocol):
     def __call__(
-        self, host: str, port: int, *, timeout: float, implicit_tls: bool, tls_context: ssl.SSLContext
+        self, host: str, port: int, *, timeout: float, implicit_tls: bool, tls_context: ssl.SSLContext | None
     ) -> smtplib.SMTP:
-        """A connected SMTP client (greeting read), every socket operation bounded by `timeout`."""
+        """A connected SMTP client (greeting read), every socket operation bounded by `timeout`;
+        with `implicit_tls` the connection is TLS from the start, verified by `tls_context`."""
         ...
 
 
 def connect_smtp(
-    host: str, port: int, *, timeout: float, implicit_tls: bool, tls_context: ssl.SSLContext
+    host: str, port: int, *, timeout: float, implicit_tls: bool, tls_context: ssl.SSLContext | None
 ) -> smtplib.SMTP:
     if implicit_tls:
+        if tls_context is None:
+            raise ValueError("implicit TLS needs a TLS context")
         return smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context)
     return smtplib.SMTP(host, port, timeout=timeout)
 

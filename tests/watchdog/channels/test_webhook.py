@@ -13,6 +13,8 @@ from tests.servers.ports import free_port
 from tests.servers.webhook import Reply, WebhookServer
 from watchdog.channels.base import Channel, PermanentError, TransientError
 from watchdog.channels.transports import Transports
+from watchdog.config import parse_config
+from watchdog.configtools import ConfigError
 from watchdog.notification import Notification
 
 
@@ -96,3 +98,13 @@ def test_url_with_a_token_never_appears_in_errors(
     with pytest.raises(TransientError) as info:
         webhook_channel(transports, url).send(make_notification())
     assert "secret-path-token" not in str(info.value)
+
+
+def test_token_and_authorization_header_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_HOOK_TOKEN", "tok-123456")
+    with pytest.raises(ConfigError, match="either token_env/token_file or an Authorization header"):
+        parse_config(
+            {"notify": {"channels": [channel_spec("hook", "webhook", url="https://hooks.example/x",
+                                                  headers={"Authorization": "x"}, token_env="TEST_HOOK_TOKEN")]}},
+            "watchdog.yaml",
+        )  # fmt: skip

@@ -1,0 +1,125 @@
+"""The real daemon (`.venv/bin/shop-watchdog run -c FILE`) as a child process, and its API.
+
+`WatchdogDaemon(directory, config)` writes `config` (a dict, dumped as YAML; `listen` is
+set to a fresh loopback port and `state_dir` to the directory unless given) and starts the
+daemon; `start()` returns once /healthz answers 200 (first round scheduled, API up).
+Use it for end-to-end tests of the CLI, the API and signals (SIGHUP reload, SIGTERM stop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.servers.ports import ServerStartError, free_port
+from tests.servers.processes import ChildServer
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(ROOT / ".venv" / "bin" / "shop-watchdog")
+
+
+class WatchdogDaemon(ChildServer):
+    name = "shop-watchdog"
+    start_timeout = 20.0
+
+    def __init__(self, directory: Path, config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        super().__init__(port, directory / "daemon.log")
+        self.directory = directory
+        self.config_path = directory / "watchdog.yaml"
+        self.extra_env = dict(env or {})
+        self.write_config(config)
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        """Writes the config file (the running daemon reads it on `reload()`)."""
+        full = {"listen": f"127.0.0.1:{self.port}", "state_dir": str(self.directory / "state")} | dict(config)
+        self.config_path.write_text(yaml.safe_dump(full, sort_keys=False))
+
+    def write_text(self, text: str) -> None:
+        self.config_path.write_text(text)
+
+    def argv(self) -> list[str]:
+        return [CLI, "run", "-c", str(self.config_path)]
+
+    def child_env(self) -> Mapping[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "SHOP_WATCHDOG_CONFIG", "WATCHDOG_USEC")}
+        return env | self.extra_env
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ServerStartError(f"shop-watchdog exited with {self.proc.returncode}: {self.log()}")
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise ServerStartError(f"shop-watchdog /healthz not 200 within {self.start_timeout}s: {self.log()}")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token is not None:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return self.request("GET", path)
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.get("/api/v1/status")
+        assert code == 200, body
+        result: dict[str, Any] = json.loads(body)
+        return result
+
+    def check(self, name: str) -> dict[str, Any]:
+        for item in self.status()["checks"]:
+            if item["name"] == name:
+                return dict(item)
+        raise KeyError(name)
+
+    def wait_for(self, name: str, predicate: Any, timeout: float = 15.0) -> dict[str, Any]:
+        """Polls the status API until check `name` exists and satisfies `predicate(check_json)`."""
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                last = self.check(name)
+            except KeyError:
+                last = {}
+            if last and predicate(last):
+                return last
+            time.sleep(0.05)
+        raise AssertionError(f"check {name} never matched; last: {last}\n{self.log()}")
+
+    def reload(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM the daemon itself (not its group) and return its exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)

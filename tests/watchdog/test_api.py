@@ -1,0 +1,126 @@
+"""The local HTTP API of a real running daemon (with the real incident engine)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers.nginx import NginxServer
+from tests.servers.ports import free_port
+from tests.servers.watchdog_daemon import WatchdogDaemon
+
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+@pytest.fixture
+def shop(tmp_path: Path, nginx: NginxServer) -> Iterator[WatchdogDaemon]:
+    """A daemon watching a live nginx (OK) and a closed port (hard CRITICAL at once: an incident)."""
+    config = {"host": "shop-test-1", "checks": [
+        {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "1s", "expect_body": "ok"},
+        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1, "interval": "1s"},
+    ]}
+    with WatchdogDaemon(tmp_path / "d", config) as daemon:
+        daemon.wait_for("db", lambda c: c["status"] == "CRITICAL")
+        daemon.wait_for("web", lambda c: c["status"] == "OK")
+        yield daemon
+
+
+def open_incident(daemon: WatchdogDaemon) -> dict[str, Any]:
+    for _ in range(100):
+        incidents = daemon.status()["incidents"]
+        if incidents:
+            return dict(incidents[0])
+        time.sleep(0.05)
+    raise AssertionError(daemon.log())
+
+
+def test_status_lists_checks_incidents_and_outbox_per_contract(shop: WatchdogDaemon) -> None:
+    status = shop.status()
+    assert status["host"] == "shop-test-1"
+    web, db = status["checks"]
+    for check in (web, db):
+        assert {"name", "type", "status", "severity", "since", "message", "hard", "last_run"} <= set(check)
+        assert ISO_Z.match(check["since"]) and ISO_Z.match(check["last_run"])
+    assert (web["name"], web["type"], web["status"], web["severity"], web["hard"]) == ("web", "http", "OK", "critical", True)
+    assert (db["status"], db["hard"]) == ("CRITICAL", True)
+    assert "connection refused" in db["message"]
+    incident = open_incident(shop)
+    assert {"id", "check", "severity", "state", "opened_at"} <= set(incident)
+    assert incident["check"] == "db" and incident["severity"] == "critical"
+    assert incident["state"] in ("open", "repairing", "paged", "acknowledged")
+    assert isinstance(shop.status()["outbox"], dict)
+
+
+def test_ack_known_incident_200_unknown_404(shop: WatchdogDaemon) -> None:
+    incident = open_incident(shop)
+    code, body = shop.request("POST", "/api/v1/incidents/inc-does-not-exist/ack", {"by": "anna"})
+    assert code == 404 and "inc-does-not-exist" in json.loads(body)["error"]
+    code, body = shop.request("POST", f"/api/v1/incidents/{incident['id']}/ack", {"by": "anna"})
+    assert code == 200, body
+    assert json.loads(body) == {"id": incident["id"], "acknowledged": True, "by": "anna"}
+    assert open_incident(shop)["state"] == "acknowledged"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "error"),
+    [
+        ({"check": "web", "duration": "30m", "reason": "nginx upgrade", "by": "anna"}, 201, None),
+        ({"check": "nope", "duration": "30m", "reason": "x", "by": "anna"}, 404, "no check named 'nope'"),
+        ({"check": "web", "duration": "soon", "reason": "x"}, 400, "duration: expected a duration"),
+        ({"check": "web", "duration": "0s", "reason": "x"}, 400, "duration: must be greater than 0"),
+        ({"check": "web", "duration": "30m"}, 400, "reason: expected a non-empty string"),
+        (["not", "an", "object"], 400, "body must be a JSON object"),
+    ],
+)
+def test_silences_validate_input(shop: WatchdogDaemon, body: object, code: int, error: str | None) -> None:
+    got, raw = shop.request("POST", "/api/v1/silences", body)
+    answer = json.loads(raw)
+    assert got == code, answer
+    if error is None:
+        assert answer["check"] == "web"
+    else:
+        assert error in answer["error"]
+
+
+def test_unknown_paths_and_non_json_bodies(shop: WatchdogDaemon) -> None:
+    assert shop.get("/api/v1/nothing")[0] == 404
+    assert shop.request("POST", "/api/v1/elsewhere", {})[0] == 404
+    req = urllib.request.Request(shop.base_url + "/api/v1/silences", data=b"{not json", method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=5)
+        raise AssertionError("expected 400")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400 and "not JSON" in json.loads(exc.read())["error"]
+
+
+def test_writing_calls_need_the_bearer_token_when_one_is_configured(tmp_path: Path, nginx: NginxServer) -> None:
+    token = tmp_path / "api.token"
+    token.write_text("tok-ABCDEFG-123\n")
+    config = {"api_token_file": str(token),
+              "checks": [{"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port}]}
+    silence = {"check": "web", "duration": "5m", "reason": "deploy"}
+    with WatchdogDaemon(tmp_path / "d", config) as daemon:
+        assert daemon.request("POST", "/api/v1/silences", silence)[0] == 401
+        assert daemon.request("POST", "/api/v1/silences", silence, token="wrong")[0] == 401
+        assert daemon.request("POST", "/api/v1/silences", silence, token="tok-ABCDEFG-123")[0] == 201
+        assert daemon.get("/api/v1/status")[0] == 200, "reading needs no token"
+        assert daemon.get("/metrics")[0] == 200
+        assert "tok-ABCDEFG" not in daemon.log()
+
+
+def test_healthz_is_ok_while_the_loop_runs(shop: WatchdogDaemon) -> None:
+    assert shop.get("/healthz") == (200, b"ok\n")
+    assert shop.status()["healthy"] is True
+
+
+def test_metrics_content_type(shop: WatchdogDaemon) -> None:
+    with urllib.request.urlopen(shop.base_url + "/metrics", timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")

@@ -1,0 +1,188 @@
+"""End to end with the real daemon: a private nginx is killed, broken, or keeps dying.
+
+The daemon (`shop-watchdog run`) probes the nginx over HTTP, restarts it with the command
+backend (`python -m tests.servers.nginx_ctl --dir D restart`), and pages a real webhook
+receiver only when the repair fails. Durations are short so each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.servers.nginx import NginxServer
+from tests.servers.webhook_sink import WebhookSink
+from tests.watchdog.daemon_proc import DaemonProcess
+
+
+@pytest.fixture
+def sink() -> Iterator[WebhookSink]:
+    s = WebhookSink()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[NginxServer]:
+    server = NginxServer(tmp_path / "nginx")
+    server.start()
+    yield server
+    server.stop()
+
+
+def daemon_config(nginx: NginxServer, sink: WebhookSink, **remediation: Any) -> dict[str, Any]:
+    return {
+        "host": "e2e-shop",
+        "defaults": {"interval": "200ms", "timeout": "1s", "retries": 2, "retry_interval": "100ms"},
+        "checks": [
+            {
+                "name": "web",
+                "type": "http",
+                "url": nginx.healthz_url,
+                "expect_body": "ok",
+                "severity": "critical",
+                "remediate": {"command": nginx.ctl_argv(sys.executable, "restart")},
+                "runbook_url": "https://wiki.example/web-down",
+            }
+        ],
+        "remediation": {"backend": "command", "verify_after": "500ms", "restart_timeout": "15s", **remediation},
+        "notify": {
+            "channels": [{"name": n, "type": "webhook", "url": sink.url(n)} for n in ("pager", "admins", "boss")],
+            "routes": {
+                "critical": {"channels": ["pager", "admins"], "repeat_every": "2s", "escalate_after": "3s", "escalate_to": ["boss"]},
+                "warning": {"channels": ["admins"]},
+            },
+        },
+    }
+
+
+@pytest.fixture
+def daemon_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "daemon"
+    d.mkdir()
+    return d
+
+
+def test_killed_nginx_is_restarted_and_nobody_is_paged(daemon_dir: Path, nginx: NginxServer, sink: WebhookSink) -> None:
+    daemon = DaemonProcess(daemon_dir, daemon_config(nginx, sink))
+    daemon.start()
+    try:
+        daemon.wait_for(lambda: daemon.metric('shop_watchdog_check_status{check="web"}') == 0 and
+                        'check="web"' in daemon.metrics(), what="web OK")
+        nginx.kill()
+        daemon.wait_for(lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, what="auto repair")
+        assert requests.get(nginx.healthz_url, timeout=2).text == "ok"
+        assert daemon.metric('shop_watchdog_restarts_total{check="web",result="ok"}') == 1
+        assert daemon.incidents() == []
+        status = daemon.status()
+        assert status["outbox"]["pending"] == 0 and status["outbox"]["delivered"] == 0
+        assert sink.messages() == []
+        assert "event=incident_auto_repaired check=web incident=inc-" in daemon.log()
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_nginx_that_cannot_start_pages_once_reminds_escalates_and_resolves(
+    daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
+) -> None:
+    daemon = DaemonProcess(daemon_dir, daemon_config(nginx, sink))
+    daemon.start()
+    try:
+        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
+        nginx.broken_config()
+        nginx.kill()
+        daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
+        [incident] = daemon.incidents("web")
+        for channel in ("pager", "admins"):
+            [page] = sink.wait_count(channel, "trigger", 1)
+            assert page["incident_id"] == incident["id"] and page["host"] == "e2e-shop"
+            assert "this_directive_breaks_the_config" in page["details"]
+            assert page["runbook_url"] == "https://wiki.example/web-down"
+        sink.wait_count("boss", "escalation", 1, timeout=10)
+        sink.wait_count("pager", "reminder", 2, timeout=10)
+        nginx.fix_config()
+        nginx.start()
+        daemon.wait_for(lambda: daemon.incidents() == [], what="resolved")
+        for channel in ("pager", "admins", "boss"):
+            sink.wait_count(channel, "resolve", 1)
+        for channel in ("pager", "admins"):
+            assert len(sink.messages(channel, "trigger")) == 1
+            assert len(sink.messages(channel, "resolve")) == 1
+        assert len(sink.messages("boss", "escalation")) == 1 and len(sink.messages("boss", "resolve")) == 1
+        assert daemon.metric('shop_watchdog_restarts_total{check="web",result="failed"}') == 1
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_service_that_keeps_dying_stops_being_restarted_and_pages(
+    daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
+) -> None:
+    daemon = DaemonProcess(daemon_dir, daemon_config(nginx, sink, max_restarts=2, restart_window="1h"))
+    daemon.start()
+    stop = threading.Event()
+
+    def killer() -> None:
+        """Kills nginx 1.5 s after it is back (past the verification): it dies after every restart."""
+        while not stop.is_set():
+            if nginx.master_pid() is not None:
+                stop.wait(1.5)
+                nginx.kill()
+            stop.wait(0.05)
+
+    try:
+        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], timeout=30, what="paged")
+        stop.set()
+        thread.join(5)
+        [incident] = daemon.incidents("web")
+        assert "restart loop" in incident["tried"]
+        restarts = daemon.metric('shop_watchdog_restarts_total{check="web",result="ok"}')
+        assert restarts == 2
+        assert daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 2
+        [page] = sink.wait_count("pager", "trigger", 1)
+        assert "restart loop" in page["details"]
+        assert nginx.master_pid() is None  # not restarted a third time
+        assert len(sink.messages("pager", "trigger")) == 1
+    finally:
+        stop.set()
+        assert daemon.stop() == 0
+
+
+def test_daemon_killed_mid_incident_does_not_page_twice_and_still_resolves(
+    daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
+) -> None:
+    config = daemon_config(nginx, sink)
+    config["notify"]["routes"]["critical"] = {"channels": ["pager", "admins"], "repeat_every": "1h"}
+    daemon = DaemonProcess(daemon_dir, config)
+    daemon.start()
+    try:
+        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
+        nginx.broken_config()
+        nginx.kill()
+        daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
+        [incident] = daemon.incidents("web")
+        sink.wait_count(None, "trigger", 2)
+        daemon.kill()
+        daemon.start()
+        assert [i["id"] for i in daemon.incidents("web")] == [incident["id"]]
+        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 2.0' in daemon.metrics(), what="web failing again")
+        daemon.wait_for(lambda: 'shop_watchdog_check_runs_total{check="web",status="critical"} 5.0' in daemon.metrics(), what="more runs")
+        assert daemon.incidents("web")[0]["state"] == "paged"
+        assert len(sink.messages(kind="trigger")) == 2
+        nginx.fix_config()
+        nginx.start()
+        daemon.wait_for(lambda: daemon.incidents() == [], what="resolved")
+        sink.wait_count(None, "resolve", 2)
+        assert sorted(m["kind"] for m in sink.messages("pager")) == ["resolve", "trigger"]
+        assert sorted(m["kind"] for m in sink.messages("admins")) == ["resolve", "trigger"]
+        assert {m["incident_id"] for m in sink.messages()} == {incident["id"]}
+    finally:
+        assert daemon.stop() == 0
