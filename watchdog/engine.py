@@ -178,10 +178,8 @@ class IncidentEngine:
 
     # time
 
-    def _mono_of(self, at: datetime | None) -> float | None:
+    def _mono(self, at: datetime) -> float:
         """A stored wall-clock instant as a monotonic time of this process."""
-        if at is None:
-            return None
         return self._clock.monotonic() - (self._clock.now() - at).total_seconds()
 
     def _wall_of(self, mono: float) -> datetime:
@@ -193,7 +191,8 @@ class IncidentEngine:
         cfg = self._config.remediation
         for b in self._store.budgets():
             self._budgets[b.check] = RestartBudget(
-                cfg.max_restarts, cfg.restart_window, BudgetState(b.state), b.count, self._mono_of(b.ok_since)
+                cfg.max_restarts, cfg.restart_window, BudgetState(b.state), b.count,
+                self._mono(b.ok_since) if b.ok_since is not None else None,
             )
         now = self._clock.monotonic()
         for rec in self._store.open_incidents():
@@ -218,9 +217,10 @@ class IncidentEngine:
         """Reminder and escalation deadlines from the stored times of a told incident."""
         rec = inc.rec
         route = self._router.route(rec.severity)
-        paged = self._mono_of(rec.paged_at) or self._clock.monotonic()
+        paged = self._mono(rec.paged_at or self._clock.now())
+        reminded = self._mono(rec.last_reminder_at or rec.paged_at or self._clock.now())
         if route.repeat_every:
-            inc.next_reminder = (self._mono_of(rec.last_reminder_at) or paged) + route.repeat_every
+            inc.next_reminder = reminded + route.repeat_every
         if route.escalate_after and route.escalate_to and rec.escalated_at is None:
             inc.escalate_at = paged + route.escalate_after
 
@@ -295,18 +295,19 @@ class IncidentEngine:
         return inc
 
     def _upgrade(self, inc: Incident, spec: CheckSpec) -> None:
-        """A warning incident whose check turned CRITICAL becomes critical; if people were
-        already told about the warning, the critical route's channels not yet paged get it now."""
+        """A warning incident whose check turned CRITICAL becomes critical. If people were
+        already told about the warning, the critical route is paged now (same incident id, so
+        PagerDuty and Alertmanager update the alert they have rather than open a second one)."""
         inc.rec.severity = "critical"
         self._save(inc, "severity", "now critical")
         event(log, "incident_upgraded", check=spec.name, incident=inc.rec.id, severity="critical")
         if inc.state.told:
             route = self._router.route("critical")
-            fresh = tuple(c for c in route.channels if c not in inc.rec.paged_channels)
-            if fresh:
-                self._send(inc, "trigger", fresh)
-                inc.rec.paged_channels += fresh
-                self._save(inc, "paged", f"critical now: told {', '.join(fresh)}")
+            self._send(inc, "trigger", route.channels, fallback=route.channels)
+            inc.rec.paged_channels = tuple(dict.fromkeys(inc.rec.paged_channels + route.channels))
+            inc.rec.paged_at = self._clock.now()
+            self._save(inc, "paged", f"now critical: paged {', '.join(route.channels)}")
+            self._metrics.pages.labels(inc.rec.check, "critical").inc()
             self._schedule_followups(inc)
 
     def _advance(self, inc: Incident, spec: CheckSpec, state: CheckState, *, silence_ended: bool = False) -> None:
@@ -356,6 +357,10 @@ class IncidentEngine:
         budget.record_restart()
         self._save_budget(spec.name, budget)
         self._change(inc, IncidentEvent.RESTART, "restart", f"restarting: {' '.join(argv)} (restart {budget.count} of {budget.max_restarts})")
+        # Until the restart reports back: a lost outcome must end in a page, never in an
+        # incident stuck in REPAIRING.
+        cfg = self._config.remediation
+        inc.verify_deadline = self._clock.monotonic() + cfg.restart_timeout + cfg.verify_after + spec.timeout + spec.interval + VERIFY_GRACE
         try:
             self._restarter.start(spec.name, inc.rec.id, argv)
         except (PermissionError, RuntimeError) as exc:
@@ -498,7 +503,7 @@ class IncidentEngine:
         rec = inc.rec
         if state is IncidentState.REPAIRING:
             if inc.verify_deadline is not None and mono >= inc.verify_deadline:
-                self._page(inc, f"{rec.tried}; no check result arrived to verify the restart")
+                self._page(inc, f"{rec.tried or 'restart started'}; no result arrived to verify the restart")
             return
         if state is IncidentState.OPEN:
             if inc.deferred_until is not None and now >= inc.deferred_until:

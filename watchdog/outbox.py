@@ -235,6 +235,12 @@ class Outbox:
             if self._started:
                 for name in self._channels:
                     self._start_worker(name)
+        self.wake()
+
+    def wake(self) -> None:
+        """Makes every delivery thread look at once at what is due; threads otherwise re-check
+        at the next due time or within 5 s, which is too late after a jump of an injected clock."""
+        with self._lock:
             names = list(self._wake)
         for name in names:
             self._poke(name)

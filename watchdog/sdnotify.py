@@ -8,7 +8,8 @@ must ping only while it really makes progress, so a hung loop gets restarted.
 
 A reload (SIGHUP through `ExecReload=kill -HUP $MAINPID`) is bracketed by `RELOADING=1`
 (with `MONOTONIC_USEC=`, which systemd >= 253 requires to match the reload to its request)
-and `READY=1`, so `systemctl reload` waits until the new config is in effect.
+and `READY=1`, so systemd shows the unit as reloading meanwhile (systemd >= 253 also makes
+`systemctl reload` wait for that READY=1; 252 returns as soon as the signal is sent).
 
 Outside systemd (no `$NOTIFY_SOCKET`) every call is a no-op returning False, so the daemon
 needs no "am I under systemd" branches. Sending never raises: a lost notification must

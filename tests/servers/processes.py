@@ -13,7 +13,7 @@ import pwd
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -93,9 +93,6 @@ class ChildServer:
     def argv(self) -> list[str]:
         raise NotImplementedError
 
-    def child_env(self) -> Mapping[str, str] | None:
-        return None
-
     def child_user(self) -> str | None:
         """Run the server as this user (e.g. postgres refuses root); None = as we are."""
         return None
@@ -136,7 +133,6 @@ class ChildServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=self.child_env(),
                 user=user,
                 group=pwd.getpwnam(user).pw_gid if user else None,
                 extra_groups=[] if user else None,

@@ -9,6 +9,7 @@ too. Tests that change the service's config or drop-ins restore them through the
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,14 +32,15 @@ def _host_state() -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="session")
-def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+def container() -> Iterator[Container]:
     if os.geteuid() != 0:
         pytest.fail("the systemd tests boot a container and must run as root")
     root = ensure_rootfs()
-    wheels = build_wheelhouse(REPO, python_version(root), tmp_path_factory.mktemp("wheelhouse"))
     before = _host_state()
-    with Container(root, f"shop-wd-test-{os.getpid()}", {str(REPO): "/src", str(wheels): "/wheels"}) as box:
-        yield box
+    with tempfile.TemporaryDirectory(prefix="shop-watchdog-wheels-") as tmp:
+        wheels = build_wheelhouse(REPO, python_version(root), Path(tmp))
+        with Container(root, f"shop-wd-test-{os.getpid()}", {str(REPO): "/src", str(wheels): "/wheels"}) as box:
+            yield box
     assert _host_state() == before, "the container left mounts or runtime files behind on the host"
 
 

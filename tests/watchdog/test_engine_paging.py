@@ -285,3 +285,21 @@ def test_reload_resolves_incident_of_a_removed_check_and_applies_new_routes(tmp_
         assert [m["check"] for m in sink.wait_count("boss", "trigger", 1)] == ["cache"]
     finally:
         rig.close()
+
+
+def test_told_warning_that_turns_critical_pages_the_critical_route(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("disk")], warning=Route(channels=("admins",))), sink, ManualClock())
+    try:
+        rig.result("disk", Status.WARNING, "85% used")
+        sink.wait_count("admins", "trigger", 1)
+        rig.result("disk", Status.CRITICAL, "99% used")
+        rig.result("disk", Status.CRITICAL, "99% used")
+        inc = rig.incident("disk")
+        assert (inc["severity"], inc["state"]) == ("critical", "paged")
+        [page] = sink.wait_count("pager", "trigger", 1)
+        assert page["severity"] == "critical" and page["incident_id"] == inc["id"]
+        assert [m["severity"] for m in sink.wait_count("admins", "trigger", 2)] == ["warning", "critical"]
+        rig.result("disk", Status.OK)
+        assert len(sink.wait_count(None, "resolve", 2)) == 2
+    finally:
+        rig.close()

@@ -415,13 +415,19 @@ def test_channel_failing_for_two_minutes_falls_back_even_with_few_attempts(
         policy = RetryPolicy(initial=60.0, maximum=300.0, jitter=0.0, fallback_after_attempts=100, fallback_after=120.0)
         outbox = make_outbox(hooks(transports, pager=webhook_server.url, admins=spare.url), policy=policy, clock=clock)
         outbox.enqueue(make_notification(), ["pager"], fallback=["admins"])
-        webhook_server.wait_for(1)
-        clock.advance(61)  # second attempt: failing for 61 s
-        webhook_server.wait_for(2, timeout=10)
+
+        def attempts() -> object:
+            return outbox.snapshot().get("channels", {}).get("pager", {}).get("attempts")
+
+        wait_until(lambda: attempts() == 1, 5, "the first attempt")
+        clock.advance(61)
+        outbox.wake()
+        wait_until(lambda: attempts() == 2, 5, "the second attempt, failing for 61 s")
         time.sleep(0.3)
         assert spare.requests == []
-        clock.advance(120)  # third attempt: failing for 181 s
-        spare.wait_for(1, timeout=10)
-        assert len(webhook_server.requests) == 3
+        clock.advance(120)
+        outbox.wake()
+        spare.wait_for(1, timeout=5)  # third attempt, failing for 181 s
+        assert attempts() == 3
     finally:
         spare.close()

@@ -20,7 +20,7 @@ class Receiver:
 
     def messages(self) -> list[dict[str, str]]:
         """Every datagram waiting, each parsed into its KEY=VALUE fields."""
-        out = []
+        out: list[dict[str, str]] = []
         self.sock.setblocking(False)
         while True:
             try:
@@ -128,6 +128,23 @@ def test_watchdog_timeout_is_read_from_watchdog_usec_for_this_process() -> None:
 )
 def test_no_watchdog_when_not_armed_for_this_process(env: dict[str, str]) -> None:
     assert watchdog_timeout(env, pid=4242) is None
+
+
+def test_children_do_not_inherit_the_notify_socket_or_watchdog() -> None:
+    env = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7", "PATH": "/usr/bin"}
+
+    notifier = SystemdNotifier.from_environment(env, pid=7)
+
+    assert (notifier.enabled, notifier.watchdog_timeout) == (True, 30.0)
+    assert env == {"PATH": "/usr/bin"}
+
+
+def test_environment_can_be_left_alone() -> None:
+    env = {"NOTIFY_SOCKET": "@x"}
+
+    SystemdNotifier.from_environment(env, unset=False)
+
+    assert env == {"NOTIFY_SOCKET": "@x"}
 
 
 def test_watchdog_without_pid_applies_to_whoever_reads_it() -> None:
