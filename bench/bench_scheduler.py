@@ -61,6 +61,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="measuring window (default 60)")
     parser.add_argument("--checks", type=int, default=1000)
     parser.add_argument("--hanging", type=int, default=100)
+    parser.add_argument("--type", choices=("http", "tcp"), default="http",
+                        help="probe type (tcp: the same load with a cheap probe, to separate the daemon's own cost)")
     parser.add_argument("--quick", action="store_true", help="20 s window, for a smoke run")
     args = parser.parse_args()
     seconds = 20.0 if args.quick else args.seconds
@@ -71,9 +73,14 @@ def main() -> int:
             common = {"log_level": "warning", "defaults": {"interval": f"{interval:g}s", "timeout": "2s"}}
             print(f"baseline: idle daemon without checks, {seconds / 3:.0f} s ...", flush=True)
             base, _ = measure(root / "idle", common | {"checks": []}, 2.0, seconds / 3)
-            checks = [{"name": f"web{i}", "type": "http", "url": nginx.healthz_url} for i in range(args.checks - args.hanging)]
-            checks += [{"name": f"hung{i}", "type": "http", "url": hang.url} for i in range(args.hanging)]
-            print(f"load: {args.checks} http checks every {interval:g}s ({args.hanging} hanging, 2 s timeout), "
+            def target(url: str, port: int) -> dict[str, Any]:
+                if args.type == "http":
+                    return {"type": "http", "url": url}
+                return {"type": "tcp", "host": "127.0.0.1", "port": port, "send": "GET /healthz HTTP/1.0\r\n\r\n", "expect": "ok"}
+
+            checks = [{"name": f"web{i}"} | target(nginx.healthz_url, nginx.port) for i in range(args.checks - args.hanging)]
+            checks += [{"name": f"hung{i}"} | target(hang.url, hang.port) for i in range(args.hanging)]
+            print(f"load: {args.checks} {args.type} checks every {interval:g}s ({args.hanging} hanging, 2 s timeout), "
                   f"warm-up {interval + 2:g} s, window {seconds:g} s ...", flush=True)
             load, figures = measure(root / "load", common | {"checks": checks}, interval + 2.0, seconds)
     expected = args.checks * seconds / interval

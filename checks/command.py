@@ -95,7 +95,9 @@ def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
 
     Only called while the group id cannot belong to anyone else: the plugin is not reaped
     yet, or members of its group are still alive. A grandchild that escaped into its own
-    session may still hold the output pipe, so we stop reading after a second.
+    session may still hold the output pipe, so we stop reading after a second. A plugin
+    stuck in the kernel (uninterruptible sleep, e.g. on a dead NFS mount) cannot die yet:
+    after 5 s it is left for subprocess to reap later rather than blocking the check.
     """
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -106,7 +108,10 @@ def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
     except subprocess.TimeoutExpired:
         if proc.stdout is not None:
             proc.stdout.close()
-        proc.wait()
+        try:
+            proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def _group_has_members(pgid: int) -> bool:

@@ -10,6 +10,9 @@
   Verification is on by default, against the system trust store (also for the request,
   not certifi's bundle); `ca_file` trusts a private CA or self-signed certificate instead.
 
+A password in the URL (https://user:PASSWORD@host/, sent as basic auth) shows as `***` in
+messages: they reach logs, e-mails and pages.
+
 Proxy variables and .netrc are ignored (`trust_env` off): the watchdog probes the server
 itself, not whatever proxy the daemon's environment names. Every connect and read waits at
 most the time left of `timeout`; the body is read in chunks against the same deadline.
@@ -93,6 +96,12 @@ def _errno_text(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
+def _without_password(text: str, url: str) -> str:
+    """`text` with the password of `url`'s user info (`user:PASSWORD@host`) replaced by `***`."""
+    password = urlsplit(url).password
+    return text.replace(f":{password}@", ":***@") if password else text
+
+
 def _system_ca_bundle() -> bool | str:
     """The system trust store (what update-ca-certificates maintains), as the handshake uses.
 
@@ -106,6 +115,10 @@ def _system_ca_bundle() -> bool | str:
 class HttpCheck(Check):
     Config = HttpOptions
     config: HttpOptions
+
+    def __init__(self, config: HttpOptions) -> None:
+        super().__init__(config)
+        self.shown_url = _without_password(config.url, config.url)
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config
@@ -121,11 +134,12 @@ class HttpCheck(Check):
         try:
             code, body = self._fetch(max(deadline - started, 0.001), deadline)
         except requests.Timeout:
-            return CheckResult(Status.CRITICAL, f"timeout after {timeout:g}s: {cfg.url}", measurements)
+            return CheckResult(Status.CRITICAL, f"timeout after {timeout:g}s: {self.shown_url}", measurements)
         except requests.TooManyRedirects:
-            return CheckResult(Status.CRITICAL, f"more than {MAX_REDIRECTS} redirects: {cfg.url}", measurements)
+            return CheckResult(Status.CRITICAL, f"more than {MAX_REDIRECTS} redirects: {self.shown_url}", measurements)
         except requests.RequestException as exc:
-            return CheckResult(Status.CRITICAL, f"{_errno_text(exc)}: {cfg.url}", measurements)
+            reason = _without_password(_errno_text(exc), cfg.url)
+            return CheckResult(Status.CRITICAL, f"{reason}: {self.shown_url}", measurements)
         elapsed = time.monotonic() - started
         measurements["response_seconds"] = elapsed
         measurements["status_code"] = float(code)
@@ -162,11 +176,11 @@ class HttpCheck(Check):
         except ssl.SSLError as exc:
             return f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"
         except TimeoutError:
-            return f"timeout after {timeout:g}s: {cfg.url}"
+            return f"timeout after {timeout:g}s: {self.shown_url}"
         except CertificateFormatError as exc:
-            return f"{exc}: {cfg.url}"
+            return f"{exc}: {self.shown_url}"
         except OSError as exc:
-            return f"{(exc.strerror or str(exc)).lower()}: {cfg.url}"
+            return f"{(exc.strerror or str(exc)).lower()}: {self.shown_url}"
         left = (expiry - datetime.now(timezone.utc)).total_seconds()
         days = left / 86400
         measurements["cert_expiry_seconds"] = left

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pymysql
 
 from checks.base import Check, CheckResult, Status
-from checks.thresholds import require_ordered, saturation, seconds_text
+from checks.database import connections_result, query_result
+from checks.thresholds import require_ordered
 from watchdog.configtools import Percent, Secret
 
 _ACCESS_DENIED = 1045
@@ -65,11 +66,9 @@ class MysqlCheck(Check):
                 cur.execute(cfg.query)
                 row = cur.fetchone()
                 elapsed = time.monotonic() - started
-                measurements = {"response_seconds": elapsed}
-                if row is None:
-                    return CheckResult(Status.CRITICAL, f"{where}: query returned no row", measurements)
-                if cfg.connections_warn is None and cfg.connections_crit is None:
-                    return CheckResult(Status.OK, f"{where}: query ok in {seconds_text(elapsed)}", measurements)
+                answered = query_result(where, row, elapsed, cfg)
+                if answered is not None:
+                    return answered
                 cur.execute("SELECT @@max_connections")
                 (limit,) = cur.fetchone() or (0,)
                 cur.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
@@ -80,11 +79,7 @@ class MysqlCheck(Check):
             return CheckResult(Status.CRITICAL, f"{where}: query failed: {_reason(exc, timeout)}")
         finally:
             conn.close()
-        used_n, limit_n = float(used), float(limit)
-        measurements["connections"] = used_n
-        measurements["connections_ratio"] = used_n / limit_n if limit_n else 0.0
-        status, text = saturation("connections", used_n, limit_n, cfg.connections_warn, cfg.connections_crit)
-        return CheckResult(status, f"{where}: {text}", measurements)
+        return connections_result(where, elapsed, float(used), float(limit), cfg)
 
 
 def _reason(exc: pymysql.err.MySQLError, timeout: float) -> str:

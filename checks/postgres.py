@@ -22,7 +22,8 @@ from typing import Any, Literal
 import psycopg
 
 from checks.base import Check, CheckResult, Status
-from checks.thresholds import require_ordered, saturation, seconds_text
+from checks.database import connections_result, query_result
+from checks.thresholds import require_ordered
 from watchdog.configtools import Percent, Secret
 
 _LIBPQ_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"( \([^)]*\))?, port \d+ failed: )?(FATAL: +)?')
@@ -83,16 +84,11 @@ class PostgresCheck(Check):
             async with conn:
                 row = await (await conn.execute(cfg.query)).fetchone()
                 elapsed = time.monotonic() - started
-                measurements = {"response_seconds": elapsed}
-                if row is None:
-                    return CheckResult(Status.CRITICAL, f"{where}: query returned no row", measurements)
-                if cfg.connections_warn is None and cfg.connections_crit is None:
-                    return CheckResult(Status.OK, f"{where}: query ok in {seconds_text(elapsed)}", measurements)
+                answered = query_result(where, row, elapsed, cfg)
+                if answered is not None:
+                    return answered
                 used, limit = await (await conn.execute(_SATURATION_SQL)).fetchone() or (0, 0)
-        measurements["connections"] = float(used)
-        measurements["connections_ratio"] = used / limit if limit else 0.0
-        status, text = saturation("connections", used, limit, cfg.connections_warn, cfg.connections_crit)
-        return CheckResult(status, f"{where}: {text}", measurements)
+        return connections_result(where, elapsed, used, limit, cfg)
 
 
 def _reason(exc: BaseException) -> str:

@@ -48,6 +48,15 @@ log = logging.getLogger(__name__)
 MAX_SLEEP = 0.5
 """Upper bound of one loop sleep: keeps WATCHDOG pings, ticks and signal handling prompt."""
 
+MIN_ITERATION = 0.05
+"""Lower bound of one iteration's period. With 1,000 checks on 10 s, a check is due and a
+result arrives every few milliseconds; handling them in batches (and ticking the engine 20
+times a second instead of 200) costs at most 50 ms of start delay and most of the loop's CPU."""
+
+STATUS_EVERY = 1.0
+"""How often the open-incident count of STATUS= is refreshed (a snapshot of the engine is not
+free; the failing count is always current)."""
+
 DEFAULT_STALL_AFTER = 15.0
 """/healthz turns 503 when the loop has not completed an iteration for this long."""
 
@@ -224,6 +233,8 @@ class Daemon:
         self.started_at = clock.now()
         self._last_iteration = clock.monotonic()
         self._status_text = ""
+        self._status_at = -STATUS_EVERY
+        self._incidents_open = 0
         self._failing: set[str] = set()
 
     # -- control, from any thread or a signal handler --------------------------------------
@@ -307,8 +318,12 @@ class Daemon:
         self.metrics.hanging.set(self.runner.hanging())
         self.metrics.threads.set(self.runner.threads)
         self.metrics.loop_timestamp.set(self._clock.now().timestamp())
-        self._last_iteration = self._clock.monotonic()
+        now = self._clock.monotonic()
+        self._last_iteration = now
         self._notifier.watchdog()
+        if now - self._status_at >= STATUS_EVERY:
+            self._status_at = now
+            self._incidents_open = len(self._incidents())
         status = self._status()
         if status != self._status_text:
             self._status_text = status
@@ -343,7 +358,13 @@ class Daemon:
             del exc
 
     def _sleep(self) -> None:
+        """Waits for the next due check, timeout or wake-up, but at least until
+        MIN_ITERATION after the last iteration began (only a stop cuts that short)."""
         now = self._clock.monotonic()
+        pause = self._last_iteration + MIN_ITERATION - now
+        if pause > 0:
+            self._stop.wait(pause)
+            now = self._clock.monotonic()
         wait = MAX_SLEEP
         for moment in (self.scheduler.next_due(), self.runner.next_deadline()):
             if moment is not None:
@@ -353,7 +374,7 @@ class Daemon:
         self._wake.clear()
 
     def _status(self) -> str:
-        return format_status(len(self.scheduler.specs()), len(self._failing), len(self._incidents()))
+        return format_status(len(self.scheduler.specs()), len(self._failing), self._incidents_open)
 
     def _incidents(self) -> list[dict[str, Any]]:
         try:

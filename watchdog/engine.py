@@ -62,7 +62,10 @@ VERIFY_GRACE = 10.0
 
 
 class Pager(Protocol):
-    """What the engine needs from delivery: watchdog.outbox.Outbox."""
+    """What the engine needs from delivery (`OutboxPager` in the daemon).
+
+    `enqueue` commits before it returns; enqueueing a notification id twice is a no-op,
+    which makes the engine's deterministic ids an exactly-once guard across crashes."""
 
     def enqueue(self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = ()) -> None: ...
 
@@ -339,9 +342,11 @@ class IncidentEngine:
                     self._save_budget(spec.name, budget)
                     self._metrics.give_ups.labels(spec.name).inc()
                     event(log, "restart_gave_up", logging.WARNING, check=spec.name, incident=inc.rec.id, restarts=budget.count)
-                window = self._config.remediation.restart_window
+                cfg = self._config.remediation
                 self._page(
-                    inc, f"restart loop: restarted {budget.count} times without staying OK for {window:g}s; not restarting again"
+                    inc,
+                    f"restart loop: {budget.count} restarts (max_restarts {cfg.max_restarts}) without staying OK "
+                    f"for a whole restart_window of {cfg.restart_window:g}s; not restarting again",
                 )
             return
         delivery = self._router.delivery(inc.rec.severity, now)
@@ -633,10 +638,6 @@ class IncidentEngine:
                 self._save(inc, "silenced", f"silenced by {by} until {rec.until.isoformat()}: {reason}")
             event(log, "silence_set", check=check, until=rec.until.isoformat(), by=by, reason=reason)
             return rec.to_json()
-
-    def silences_snapshot(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [s.to_json() for s in self._silences.all()]
 
     def close(self) -> None:
         """Stops delivery; a restart still running is not waited for (its incident stays

@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from watchdog.channels.base import Channel, PermanentError, TransientError
 from watchdog.clock import Clock
-from watchdog.logs import SCRUBBER, event
+from watchdog.logs import SCRUBBER, event, format_event
 from watchdog.notification import Notification
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS outbox_firing (
 """
 
 _IDLE_WAIT = 5.0
+_ERROR_PAUSE = 1.0
 _PRUNE_EVERY = 3600.0
 
 
@@ -90,6 +91,14 @@ class RetryPolicy:
     jitter: float = 0.2
     fallback_after_attempts: int = 3
     fallback_after: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum:
+            raise ValueError("need 0 < initial <= maximum")
+        if self.factor < 1 or not 0 <= self.jitter < 1:
+            raise ValueError("need factor >= 1 and 0 <= jitter < 1")
+        if self.fallback_after_attempts < 1 or self.fallback_after <= 0:
+            raise ValueError("need fallback_after_attempts >= 1 and fallback_after > 0")
 
     def delay(self, attempts: int, rng: random.Random, retry_after: float | None = None) -> float:
         base = min(self.maximum, self.initial * self.factor ** max(0, attempts - 1))
@@ -329,6 +338,8 @@ class Outbox:
     # --- delivery threads ------------------------------------------------------------------
 
     def _run(self, name: str) -> None:
+        """The delivery loop of one channel. It outlives any error (a locked or full disk, a
+        bug): the rows stay in the database, so the next pass simply tries again."""
         conn = self._connect()
         schedule = _Schedule()
         try:
@@ -341,12 +352,13 @@ class Outbox:
                         return
                     wake = self._wake[name]
                 wake.clear()
-                next_due = self._deliver_due(conn, name, channel, schedule)
+                try:
+                    next_due = self._deliver_due(conn, name, channel, schedule)
+                except Exception as exc:
+                    log.exception("%s", format_event("outbox_pass_failed", {"channel": name, "error": repr(exc)}))
+                    next_due = self._clock.monotonic() + _ERROR_PAUSE
                 timeout = _IDLE_WAIT if next_due is None else max(0.0, next_due - self._clock.monotonic())
                 wake.wait(min(timeout, _IDLE_WAIT))
-        except Exception:
-            log.exception("event=outbox_thread_crashed channel=%s", name)
-            raise
         finally:
             conn.close()
 
@@ -529,7 +541,12 @@ class Outbox:
             if due > self._clock.monotonic():
                 due_times.append(due)
                 continue
-            n = Notification.from_json(row["body"])
+            try:
+                n = Notification.from_json(row["body"])
+            except (ValueError, TypeError, KeyError):
+                with self._lock:
+                    conn.execute("DELETE FROM outbox_firing WHERE channel = ? AND incident_id = ?", (channel.name, incident))
+                continue
             try:
                 channel.send(n)
             except Exception as exc:  # the next periodic re-send is the retry

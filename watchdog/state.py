@@ -247,8 +247,8 @@ class StateStore:
             rows = self._db.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {where}", args).fetchall()
         return [
             IncidentRecord(
-                id=r[0], check=r[1], check_type=r[2], severity=r[3], state=r[4], opened_at=_dt(r[5]) or _never(),
-                since=_dt(r[6]) or _never(), summary=r[7], closed_at=_dt(r[8]), resolution=r[9],
+                id=r[0], check=r[1], check_type=r[2], severity=r[3], state=r[4], opened_at=datetime.fromisoformat(r[5]),
+                since=datetime.fromisoformat(r[6]), summary=r[7], closed_at=_dt(r[8]), resolution=r[9],
                 paged_channels=tuple(json.loads(r[10])), paged_at=_dt(r[11]), last_reminder_at=_dt(r[12]),
                 escalated_at=_dt(r[13]), acked_by=r[14], acked_at=_dt(r[15]), notifications=r[16], tried=r[17],
             )  # fmt: skip
@@ -270,7 +270,7 @@ class StateStore:
             rows = self._db.execute(
                 "SELECT at, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,)
             ).fetchall()
-        return [TimelineEntry(_dt(r[0]) or _never(), r[1], r[2]) for r in rows]
+        return [TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows]
 
     # restarts and budgets
 
@@ -289,7 +289,7 @@ class StateStore:
                 "WHERE check_name = ? ORDER BY seq",
                 (check,),
             ).fetchall()
-        return [RestartRecord(r[0], r[1], _dt(r[2]) or _never(), r[3], r[4], r[5], r[6]) for r in rows]
+        return [RestartRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def save_budget(self, rec: BudgetRecord) -> None:
         with self._tx() as db:
@@ -320,8 +320,4 @@ class StateStore:
                 "SELECT id, check_name, until, reason, created_by, created_at FROM silences "
                 "WHERE ended_at IS NULL ORDER BY created_at"
             ).fetchall()
-        return [SilenceRecord(r[0], r[1], _dt(r[2]) or _never(), r[3], r[4], _dt(r[5]) or _never()) for r in rows]
-
-
-def _never() -> datetime:
-    raise ValueError("required timestamp missing in the state database")
+        return [SilenceRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], datetime.fromisoformat(r[5])) for r in rows]

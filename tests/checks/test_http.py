@@ -65,6 +65,15 @@ def test_stopped_server_is_critical_connection_refused(nginx: NginxServer) -> No
     assert result.message == f"connection refused: {nginx.healthz_url}"
 
 
+def test_password_in_the_url_never_reaches_the_message(nginx: NginxServer) -> None:
+    url = f"http://monitor:url-pw-9@127.0.0.1:{nginx.port}/healthz"
+    assert make_check("http", url=url).run(timeout=5).status is Status.OK
+    nginx.kill()
+    down = make_check("http", url=url).run(timeout=5)
+    assert down.status is Status.CRITICAL
+    assert down.message == f"connection refused: http://monitor:***@127.0.0.1:{nginx.port}/healthz"
+
+
 def test_hanging_server_times_out_within_the_timeout(hanging_tcp: HangingTCPServer) -> None:
     started = time.monotonic()
     result = make_check("http", url=hanging_tcp.url).run(timeout=0.5)

@@ -58,7 +58,6 @@ def test_connections_near_max_connections(make_mariadb: Callable[..., MariaDBSer
     assert result.message.endswith("connections 9/10 (90%, crit 90%)")
 
 
-
 def test_query_slower_than_the_timeout_is_critical(mariadb: MariaDBServer, secret_env: SetSecret) -> None:
     check = make_check("mysql", port=mariadb.port, password_env=secret_env("MY_PW", mariadb.password), query="SELECT SLEEP(5)")
     started = time.monotonic()

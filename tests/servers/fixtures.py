@@ -76,6 +76,7 @@ def redis_server(make_redis: Callable[..., RedisServer]) -> RedisServer:
 
 @pytest.fixture
 def hanging_tcp() -> Iterator[HangingTCPServer]:
+    """A port that accepts connections and never answers (a hung service)."""
     with HangingTCPServer() as server:
         yield server
 
@@ -120,6 +121,7 @@ def make_postgres(server_stack: ExitStack, postgres_template: PostgresTemplate) 
 
 @pytest.fixture
 def postgres(make_postgres: Callable[..., PostgresServer]) -> PostgresServer:
+    """A started PostgreSQL on a fresh copy of the session template."""
     return make_postgres()
 
 
@@ -143,4 +145,5 @@ def make_mariadb(server_stack: ExitStack, mariadb_template: MariaDBTemplate) -> 
 
 @pytest.fixture
 def mariadb(make_mariadb: Callable[..., MariaDBServer]) -> MariaDBServer:
+    """A started MariaDB on a fresh copy of the session template."""
     return make_mariadb()

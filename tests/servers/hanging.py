@@ -8,11 +8,11 @@ exactly as with a deadlocked server. Nothing is ever read or written, so no thre
 from __future__ import annotations
 
 import socket
-from types import TracebackType
-from typing import Self
+
+from tests.servers.stop_on_exit import StopOnExit
 
 
-class HangingTCPServer:
+class HangingTCPServer(StopOnExit):
     """`port` accepts (up to `backlog` pending connections) and never says a word."""
 
     def __init__(self, backlog: int = 128) -> None:
@@ -27,11 +27,3 @@ class HangingTCPServer:
 
     def stop(self) -> None:
         self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

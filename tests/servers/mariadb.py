@@ -8,34 +8,22 @@ and every `MariaDBServer` starts on a copy of it. `--no-defaults` keeps the mach
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pymysql
 
-from tests.servers.ports import ServerStartError, free_port
-from tests.servers.processes import ChildServer
+from tests.servers.datadir import DataDirServer, DataDirTemplate
 from tests.servers.scratch import owned_tempdir
 
 DEFAULT_PASSWORD = "my-test-pw-7"
 INNODB_OPTIONS = ["--innodb-buffer-pool-size=16M", "--innodb-log-file-size=4M"]
 
 
-class MariaDBTemplate:
+class MariaDBTemplate(DataDirTemplate):
     """An installed data directory to copy; user `monitor`@127.0.0.1 with `password`."""
-
-    def __init__(self, directory: Path, password: str) -> None:
-        self.directory = directory
-        self.password = password
-
-    @property
-    def data(self) -> Path:
-        return self.directory / "data"
 
     @classmethod
     def create(cls, password: str = DEFAULT_PASSWORD) -> MariaDBTemplate:
@@ -51,40 +39,22 @@ class MariaDBTemplate:
             server.sql_as_root("GRANT PROCESS, USAGE ON *.* TO 'monitor'@'127.0.0.1'")
         return template
 
-    def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
 
+class MariaDBServer(DataDirServer[MariaDBTemplate]):
+    """`mariadbd` as our child on a copy of `template` (see datadir.py).
 
-class MariaDBServer(ChildServer):
-    """`mariadbd` in the foreground as our child, on a copy of `template` (or on `data` itself).
-
-    `socket` is its Unix socket (root logs in there without password); `max_connections`
-    is settable for saturation tests. Leaving the context manager (or `remove()`) stops
-    the server and deletes its directory.
+    `socket` is its Unix socket: root logs in there without password.
     """
 
     name = "mariadb"
     stop_signal = signal.SIGTERM
+    owner = "mysql"
+    directory_prefix = "my-"
+    login_errors = (pymysql.err.OperationalError,)
 
-    def __init__(
-        self,
-        template: MariaDBTemplate,
-        *,
-        port: int | None = None,
-        max_connections: int = 20,
-        data: Path | None = None,
-    ) -> None:
-        self.template = template
-        self.password = template.password
-        self.max_connections = max_connections
-        self.own_directory: Path | None = None
-        if data is None:
-            self.own_directory = owned_tempdir("my-", "mysql")
-            data = self.own_directory / "data"
-            subprocess.run(["cp", "-a", str(template.data), str(data)], check=True, timeout=60)
-        self.data = data
-        self.socket = data.parent / "s.sock"
-        super().__init__(port if port is not None else free_port(), data.parent / f"mariadb-{id(self)}.log")
+    @property
+    def socket(self) -> Path:
+        return self.data.parent / "s.sock"
 
     def argv(self) -> list[str]:
         return [
@@ -107,23 +77,5 @@ class MariaDBServer(ChildServer):
     def connect_monitor(self) -> pymysql.connections.Connection[Any]:
         return pymysql.connect(host="127.0.0.1", port=self.port, user="monitor", password=self.password, connect_timeout=5)
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            try:
-                self.sql_as_root("SELECT 1")
-                return
-            except pymysql.err.OperationalError as exc:
-                if time.monotonic() > deadline or not self.running:
-                    raise ServerStartError(f"mariadb does not accept logins: {exc}: {self.log()}") from exc
-                time.sleep(0.01)
-
-    def remove(self) -> None:
-        self.stop()
-        if self.own_directory is not None:
-            shutil.rmtree(self.own_directory, ignore_errors=True)
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.remove()
+    def try_login(self) -> None:
+        self.sql_as_root("SELECT 1")

@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from tests.servers.certs import CertFiles
-from tests.servers.ports import ServerStartError, free_port, tail, wait_until_accepting
+from tests.servers.ports import ServerStartError, tail, wait_until_accepting
 from tests.servers.processes import ChildServer, is_dead, terminate_group
 
 NGINX = "nginx"
@@ -132,7 +133,7 @@ class NginxServer(ChildServer):
         tls: CertFiles | None = None,
         extra_server_config: str = "",
     ) -> None:
-        super().__init__(port if port is not None else free_port(), directory / "nginx.out")
+        super().__init__(port, directory / "nginx.out")
         self.directory = directory
         self.tls = tls
         self.extra_server_config = extra_server_config
@@ -179,6 +180,14 @@ class NginxServer(ChildServer):
 
     def argv(self) -> list[str]:
         return [*base_argv(self.directory), "-g", "daemon off;"]
+
+    def wait_ready(self) -> None:
+        """Until nginx wrote `nginx.pid`: it listens before it writes it, and probes and `nginx_ctl` read it."""
+        deadline = time.monotonic() + self.start_timeout
+        while self.master_pid() != self.pid:
+            if time.monotonic() >= deadline or not self.running:
+                raise ServerStartError(f"nginx accepts but did not write {self.pid_path}: {tail(str(self.directory / 'error.log'))}")
+            time.sleep(0.005)
 
     def master_pid(self) -> int | None:
         """The running master's pid (our child or a detached one), from the pid file."""

@@ -12,31 +12,20 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import psycopg
 
-from tests.servers.ports import ServerStartError, free_port
-from tests.servers.processes import ChildServer
+from tests.servers.datadir import DataDirServer, DataDirTemplate
 from tests.servers.scratch import owned_tempdir
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_PASSWORD = "pg-test-pw-7"
 
 
-class PostgresTemplate:
+class PostgresTemplate(DataDirTemplate):
     """An initdb'd data directory to copy; users `postgres` (superuser) and `monitor`, both with `password`."""
-
-    def __init__(self, directory: Path, password: str) -> None:
-        self.directory = directory
-        self.password = password
-
-    @property
-    def data(self) -> Path:
-        return self.directory / "data"
 
     @classmethod
     def create(cls, password: str = DEFAULT_PASSWORD) -> PostgresTemplate:
@@ -55,38 +44,15 @@ class PostgresTemplate:
             server.sql(f"CREATE ROLE monitor LOGIN PASSWORD '{password}'")
         return template
 
-    def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
 
-
-class PostgresServer(ChildServer):
-    """`postgres` in the foreground as our child, on a copy of `template` (or on `data` itself).
-
-    `max_connections` is settable for saturation tests. Leaving the context manager (or
-    `remove()`) stops the server and deletes its directory.
-    """
+class PostgresServer(DataDirServer[PostgresTemplate]):
+    """`postgres` as our child on a copy of `template` (see datadir.py); runs as the postgres user."""
 
     name = "postgres"
     stop_signal = signal.SIGINT  # fast shutdown: disconnect clients, no waiting
-
-    def __init__(
-        self,
-        template: PostgresTemplate,
-        *,
-        port: int | None = None,
-        max_connections: int = 20,
-        data: Path | None = None,
-    ) -> None:
-        self.template = template
-        self.password = template.password
-        self.max_connections = max_connections
-        self.own_directory: Path | None = None
-        if data is None:
-            self.own_directory = owned_tempdir("pg-", "postgres")
-            data = self.own_directory / "data"
-            subprocess.run(["cp", "-a", str(template.data), str(data)], check=True, timeout=60)
-        self.data = data
-        super().__init__(port if port is not None else free_port(), data.parent / f"postgres-{id(self)}.log")
+    owner = "postgres"
+    directory_prefix = "pg-"
+    login_errors = (psycopg.OperationalError,)
 
     def child_user(self) -> str:
         return "postgres"
@@ -112,16 +78,8 @@ class PostgresServer(ChildServer):
             cur = conn.execute(query.encode())
             return cur.fetchall() if cur.description else []
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            try:
-                self.sql("SELECT 1")
-                return
-            except psycopg.OperationalError as exc:
-                if time.monotonic() > deadline or not self.running:
-                    raise ServerStartError(f"postgres does not accept logins: {exc}: {self.log()}") from exc
-                time.sleep(0.01)
+    def try_login(self) -> None:
+        self.sql("SELECT 1")
 
     def kill(self) -> None:
         super().kill()
@@ -144,13 +102,3 @@ class PostgresServer(ChildServer):
         except (OSError, IndexError):
             return
         subprocess.run(["ipcrm", "-m", shmid], capture_output=True, timeout=10, check=False)
-
-    def remove(self) -> None:
-        self.stop()
-        if self.own_directory is not None:
-            shutil.rmtree(self.own_directory, ignore_errors=True)
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.remove()

@@ -13,12 +13,12 @@ import pwd
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
-from tests.servers.ports import ServerStartError, tail, wait_until_accepting
+from tests.servers.ports import ServerStartError, free_port, tail, wait_until_accepting
+from tests.servers.stop_on_exit import StopOnExit
 
 
 def is_dead(pid: int) -> bool:
@@ -73,25 +73,31 @@ def terminate_group(pid: int, sig: int = signal.SIGTERM, grace: float = 5.0) -> 
         wait_dead(pid, 5.0)
 
 
-class ChildServer:
-    """A server process we started and own; subclasses give `argv()` and `port`.
+class ChildServer(StopOnExit):
+    """A server process we started and own; subclasses give `argv()`.
 
-    `start()` waits until the port accepts, `stop()` asks politely (`stop_signal`),
-    `kill()` SIGKILLs the whole process group (a crash), both wait until it is gone.
-    The object can be started again after a stop or kill: same port, same directory.
+    Optional hooks: `child_user()`, `child_env()`, `wait_ready()`. `start()` waits until
+    the port accepts, `stop()` asks politely (`stop_signal`), `kill()` SIGKILLs the whole
+    process group (a crash), both wait until it is gone. The object can be started again
+    after a stop or kill: same port, same directory.
     """
 
     stop_signal: int = signal.SIGTERM
     start_timeout: float = 15.0
     name: str = "server"
 
-    def __init__(self, port: int, log_path: Path) -> None:
-        self.port = port
+    def __init__(self, port: int | None, log_path: Path) -> None:
+        """`port` None: a free one, chosen now, so a restart keeps it."""
+        self.port = port if port is not None else free_port()
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def argv(self) -> list[str]:
         raise NotImplementedError
+
+    def child_env(self) -> Mapping[str, str] | None:
+        """The server's environment; None = ours. (WatchdogDaemon drops NOTIFY_SOCKET and adds secrets.)"""
+        return None
 
     def child_user(self) -> str | None:
         """Run the server as this user (e.g. postgres refuses root); None = as we are."""
@@ -133,6 +139,7 @@ class ChildServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=self.child_env(),
                 user=user,
                 group=pwd.getpwnam(user).pw_gid if user else None,
                 extra_groups=[] if user else None,
@@ -182,8 +189,3 @@ class ChildServer:
         if not self.running:
             self.start()
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.servers.ports import free_port
 from tests.servers.processes import ChildServer
 
 
@@ -30,7 +29,7 @@ class RedisServer(ChildServer):
         extra_args: Sequence[str] = (),
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        super().__init__(port if port is not None else free_port(), directory / "redis.log")
+        super().__init__(port, directory / "redis.log")
         self.directory = directory
         self.password = password
         self.maxmemory = maxmemory

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Self
+
+from tests.servers.stop_on_exit import StopOnExit
 
 
-class SlowHTTPServer:
+class SlowHTTPServer(StopOnExit):
     """http://127.0.0.1:`port`/ answers any GET/HEAD/POST after `delay` seconds."""
 
     def __init__(self, delay: float, *, status: int = 200, body: str = "ok") -> None:
@@ -69,11 +69,3 @@ class SlowHTTPServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

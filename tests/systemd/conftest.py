@@ -21,6 +21,15 @@ from tests.systemd.service import CONFIG, Service, daemon_config
 from tests.systemd.wheelhouse import build_wheelhouse, python_version
 
 REPO = Path(__file__).resolve().parents[2]
+# The first systemd test on a fresh machine also builds the root (~90 s) and downloads the
+# wheels; every wait inside the tests has its own, much shorter, limit.
+FIRST_RUN_TIMEOUT = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("systemd"):
+            item.add_marker(pytest.mark.timeout(FIRST_RUN_TIMEOUT))
 
 
 def _host_state() -> tuple[list[str], list[str]]:

@@ -68,13 +68,17 @@ class Service:
     def log_text(self) -> str:
         return "\n".join(str(m.get("MESSAGE", "")) for m in self.messages())
 
-    def wait_log(self, needle: str, timeout: float = 30) -> str:
+    def wait_entry(self, needle: str, timeout: float = 30) -> dict[str, str]:
+        """The first journal entry of the unit since save() whose message contains `needle`."""
         return wait_for(
             f"{needle!r} in the journal of {UNIT}",
-            lambda: next((str(m["MESSAGE"]) for m in self.messages() if needle in str(m.get("MESSAGE", ""))), None),
+            lambda: next((m for m in self.messages() if needle in str(m.get("MESSAGE", ""))), None),
             timeout,
             interval=0.3,
         )
+
+    def wait_log(self, needle: str, timeout: float = 30) -> str:
+        return str(self.wait_entry(needle, timeout)["MESSAGE"])
 
     def run_as_daemon_user(self, *argv: str) -> tuple[int, str]:
         """Runs argv as the daemon's user (outside its sandbox): exit code and output."""

@@ -57,7 +57,13 @@ def test_documented_install_starts_the_daemon_ready_with_a_status(service: Servi
     assert service.prop("SubState") == "running"
     assert service.prop("NotifyAccess") == "main"
     wait_for("both checks to pass", lambda: _status(service) == (2, 0, 0), 15)
-    assert "event=daemon_started" in service.log_text()
+    service.wait_log("event=daemon_started")
+    status = service.box.run("/opt/shop-watchdog/bin/shop-watchdog", "status")  # through the local API
+    assert "web" in status.stdout and "root-disk" in status.stdout
+    # No heartbeat receiver runs here: its warnings reach journald as warnings, without timestamps.
+    failed = service.wait_entry("event=heartbeat_failed")
+    assert failed["PRIORITY"] == "4"
+    assert failed["MESSAGE"].startswith("logger=watchdog.heartbeat event=heartbeat_failed receiver=127.0.0.1")
 
 
 def test_a_killed_web_server_is_restarted_by_the_daemon_through_polkit(service: Service) -> None:
@@ -121,21 +127,41 @@ def test_a_frozen_daemon_is_restarted_by_the_systemd_watchdog(service: Service) 
     assert "Watchdog timeout" in service.log_text()
 
 
-def test_reload_with_a_broken_config_keeps_the_old_one_running(service: Service) -> None:
+def test_reload_with_a_broken_config_fails_and_keeps_the_old_one_running(service: Service) -> None:
     service.start()
     wait_for("both checks to pass", lambda: _status(service) == (2, 0, 0), 15)
     pid = service.main_pid()
-
     service.write_config("checks:\n  - name: web\n    type: no-such-type\n")
-    service.box.systemctl("reload", UNIT)
 
+    result = service.box.systemctl("reload", UNIT, check=False)
+
+    assert result.returncode != 0  # the operator sees it at once
     error = service.wait_log("no-such-type")
-    assert "/etc/shop-watchdog/watchdog.yaml" in error
-    time.sleep(2)
+    assert "/etc/shop-watchdog/watchdog.yaml" in error and "checks[0].type" in error
     assert (service.prop("ActiveState"), service.main_pid()) == ("active", pid)
     assert _status(service)[0] == 2  # still the old config's checks
 
+
+def test_a_broken_config_sent_by_sighup_alone_is_rejected_by_the_daemon(service: Service) -> None:
+    service.start()
+    wait_for("both checks to pass", lambda: _status(service) == (2, 0, 0), 15)
+    pid = service.main_pid()
+    service.write_config("checks:\n  - name: web\n    type: no-such-type\n")
+
+    service.box.run("kill", "-HUP", str(pid))  # bypassing ExecReload's check-config
+
+    error = service.wait_log("no-such-type")
+    assert "/etc/shop-watchdog/watchdog.yaml" in error
+    time.sleep(2)  # two check intervals: still monitoring with the old config
+    assert (service.prop("ActiveState"), service.main_pid()) == ("active", pid)
+    assert _status(service) == (2, 0, 0)
+
+
+def test_reload_with_a_valid_config_applies_it_in_place(service: Service) -> None:
+    service.start()
+    pid = service.main_pid()
     service.write_config(daemon_config(extra_checks="  - {name: tmp-disk, type: disk, path: /tmp}\n"))
+
     service.box.systemctl("reload", UNIT)
 
     wait_for("the new config's 3 checks", lambda: _status(service)[0] == 3, 15)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.systemd.container import Container
 from tests.systemd.service import CONFIG, UNIT, daemon_config
@@ -12,6 +15,8 @@ from tests.systemd.service import CONFIG, UNIT, daemon_config
 pytestmark = pytest.mark.systemd
 
 RULE = "/etc/polkit-1/rules.d/50-shop-watchdog.rules"
+ENV_FILE = "/etc/shop-watchdog/env"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _stat(box: Container, path: str) -> str:
@@ -71,3 +76,54 @@ def test_reinstall_changes_nothing_it_should_keep(installed: Container) -> None:
     assert installed.run("id", "-u", "shop-watchdog").stdout == uid_before
     assert installed.read_file(RULE) == rule_before
     assert installed.systemctl("is-active", UNIT, check=False).stdout.strip() == "inactive"  # --no-start
+
+
+def _example_secrets() -> tuple[list[str], list[str], list[str]]:
+    """Secret files, secret environment variables and restartable units of config/watchdog.yaml."""
+    example = yaml.safe_load((REPO / "config" / "watchdog.yaml").read_text())
+    files: list[str] = []
+    env: list[str] = []
+    for item in [*example.get("checks", []), *example.get("notify", {}).get("channels", [])]:
+        files += [v for k, v in item.items() if k.endswith("_file") and k != "ca_file"]
+        env += [v for k, v in item.items() if k.endswith("_env")]
+    units = sorted({c["remediate"]["restart"] for c in example["checks"] if "restart" in c.get("remediate", {})})
+    return sorted(set(files)), sorted(set(env)), units
+
+
+def test_fresh_install_with_the_example_config_stops_until_its_secrets_are_usable(installed: Container) -> None:
+    install = ("/src/scripts/install", "--wheels", "/wheels", "--no-start")
+    secret_files, secret_env, units = _example_secrets()
+    assert secret_files, "config/watchdog.yaml is expected to show a password_file"
+    admin_config = installed.read_file(CONFIG)
+    installed.run("rm", CONFIG)
+    try:
+        first = installed.run(*install, check=False, timeout=300)
+
+        assert first.returncode == 1
+        for path in secret_files:
+            assert f"cannot read {path}: No such file or directory" in first.stderr
+        assert "fix it and run scripts/install again" in first.stderr
+        assert installed.read_file(CONFIG) == installed.read_file("/src/config/watchdog.yaml")
+
+        # The admin adds the secrets, but the files only root can read at first.
+        for path in secret_files:
+            installed.write_file(path, "s3cret\n", 0o600)
+        installed.write_file(ENV_FILE, "".join(f"{name}=x\n" for name in secret_env), 0o600)
+        second = installed.run(*install, check=False, timeout=300)
+
+        assert second.returncode == 1
+        for path in secret_files:
+            assert f"cannot read {path}: Permission denied" in second.stderr
+        for name in secret_env:
+            assert name not in second.stderr  # the unit's EnvironmentFile reached the check
+
+        installed.run("chgrp", "shop-watchdog", *secret_files)
+        installed.run("chmod", "640", *secret_files)
+        installed.run(*install, timeout=300)
+
+        granted = re.search(r"var units = (\[.*\]);", installed.read_file(RULE))
+        assert granted and json.loads(granted.group(1)) == units
+    finally:
+        installed.run("rm", "-f", *secret_files, ENV_FILE)
+        installed.write_file(CONFIG, admin_config, 0o644)
+        installed.run("/opt/shop-watchdog/bin/shop-watchdog", "install-polkit", "-c", CONFIG)

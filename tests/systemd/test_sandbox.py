@@ -31,7 +31,7 @@ def test_ready_status_and_watchdog_timeout_reach_systemd(service: Service) -> No
 
     assert service.prop("ActiveState") == "active"
     assert service.prop("StatusText") == "3 checks, 0 failing, 0 incidents open"
-    ready = next(m for m in service.messages() if "event=probe_ready" in m["MESSAGE"])
+    ready = service.wait_entry("event=probe_ready")
     assert ready["MESSAGE"] == "logger=probe event=probe_ready watchdog_timeout=30.0"  # WatchdogSec=30s
     assert ready["PRIORITY"] == "4"  # logged at WARNING: the <4> prefix reached journald
 
@@ -61,7 +61,7 @@ def test_reload_is_announced_and_keeps_the_process(service: Service) -> None:
     wait_for("the reload to finish", lambda: service.prop("StatusText") == "3 checks, 1 failing, 0 incidents open", 10)
     assert service.main_pid() == pid
     assert service.prop("ActiveState") == "active"
-    assert "event=probe_reloaded reloads=1" in service.log_text()
+    service.wait_log("event=probe_reloaded reloads=1")
 
 
 def test_a_frozen_service_is_killed_and_restarted_by_the_systemd_watchdog(service: Service) -> None:
@@ -87,7 +87,7 @@ def test_stop_is_clean(service: Service) -> None:
 
     assert service.prop("Result") == "success"
     assert service.prop("ExecMainStatus") == "0"
-    assert "event=probe_stopping" in service.log_text()
+    service.wait_log("event=probe_stopping")
 
 
 def test_from_inside_the_sandbox_it_restarts_its_units_and_nothing_else(service: Service, other_unit: str) -> None:

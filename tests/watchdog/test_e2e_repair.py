@@ -170,6 +170,10 @@ def test_daemon_killed_mid_incident_does_not_page_twice_and_still_resolves(
         daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
         [incident] = daemon.incidents("web")
         sink.wait_count(None, "trigger", 2)
+        # Delivery is at least once: a kill between the receiver's 200 and the outbox's
+        # "delivered" commit re-sends the same notification id (receivers dedup on it).
+        # Killed here after both pages are recorded as delivered, a re-page would be a new id.
+        daemon.wait_for(lambda: daemon.status()["outbox"]["delivered"] == 2, what="pages recorded as delivered")
         daemon.kill()
         daemon.start()
         assert [i["id"] for i in daemon.incidents("web")] == [incident["id"]]

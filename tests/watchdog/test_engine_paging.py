@@ -303,3 +303,42 @@ def test_told_warning_that_turns_critical_pages_the_critical_route(tmp_path: Pat
         assert len(sink.wait_count(None, "resolve", 2)) == 2
     finally:
         rig.close()
+
+
+def test_incident_repairing_at_a_crash_is_verified_by_the_next_result(tmp_path: Path, sink: WebhookSink) -> None:
+    cfg = config(tmp_path, sink, [check("web", command=["sleep", "0.3"]), check("db", command=["sleep", "0.3"])])
+    clock = ManualClock()
+    rig = Rig(cfg, sink, clock)
+    rig.result("web", Status.CRITICAL)
+    rig.result("db", Status.CRITICAL)
+    rig.close()  # the daemon stops while both restarts run
+    again = Rig(cfg, sink, clock)
+    try:
+        assert {i["check"]: i["state"] for i in again.incidents()} == {"web": "repairing", "db": "repairing"}
+        again.result("web", Status.OK)
+        again.result("db", Status.CRITICAL, "still refused")
+        assert [i["check"] for i in again.incidents()] == ["db"]
+        assert again.incident("db")["state"] == "paged"
+        assert [m["check"] for m in sink.wait_count(None, "trigger", 2)] == ["db", "db"]
+        [web] = again.store().incidents_of("web")
+        assert web.resolution == "auto-repaired"
+    finally:
+        again.close()
+
+
+def test_acknowledged_incident_stays_quiet_after_restart(tmp_path: Path, sink: WebhookSink) -> None:
+    cfg = config(tmp_path, sink, [check("db")], critical=PAGING)
+    clock = ManualClock()
+    rig = Rig(cfg, sink, clock)
+    rig.result("db", Status.CRITICAL)
+    assert rig.engine.ack(rig.incident("db")["id"], "erin")
+    rig.close()
+    again = Rig(cfg, sink, clock)
+    try:
+        assert again.incident("db")["state"] == "acknowledged" and again.incident("db")["acked_by"] == "erin"
+        again.advance(1000)
+        assert again.sent() == 2
+        again.result("db", Status.OK)
+        assert len(sink.wait_count(None, "resolve", 2)) == 2
+    finally:
+        again.close()

@@ -10,6 +10,7 @@ STARTTLS when it is configured is a permanent error, never a plain-text fallback
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import os
 import re
@@ -28,6 +29,9 @@ from watchdog.notification import Notification
 log = logging.getLogger(__name__)
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_POLICY = email.policy.default.clone(max_line_length=998)
+"""RFC 5322's hard line limit: Python's folding at 78 sometimes breaks a Subject before its
+first word, and readers then show `" [CRITICAL] ..."`, which mail filters do not match."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def thread_id(n: Notification, domain: str) -> str:
 
 def build_message(n: Notification, sender: str, to: tuple[str, ...]) -> EmailMessage:
     domain = _id_part(sender.rpartition("@")[2].strip(">").strip()) or _id_part(n.host)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = n.headline
     msg["From"] = sender
     msg["To"] = ", ".join(to)

@@ -43,8 +43,9 @@ def test_trigger_becomes_an_active_alert_with_our_labels(
     am, hook = alertmanager
     n = make_notification(incident_id="inc-am-1")
     am_channel(transports, am.url).send(n)
-    [alert] = am.alerts(incident="inc-am-1")
-    assert alert["status"]["state"] == "active"
+    [alert] = wait_until(
+        lambda: [a for a in am.alerts(incident="inc-am-1") if a["status"]["state"] == "active"], 5, "an active alert"
+    )
     assert alert["labels"] == {
         "alertname": ALERT_NAME, "instance": "shop-web-1", "check": "web", "check_type": "http",
         "severity": "critical", "incident": "inc-am-1",
@@ -64,7 +65,9 @@ def test_resend_keeps_it_active_and_resolve_ends_it(
     channel = am_channel(transports, am.url, resend_every="500ms")
     outbox = make_outbox({"am": channel})
     outbox.enqueue(make_notification(incident_id="inc-am-2"), ["am"])
-    first = wait_until(lambda: am.alerts(incident="inc-am-2"), 5, "the alert")[0]
+    first = wait_until(
+        lambda: [a for a in am.alerts(incident="inc-am-2") if a["status"]["state"] == "active"], 5, "an active alert"
+    )[0]
     first_end = datetime.fromisoformat(first["endsAt"])
     assert first_end - datetime.now(timezone.utc) < timedelta(seconds=3)  # expires unless refreshed
     time.sleep(3.0)
@@ -74,9 +77,10 @@ def test_resend_keeps_it_active_and_resolve_ends_it(
 
     outbox.enqueue(make_notification(incident_id="inc-am-2", kind="resolve"), ["am"])
     wait_until(lambda: not am.alerts(incident="inc-am-2"), 5, "the alert to resolve")
-    resolved = hook.wait_for(1, timeout=10, status=200)
-    wait_until(lambda: any(r.body["status"] == "resolved" for r in hook.requests), 10, "the resolved notification")
-    assert resolved[0].body["alerts"][0]["labels"]["incident"] == "inc-am-2"
+    [resolved] = wait_until(
+        lambda: [r for r in hook.requests if r.body["status"] == "resolved"], 10, "Alertmanager's resolved notification"
+    )
+    assert resolved.body["alerts"][0]["labels"]["incident"] == "inc-am-2"
     time.sleep(1.5)  # no re-send after the resolve brings it back
     assert am.alerts(incident="inc-am-2") == []
     assert outbox.snapshot()["pending"] == 0

@@ -53,6 +53,20 @@ def test_trigger_arrives_with_subject_and_sender(
     assert n.incident_id in body and "https://wiki.example/runbooks/web" in body
 
 
+@pytest.mark.parametrize(
+    "summary",
+    ["test message from shop-watchdog on vm through channel admins", "x" * 300, "web: refused\nsecond line"],
+)
+def test_subject_is_one_unbroken_line(
+    smtp_server: SmtpServer, transports: Transports, make_notification: Callable[..., Notification], summary: str
+) -> None:
+    n = make_notification(kind="test", host="vm", summary=summary)
+    email_channel(transports, smtp_server).send(n)
+    [got] = smtp_server.wait_for(1)
+    assert got.message["Subject"] == n.headline
+    assert got.message["Subject"].startswith("[TEST] vm ")
+
+
 def test_messages_of_one_incident_thread_together(
     smtp_server: SmtpServer, transports: Transports, make_notification: Callable[..., Notification]
 ) -> None:
