@@ -12,6 +12,7 @@ container's namespaces, with a clean environment so nothing of the host's leaks 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -133,8 +134,14 @@ class Container:
                 try:
                     proc.wait(timeout)
                 except subprocess.TimeoutExpired:
+                    # Killing a PID namespace's init ends everything in it; done while nspawn
+                    # still runs, so the leader's PID cannot have been reused by anyone else.
+                    if self.leader:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(self.leader, signal.SIGKILL)
                     proc.kill()
                     proc.wait()
+        self.leader = 0
         for path in sorted(_tree(NSPAWN_RUNTIME) - self._runtime_before, key=lambda p: len(p.parts), reverse=True):
             try:
                 if path.is_dir() and not path.is_symlink():

@@ -28,7 +28,6 @@ class Service:
 
     def restore(self) -> None:
         self.box.systemctl("stop", UNIT, check=False)
-        self.box.systemctl("kill", "--signal=SIGCONT", UNIT, check=False)
         self.box.run("rm", "-rf", DROPIN_DIR)
         if self._saved_config is None:
             self.box.run("rm", "-f", CONFIG)
@@ -45,8 +44,8 @@ class Service:
         self.box.write_file(f"{DROPIN_DIR}/{name}.conf", text)
         self.box.systemctl("daemon-reload")
 
-    def start(self, check: bool = True) -> None:
-        self.box.systemctl("start", UNIT, check=check, timeout=90)
+    def start(self) -> None:
+        self.box.systemctl("start", UNIT, timeout=90)
 
     def prop(self, name: str) -> str:
         return self.box.show(UNIT, name)
