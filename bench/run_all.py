@@ -7,6 +7,7 @@ Exit 1 when any benchmark failed or missed its target.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -20,7 +21,9 @@ def main(argv: list[str]) -> int:
     for script in sorted(BENCH.glob("bench_*.py")):
         print(f"=== {script.name} {' '.join(argv)}", flush=True)
         started = time.monotonic()
-        rc = subprocess.run([sys.executable, str(script), *argv], cwd=BENCH.parent).returncode
+        # the scripts reuse the test suite's real-server helpers (`tests.servers`)
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))}
+        rc = subprocess.run([sys.executable, str(script), *argv], cwd=BENCH.parent, env=env).returncode
         print(f"=== {script.name}: exit {rc} after {time.monotonic() - started:.0f} s\n", flush=True)
         if rc != 0:
             failed.append(script.name)

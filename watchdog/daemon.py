@@ -235,7 +235,8 @@ class Daemon:
         self._status_text = ""
         self._status_at = -STATUS_EVERY
         self._incidents_open = 0
-        self._failing: set[str] = set()
+        self._shown: dict[str, tuple[Status, bool, int]] = {}
+        """Per check: (status, hard, failures up to retries) as last logged."""
 
     # -- control, from any thread or a signal handler --------------------------------------
 
@@ -331,12 +332,10 @@ class Daemon:
 
     def _deliver(self, spec: CheckSpec, state: CheckState, *, timed_out: bool) -> None:
         self.metrics.observe(spec, state, timed_out)
-        was_failing = spec.name in self._failing
-        if state.status is Status.OK:
-            self._failing.discard(spec.name)
-        else:
-            self._failing.add(spec.name)
-        if was_failing != (state.status is not Status.OK) or (state.status is not Status.OK and state.failures <= spec.retries):
+        shown = (state.status, state.hard, min(state.failures, spec.retries))
+        if self._shown.get(spec.name) != shown:
+            # one line per change of status, per soft failure and on confirmation; not per run
+            self._shown[spec.name] = shown
             event(
                 log,
                 "check_state",
@@ -374,7 +373,10 @@ class Daemon:
         self._wake.clear()
 
     def _status(self) -> str:
-        return format_status(len(self.scheduler.specs()), len(self._failing), self._incidents_open)
+        return format_status(len(self.scheduler.specs()), self._failing(), self._incidents_open)
+
+    def _failing(self) -> int:
+        return sum(1 for status, _, _ in self._shown.values() if status is not Status.OK)
 
     def _incidents(self) -> list[dict[str, Any]]:
         try:
@@ -388,7 +390,8 @@ class Daemon:
     def _configure(self, config: WatchdogConfig) -> tuple[list[str], list[str], list[str]]:
         added, removed, changed = self.scheduler.set_checks(config.checks)
         self.metrics.configure(self.scheduler.specs(), removed + changed)
-        self._failing -= set(removed) | set(changed)
+        for name in removed + changed:
+            self._shown.pop(name, None)
         self._wake.set()
         return added, removed, changed
 
@@ -461,12 +464,7 @@ class Daemon:
             "checks": checks,
             "incidents": self._incidents(),
             "outbox": self.sink.outbox_snapshot(),
-        } | self._silences()
-
-    def _silences(self) -> dict[str, Any]:
-        """Active silences, when the sink keeps them (the incident engine does)."""
-        snapshot = getattr(self.sink, "silences_snapshot", None)
-        return {"silences": snapshot()} if callable(snapshot) else {}
+        }
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.sink.ack(incident_id, by)
