@@ -14,7 +14,7 @@ import yaml
 
 from tests.deploy_guard.conftest import ALWAYS_OPEN, CLI, PLAIN, REPO
 
-DOC = REPO / "docs" / "deploy-guard.md"
+DOC = REPO / "README.md"
 CLOSED = {**PLAIN, "windows": []}
 
 
