@@ -31,7 +31,7 @@ class SystemdOptions:
     systemctl: str = "systemctl"
 
     def __post_init__(self) -> None:
-        if not _UNIT_RE.match(self.unit) or self.unit.startswith("-"):
+        if not _UNIT_RE.fullmatch(self.unit) or self.unit.startswith("-"):
             raise ValueError(f"unit: {self.unit!r} is not a systemd unit name (expected e.g. nginx.service)")
 
 

@@ -121,3 +121,11 @@ def test_invalid_yaml_names_line_and_column(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read: No such file"):
         load_yaml(str(tmp_path / "missing.yaml"))
+
+
+def test_impossible_date_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("freeze: 2026-13-01\n")
+    with pytest.raises(ConfigError) as err:
+        load_yaml(str(bad))
+    assert str(err.value).startswith(f"{bad}: invalid value")
