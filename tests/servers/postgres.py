@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,4 +102,16 @@ class PostgresServer(DataDirServer[PostgresTemplate]):
             shmid = (self.data / "postmaster.pid").read_text().splitlines()[6].split()[1]
         except (OSError, IndexError):
             return
-        subprocess.run(["ipcrm", "-m", shmid], capture_output=True, timeout=10, check=False)
+        # Under load a dying backend can still be attached for a moment: the segment is only
+        # gone once the last one detached, so remove and look again, for a bounded time.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            subprocess.run(["ipcrm", "-m", shmid], capture_output=True, timeout=10, check=False)
+            if shmid not in _sysv_shm_ids():
+                return
+            time.sleep(0.05)
+
+
+def _sysv_shm_ids() -> set[str]:
+    with open("/proc/sysvipc/shm", encoding="ascii") as fh:
+        return {line.split()[1] for line in fh.read().splitlines()[1:]}
