@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,6 @@ import requests
 from tests.servers.nginx import NginxServer
 from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.daemon_proc import DaemonProcess
-
-
-@pytest.fixture
-def sink() -> Iterator[WebhookSink]:
-    s = WebhookSink()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def nginx(tmp_path: Path) -> Iterator[NginxServer]:
-    server = NginxServer(tmp_path / "nginx")
-    server.start()
-    yield server
-    server.stop()
 
 
 def daemon_config(nginx: NginxServer, sink: WebhookSink, **remediation: Any) -> dict[str, Any]:

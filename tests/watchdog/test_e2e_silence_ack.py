@@ -17,21 +17,6 @@ from tests.watchdog.test_e2e_repair import daemon_config
 
 
 @pytest.fixture
-def sink() -> Iterator[WebhookSink]:
-    s = WebhookSink()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def nginx(tmp_path: Path) -> Iterator[NginxServer]:
-    server = NginxServer(tmp_path / "nginx")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def daemon(tmp_path: Path, nginx: NginxServer, sink: WebhookSink) -> Iterator[DaemonProcess]:
     (tmp_path / "daemon").mkdir()
     proc = DaemonProcess(tmp_path / "daemon", daemon_config(nginx, sink))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ from tests.watchdog.engine_rig import config
 from watchdog.channels.webhook import WebhookConfig
 from watchdog.config import ChannelSpec, NotifyConfig
 from watchdog.engine import test_notify as send_test
-
-
-@pytest.fixture
-def sink() -> Iterator[WebhookSink]:
-    s = WebhookSink()
-    yield s
-    s.stop()
 
 
 def test_test_message_reaches_the_channel(tmp_path: Path, sink: WebhookSink) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timezone
 from pathlib import Path
 
@@ -15,13 +14,6 @@ from watchdog.clock import ManualClock
 from watchdog.config import Route
 
 PAGING = Route(channels=("pager", "admins"), repeat_every=60, escalate_after=150, escalate_to=("boss",))
-
-
-@pytest.fixture
-def sink() -> Iterator[WebhookSink]:
-    s = WebhookSink()
-    yield s
-    s.stop()
 
 
 def kinds(sink: WebhookSink, channel: str) -> list[str]:

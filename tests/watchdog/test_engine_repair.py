@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,6 @@ from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.engine_rig import Rig, check, config
 from watchdog.clock import ManualClock
 from watchdog.config import RemediationConfig, Route
-
-
-@pytest.fixture
-def sink() -> Iterator[WebhookSink]:
-    s = WebhookSink()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def nginx(tmp_path: Path) -> Iterator[NginxServer]:
-    server = NginxServer(tmp_path / "nginx")
-    server.start()
-    yield server
-    server.stop()
 
 
 def probe(rig: Rig, nginx: NginxServer) -> None:
