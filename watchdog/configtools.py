@@ -167,7 +167,7 @@ def load_yaml(path: str) -> object:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(path, [Problem("", f"invalid YAML: {where}{problem}")]) from exc
     except ValueError as exc:  # PyYAML's date constructor: an impossible date like 2026-13-01
-        raise ConfigError(path, [Problem("", f"invalid value: {exc}")]) from exc
+        raise ConfigError(path, [Problem("", f"invalid YAML value: {exc}")]) from exc
 
 
 def yaml_key(f: dataclasses.Field[Any]) -> str:

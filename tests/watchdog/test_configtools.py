@@ -128,4 +128,4 @@ def test_impossible_date_is_a_config_error_naming_the_file(tmp_path: Path) -> No
     bad.write_text("freeze: 2026-13-01\n")
     with pytest.raises(ConfigError) as err:
         load_yaml(str(bad))
-    assert str(err.value).startswith(f"{bad}: invalid value")
+    assert str(err.value).startswith(f"{bad}: invalid YAML value")
