@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -33,6 +32,7 @@ from watchdog.channels.transports import Transports
 from watchdog.clock import ManualClock
 from watchdog.notification import Notification
 from watchdog.outbox import Outbox, RetryPolicy
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,15 +52,6 @@ def email(transports: Transports, server: SmtpServer | HangingSmtpServer, timeou
     return build_test_channels([spec], transports)["admins"]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def rows(db: Path) -> list[sqlite3.Row]:

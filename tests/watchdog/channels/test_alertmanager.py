@@ -17,6 +17,7 @@ from watchdog.channels.base import Channel, PermanentError, TransientError
 from watchdog.channels.transports import Transports
 from watchdog.notification import Notification
 from watchdog.outbox import Outbox
+from tests.waiting import wait_until
 
 AM = tuple[Alertmanager, WebhookServer]
 
@@ -26,15 +27,6 @@ def am_channel(transports: Transports, url: str, **options: Any) -> Channel:
     return build_test_channels([spec], transports)["am"]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_trigger_becomes_an_active_alert_with_our_labels(
