@@ -1,19 +1,37 @@
-"""http against a private nginx (plain and TLS), a hanging and a slow server."""
+"""http against a private nginx (plain and TLS), a hanging, a slow and a recording server."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import time
+import zlib
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from checks.base import Status
+from checks.http import MAX_BODY_BYTES
 from tests.checks.building import config_problems, make_check
 from tests.servers.certs import CertificateAuthority, self_signed
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
+from tests.servers.recording_http import RecordingHTTPServer
 from tests.servers.slow_http import SlowHTTPServer
+
+MakeRecorder = Callable[..., RecordingHTTPServer]
+
+
+@pytest.fixture
+def make_recorder(server_stack: ExitStack) -> MakeRecorder:
+    """make_recorder(host="127.0.0.1") -> a running RecordingHTTPServer on that loopback address."""
+
+    def make(host: str = "127.0.0.1") -> RecordingHTTPServer:
+        return server_stack.enter_context(RecordingHTTPServer(host))
+
+    return make
 
 
 def test_healthy_page_is_ok_with_status_and_time(nginx: NginxServer) -> None:
@@ -164,3 +182,129 @@ def test_https_server_down_or_hanging_is_critical_within_timeout(
     hung = make_check("http", url=hung_url, ca_file=str(test_ca.cert)).run(timeout=0.4)
     assert time.monotonic() - started < 0.9
     assert (hung.status, hung.message) == (Status.CRITICAL, f"timeout after 0.4s: {hung_url}")
+
+
+def test_requests_name_the_watchdog_and_close_the_connection(make_recorder: MakeRecorder) -> None:
+    server = make_recorder()
+    url = server.answer("/healthz")
+    assert make_check("http", url=url).run(timeout=5).status is Status.OK
+    assert make_check("http", url=url, headers={"user-agent": "probe/2", "Connection": "keep-alive"}).run(timeout=5).status is Status.OK
+    default, configured = (r.headers for r in server.received("/healthz"))
+    assert (default["User-Agent"], default["Connection"]) == ("shop-watchdog", "close")
+    assert (configured.get_all("User-Agent"), configured.get_all("Connection")) == (["probe/2"], ["close"])
+
+
+def test_basic_auth_from_the_url_reaches_the_server_decoded_and_the_password_stays_hidden(make_recorder: MakeRecorder) -> None:
+    server = make_recorder()
+    server.answer("/private")
+    url = f"http://shop%20monitor:p%40ss%3Aw0rd@127.0.0.1:{server.port}/private"
+    assert make_check("http", url=url).run(timeout=5).status is Status.OK
+    sent = server.received("/private")[0].headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(b"shop monitor:p@ss:w0rd").decode()
+    server.close_without_answer("/private")
+    failed = make_check("http", url=url).run(timeout=5)
+    assert failed.status is Status.CRITICAL
+    assert failed.message == f"server closed the connection without a response: http://shop%20monitor:***@127.0.0.1:{server.port}/private"
+
+
+def test_ten_redirects_are_followed_and_an_eleventh_is_critical(make_recorder: MakeRecorder) -> None:
+    server = make_recorder()
+    server.answer("/hop0", b"arrived")
+    urls = [server.redirect(f"/hop{n}", f"/hop{n - 1}", status=(301, 302, 303, 307, 308)[n % 5]) for n in range(1, 12)]
+    assert make_check("http", url=urls[9], expect_body="arrived").run(timeout=5).status is Status.OK
+    too_many = make_check("http", url=urls[10]).run(timeout=5)
+    assert (too_many.status, too_many.message) == (Status.CRITICAL, f"more than 10 redirects: {urls[10]}")
+
+
+def test_credentials_follow_a_redirect_on_the_same_host_only(make_recorder: MakeRecorder) -> None:
+    shop, elsewhere = make_recorder("127.0.0.1"), make_recorder("127.0.0.2")
+    shop.answer("/home")
+    shop.redirect("/same", "/home")
+    shop.redirect("/away", elsewhere.url("/landing"))
+    elsewhere.answer("/landing")
+    secrets = {"Authorization": "Bearer s3cret", "Cookie": "session=abc"}
+    assert make_check("http", url=shop.url("/same"), headers=secrets).run(timeout=5).status is Status.OK
+    assert make_check("http", url=shop.url("/away"), headers=secrets).run(timeout=5).status is Status.OK
+    with_user = f"http://monitor:pw@127.0.0.1:{shop.port}/away"
+    assert make_check("http", url=with_user).run(timeout=5).status is Status.OK
+    followed = shop.received("/home")[0].headers
+    assert (followed["Authorization"], followed["Cookie"]) == ("Bearer s3cret", "session=abc")
+    assert shop.received("/away")[1].headers["Authorization"].startswith("Basic ")
+    for landed in elsewhere.received("/landing"):
+        assert (landed.headers["Authorization"], landed.headers["Cookie"]) == (None, None)
+
+
+def test_post_continues_as_get_after_303_and_stays_post_after_307(make_recorder: MakeRecorder) -> None:
+    server = make_recorder()
+    server.answer("/done")
+    see_other = server.redirect("/see-other", "/done", status=303)
+    temporary = server.redirect("/temporary", "/done", status=307)
+    assert make_check("http", url=see_other, method="POST").run(timeout=5).status is Status.OK
+    assert make_check("http", url=temporary, method="POST").run(timeout=5).status is Status.OK
+    assert [r.method for r in server.received("/done")] == ["GET", "POST"]
+    assert server.received("/done")[0].headers["Content-Length"] is None
+
+
+def test_chunked_body_is_matched_across_chunks(make_recorder: MakeRecorder) -> None:
+    server = make_recorder()
+    url = server.answer_chunked("/status", b"status: al", b"l systems ", b"go\n")
+    assert make_check("http", url=url, expect_body="all systems go").run(timeout=5).status is Status.OK
+    assert make_check("http", url=url, expect_body="/^status: all systems go$/m").run(timeout=5).status is Status.OK
+    assert make_check("http", url=url, expect_body="no systems").run(timeout=5).status is Status.CRITICAL
+
+
+def test_body_arriving_too_slowly_times_out_within_the_timeout(make_recorder: MakeRecorder) -> None:
+    server = make_recorder()
+    url = server.answer_chunked("/trickle", *[b"tick "] * 10, pause=0.2)
+    started = time.monotonic()
+    result = make_check("http", url=url, expect_body="tick").run(timeout=0.5)
+    assert time.monotonic() - started < 0.9
+    assert (result.status, result.message) == (Status.CRITICAL, f"timeout after 0.5s: {url}")
+
+
+@pytest.mark.parametrize(("encoding", "compress"), [("gzip", gzip.compress), ("deflate", zlib.compress)])
+def test_compressed_body_is_decoded_and_its_first_mebibyte_searched(
+    make_recorder: MakeRecorder, encoding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    server = make_recorder()
+    small = server.answer("/small", compress(b"shop is open"), headers={"Content-Encoding": encoding})
+    asked = {"Accept-Encoding": "gzip, deflate"}
+    assert make_check("http", url=small, headers=asked, expect_body="shop is open").run(timeout=5).status is Status.OK
+    assert server.received("/small")[0].headers.get_all("Accept-Encoding") == ["gzip, deflate"]
+    huge = server.answer("/huge", compress(b"x" * 2 * MAX_BODY_BYTES + b"tail"), headers={"Content-Encoding": encoding})
+    assert make_check("http", url=huge, headers=asked, expect_body="xxx").run(timeout=5).status is Status.OK
+    assert make_check("http", url=huge, headers=asked, expect_body="tail").run(timeout=5).status is Status.CRITICAL
+
+
+def test_only_the_first_mebibyte_of_the_body_is_searched(nginx: NginxServer) -> None:
+    nginx.write_file("big.txt", "head " + "x" * MAX_BODY_BYTES + " tail")
+    url = f"{nginx.url}/big.txt"
+    assert make_check("http", url=url, expect_body="head").run(timeout=5).status is Status.OK
+    assert make_check("http", url=url, expect_body="tail").run(timeout=5).status is Status.CRITICAL
+
+
+def test_ipv6_loopback_url_works(make_recorder: MakeRecorder) -> None:
+    server = make_recorder("::1")
+    url = server.answer("/healthz")
+    result = make_check("http", url=url, expect_body="ok").run(timeout=5)
+    assert result.status is Status.OK, result.message
+    assert server.received("/healthz")[0].headers["Host"] == f"[::1]:{server.port}"
+
+
+def test_server_closing_without_an_answer_is_critical(make_recorder: MakeRecorder) -> None:
+    server = make_recorder()
+    url = server.close_without_answer("/healthz")
+    result = make_check("http", url=url).run(timeout=5)
+    assert (result.status, result.message) == (Status.CRITICAL, f"server closed the connection without a response: {url}")
+
+
+def test_untrusted_certificate_of_a_redirect_target_is_critical(
+    test_ca: CertificateAuthority, make_nginx: Callable[..., NginxServer]
+) -> None:
+    secure = make_nginx(tls=test_ca.issue("redirect-target", days=90))
+    plain = make_nginx(extra_server_config=f"location = /to-tls {{ return 302 {secure.healthz_url}; }}")
+    url = f"{plain.url}/to-tls"
+    rejected = make_check("http", url=url).run(timeout=5)
+    assert rejected.status is Status.CRITICAL
+    assert rejected.message == f"TLS certificate of 127.0.0.1:{secure.port} rejected: unable to get local issuer certificate: {url}"
+    assert make_check("http", url=url, ca_file=str(test_ca.cert), expect_body="ok").run(timeout=5).status is Status.OK
