@@ -1,28 +1,26 @@
-"""`type:` name -> check class. An unknown type is a config error listing these keys."""
+"""`type:` name -> check class. An unknown type is a config error listing these keys.
+
+Classes are imported when their type is first used (watchdog.lazy_registry): a config
+without database checks never loads the database drivers.
+"""
 
 from __future__ import annotations
 
 from checks.base import Check
-from checks.command import CommandCheck
-from checks.disk import DiskCheck
-from checks.http import HttpCheck
-from checks.mysql import MysqlCheck
-from checks.postgres import PostgresCheck
-from checks.process import ProcessCheck
-from checks.redis import RedisCheck
-from checks.system import SystemCheck
-from checks.systemd import SystemdCheck
-from checks.tcp import TcpCheck
+from watchdog.lazy_registry import LazyRegistry
 
-CHECKS: dict[str, type[Check]] = {
-    "disk": DiskCheck,
-    "http": HttpCheck,
-    "tcp": TcpCheck,
-    "postgres": PostgresCheck,
-    "mysql": MysqlCheck,
-    "redis": RedisCheck,
-    "process": ProcessCheck,
-    "systemd": SystemdCheck,
-    "system": SystemCheck,
-    "command": CommandCheck,
-}
+CHECKS: LazyRegistry[Check] = LazyRegistry(
+    Check,
+    {
+        "disk": "checks.disk:DiskCheck",
+        "http": "checks.http:HttpCheck",
+        "tcp": "checks.tcp:TcpCheck",
+        "postgres": "checks.postgres:PostgresCheck",
+        "mysql": "checks.mysql:MysqlCheck",
+        "redis": "checks.redis:RedisCheck",
+        "process": "checks.process:ProcessCheck",
+        "systemd": "checks.systemd:SystemdCheck",
+        "system": "checks.system:SystemCheck",
+        "command": "checks.command:CommandCheck",
+    },
+)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 
 from watchdog.channels.base import PermanentError, TransientError
+from watchdog.channels.transports import HttpSession
 
 _RETRY_STATUSES = frozenset({408, 425, 429})
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
@@ -32,7 +33,7 @@ def check_http_url(url: str) -> None:
 
 
 def post_json(
-    session: requests.Session,
+    http: HttpSession,
     url: str,
     body: Any,
     *,
@@ -42,7 +43,7 @@ def post_json(
     """POSTs `body` as JSON; returns the 2xx response or raises TransientError/PermanentError."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     try:
-        response = session.post(
+        response = http.get().post(
             url,
             data=json.dumps(body).encode("utf-8"),
             headers=all_headers,

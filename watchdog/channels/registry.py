@@ -1,7 +1,8 @@
 """`type:` name -> channel class, and building the configured channels.
 
 An unknown type is a config error listing these keys (watchdog.config reads each type's
-keys from its class's `Config` dataclass).
+keys from its class's `Config` dataclass). Classes are imported when their type is first
+used (watchdog.lazy_registry): without HTTP channels the daemon never loads `requests`.
 """
 
 from __future__ import annotations
@@ -9,23 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from watchdog.channels.alertmanager import AlertmanagerChannel
 from watchdog.channels.base import Channel
-from watchdog.channels.email import EmailChannel
-from watchdog.channels.pagerduty import PagerDutyChannel
 from watchdog.channels.transports import Transports
-from watchdog.channels.webhook import WebhookChannel
+from watchdog.lazy_registry import LazyRegistry
 from watchdog.logs import SCRUBBER
 
 if TYPE_CHECKING:  # watchdog.config imports CHANNELS from here
     from watchdog.config import ChannelSpec
 
-CHANNELS: dict[str, type[Channel]] = {
-    "email": EmailChannel,
-    "webhook": WebhookChannel,
-    "pagerduty": PagerDutyChannel,
-    "alertmanager": AlertmanagerChannel,
-}
+CHANNELS: LazyRegistry[Channel] = LazyRegistry(
+    Channel,
+    {
+        "email": "watchdog.channels.email:EmailChannel",
+        "webhook": "watchdog.channels.webhook:WebhookChannel",
+        "pagerduty": "watchdog.channels.pagerduty:PagerDutyChannel",
+        "alertmanager": "watchdog.channels.alertmanager:AlertmanagerChannel",
+    },
+)
 
 
 def build_channels(specs: Sequence[ChannelSpec], transports: Transports) -> dict[str, Channel]:
