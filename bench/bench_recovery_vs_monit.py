@@ -15,7 +15,11 @@ nginx daemonizes, so its killed processes are orphans; this script makes itself 
 child subreaper and reaps them at once (as systemd would), so neither supervisor sees a
 zombie that PID 1 here would leave for ~1.5 s (TESTING.md, "slow reaping of orphans").
 Between kills each supervisor gets 1.5-2.5 s of quiet (random, to spread the phase
-against its timer) after nginx serves again.
+against its timer; the same sequence of pauses for both) after nginx serves again.
+
+What differs by design: Monit notices the crash at its next poll (0-1 s later), while
+shop-watchdog holds a pidfd on the pid its `process` check found and checks again the moment
+the process exits (watchdog/exitwatch.py); both then confirm with one more check 1 s later.
 
 Run from the repository root: .venv/bin/python -m bench.bench_recovery_vs_monit [--kills N]
 """
@@ -204,7 +208,6 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    rng = random.Random(args.seed)
     reaper = OrphanReaper()
     results: dict[str, list[float]] = {}
     try:
@@ -215,6 +218,7 @@ def main() -> int:
                 try:
                     with supervisor(root, nginx, reaper) as settle:
                         wait_serving(nginx.healthz_url, 30)
+                        rng = random.Random(args.seed)  # both supervisors get the same pauses
                         results[name] = [crash_and_time(nginx, rng, settle) for _ in range(args.kills)]
                 finally:
                     stop_detached(nginx.directory, signal.SIGKILL)

@@ -42,12 +42,15 @@ class CheckResult:
     """What one probe run found.
 
     `measurements` are numbers in base units (seconds, bytes, ratios 0..1) keyed by a
-    snake_case name; they become the `shop_watchdog_check_value` metric.
+    snake_case name; they become the `shop_watchdog_check_value` metric. `watch_pid` names
+    the process this result vouches for: the daemon re-runs the check the moment that
+    process exits (watchdog.exitwatch) instead of waiting for the next interval.
     """
 
     status: Status
     message: str
     measurements: Mapping[str, float] = field(default_factory=dict)
+    watch_pid: int | None = None
 
 
 @dataclass(frozen=True)

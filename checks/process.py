@@ -6,6 +6,10 @@
 * `pattern` alone: a regular expression searched in each process's name and in its
   command line (arguments joined by spaces); at least `min_count` (default 1) and at most
   `max_count` live matches. The watchdog's own process never counts.
+
+With a pid file, an OK result names the pid it found (`watch_pid`): the daemon notices the
+moment that process exits and checks again at once (watchdog.exitwatch). Pattern matches
+are not watched: worker pools recycle their children all the time.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ class ProcessCheck(Check):
             return CheckResult(Status.CRITICAL, f"not running: pid {pid} from {path} is gone")
         if regex is not None and not _matches(regex, name, cmdline):
             return CheckResult(Status.CRITICAL, f"not running: pid {pid} from {path} is {name!r}, not {self.config.pattern!r}")
-        return CheckResult(Status.OK, f"pid {pid} ({name}) running", {"processes": 1.0})
+        return CheckResult(Status.OK, f"pid {pid} ({name}) running", {"processes": 1.0}, watch_pid=pid)
 
     def _by_pattern(self) -> CheckResult:
         cfg = self.config

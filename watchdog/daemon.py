@@ -3,8 +3,11 @@
 One thread owns all decisions: it drains finished runs from the runner, applies them to
 the scheduler (confirmation), hands every new state to the `ResultSink` (the incident
 engine), calls `sink.tick()`, starts the checks that are due and sleeps until the next due
-time (at most `MAX_SLEEP`, woken early by finished runs and signals). Probes run in the
-runner's threads, the HTTP API in its own threads; neither ever blocks this loop.
+time (at most `MAX_SLEEP`, woken early by finished runs, finished restarts, exits of watched
+processes and signals). Probes run in the runner's threads, the HTTP API in its own
+threads; neither ever blocks this loop. A process a check vouched for
+(`CheckResult.watch_pid`) is watched by a pidfd (watchdog.exitwatch): when it exits, its
+check runs again at once.
 
 Signal handlers only set flags (SIGTERM/SIGINT: stop, SIGHUP: reload); the loop acts on
 them, so no handler ever runs in the middle of a state change. A reload with an invalid
@@ -37,6 +40,7 @@ from watchdog.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.clock import Clock
 from watchdog.config import CheckSpec, WatchdogConfig
 from watchdog.configtools import ConfigError
+from watchdog.exitwatch import ExitWatcher
 from watchdog.logs import SCRUBBER, event
 from watchdog.metrics import Metrics
 from watchdog.runner import DEFAULT_MAX_WORKERS, Runner
@@ -49,9 +53,12 @@ MAX_SLEEP = 0.5
 """Upper bound of one loop sleep: keeps WATCHDOG pings, ticks and signal handling prompt."""
 
 MIN_ITERATION = 0.05
-"""Lower bound of one iteration's period. With 1,000 checks on 10 s, a check is due and a
-result arrives every few milliseconds; handling them in batches (and ticking the engine 20
-times a second instead of 200) costs at most 50 ms of start delay and most of the loop's CPU."""
+"""Lower bound of one iteration's period while the loop is busy. With 1,000 checks on 10 s,
+a check is due and a result arrives every few milliseconds; handling them in batches (and
+ticking the engine 20 times a second instead of 200) costs at most 50 ms of start delay and
+saves most of the loop's CPU. A quiet loop (the iteration before came at least twice this
+long ago) acts on a wake-up at once: a crash seen by the exit watcher, a finished restart
+or a failed probe is not held back for batching nobody needs."""
 
 STATUS_EVERY = 1.0
 """How often the open-incident count of STATUS= is refreshed (a snapshot of the engine is not
@@ -111,7 +118,13 @@ class SinkFactory(Protocol):
     """`watchdog.engine.build_engine`'s signature."""
 
     def __call__(
-        self, config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry
+        self,
+        config: WatchdogConfig,
+        *,
+        clock: Clock,
+        recheck: Rechecker,
+        registry: CollectorRegistry,
+        wake: Callable[[], None],
     ) -> ResultSink: ...
 
 
@@ -160,7 +173,9 @@ class NullSink:
         return None
 
 
-def null_sink_factory(config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry) -> ResultSink:
+def null_sink_factory(
+    config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry, wake: Callable[[], None]
+) -> ResultSink:
     return NullSink(config, clock)
 
 
@@ -222,16 +237,21 @@ class Daemon:
         self._stall_after = stall_after
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._exits: ExitWatcher | None = None
         self._reload = threading.Event()
         self.version = package_version()
         self.metrics = Metrics(self.version)
         self.runner = Runner(clock, max_workers=max_workers, wake=self._wake.set)
         self.scheduler = Scheduler(clock, self.runner, make_check)
         register_secrets(config)
-        self.sink: ResultSink = sink_factory(config, clock=clock, recheck=self.recheck, registry=self.metrics.registry)
+        self.sink: ResultSink = sink_factory(
+            config, clock=clock, recheck=self.recheck, registry=self.metrics.registry, wake=self._wake.set
+        )
         self.api = ApiServer(config.listen, self, token=config.api_token)
         self.started_at = clock.now()
         self._last_iteration = clock.monotonic()
+        self._last_gap = MAX_SLEEP
+        """Seconds between the last two iterations: short gaps mean a busy loop (see MIN_ITERATION)."""
         self._status_text = ""
         self._status_at = -STATUS_EVERY
         self._incidents_open = 0
@@ -272,6 +292,7 @@ class Daemon:
         beat: threading.Thread | None = None
         try:
             self.api.start()
+            self._exits = ExitWatcher(lambda name: self.recheck(name, 0.0))
             self._configure(self.config)
             event(
                 log,
@@ -296,6 +317,8 @@ class Daemon:
             event(log, "daemon_stopping")
             self.api.stop()
             self.runner.close()
+            if self._exits is not None:
+                self._exits.close()
             self.sink.close()
             if beat is not None:
                 beat.join(timeout=1.0)
@@ -306,6 +329,7 @@ class Daemon:
         for outcome in self.runner.poll():
             update = self.scheduler.on_outcome(outcome)
             if update is not None:
+                self._watch(outcome.name, outcome.result.watch_pid)
                 self._deliver(*update, timed_out=outcome.timed_out)
         for item in self.scheduler.run_due():
             if isinstance(item, Started):
@@ -320,6 +344,7 @@ class Daemon:
         self.metrics.threads.set(self.runner.threads)
         self.metrics.loop_timestamp.set(self._clock.now().timestamp())
         now = self._clock.monotonic()
+        self._last_gap = now - self._last_iteration
         self._last_iteration = now
         self._notifier.watchdog()
         if now - self._status_at >= STATUS_EVERY:
@@ -348,6 +373,10 @@ class Daemon:
             )
         self._guard("on_result", lambda: self.sink.on_result(spec, state))
 
+    def _watch(self, name: str, pid: int | None) -> None:
+        if self._exits is not None:
+            self._exits.watch(name, pid)
+
     def _guard(self, what: str, call: Callable[[], None]) -> None:
         """Runs a sink call; its failure is logged, never allowed to end the loop."""
         try:
@@ -357,11 +386,11 @@ class Daemon:
             del exc
 
     def _sleep(self) -> None:
-        """Waits for the next due check, timeout or wake-up, but at least until
-        MIN_ITERATION after the last iteration began (only a stop cuts that short)."""
+        """Waits for the next due check, timeout or wake-up; while busy, at least until
+        MIN_ITERATION after the last iteration (only a stop cuts that short)."""
         now = self._clock.monotonic()
         pause = self._last_iteration + MIN_ITERATION - now
-        if pause > 0:
+        if pause > 0 and self._last_gap < 2 * MIN_ITERATION:
             self._stop.wait(pause)
             now = self._clock.monotonic()
         wait = MAX_SLEEP
@@ -392,6 +421,7 @@ class Daemon:
         self.metrics.configure(self.scheduler.specs(), removed + changed)
         for name in removed + changed:
             self._shown.pop(name, None)
+            self._watch(name, None)
         self._wake.set()
         return added, removed, changed
 

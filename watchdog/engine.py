@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -140,6 +140,7 @@ class IncidentEngine:
         registry: CollectorRegistry,
         store: StateStore,
         pager: Pager,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._lock = threading.RLock()
         self._clock = clock
@@ -152,7 +153,7 @@ class IncidentEngine:
         self._open: dict[str, Incident] = {}
         self._budgets: dict[str, RestartBudget] = {}
         self._apply_config(config)
-        self._restarter = Restarter(config.remediation, self._allowed_argvs())
+        self._restarter = Restarter(config.remediation, self._allowed_argvs(), wake)
         self._load()
 
     # configuration
@@ -680,11 +681,20 @@ class OutboxPager:
         self._transports.http.close()
 
 
-def build_engine(config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry) -> ResultSink:
-    """The daemon's incident engine: state database, channels, outbox (started) and engine."""
+def build_engine(
+    config: WatchdogConfig,
+    *,
+    clock: Clock,
+    recheck: Rechecker,
+    registry: CollectorRegistry,
+    wake: Callable[[], None] = lambda: None,
+) -> ResultSink:
+    """The daemon's incident engine: state database, channels, outbox (started) and engine.
+
+    `wake` wakes the daemon's loop when work is waiting for its next `tick()` (a finished restart)."""
     store = StateStore(config.state_dir)
     pager = OutboxPager(config, clock, registry)
-    return IncidentEngine(config, clock=clock, recheck=recheck, registry=registry, store=store, pager=pager)
+    return IncidentEngine(config, clock=clock, recheck=recheck, registry=registry, store=store, pager=pager, wake=wake)
 
 
 def test_notify(config: WatchdogConfig, channel: str) -> tuple[bool, str]:

@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from watchdog.config import CheckSpec, RemediationConfig
@@ -120,10 +120,17 @@ def run_restart(argv: Sequence[str], timeout: float) -> tuple[str, int | None, s
 
 
 class Restarter:
-    """Runs restarts in worker threads; `poll()` hands finished outcomes to the main loop."""
+    """Runs restarts in worker threads; `poll()` hands finished outcomes to the main loop.
 
-    def __init__(self, config: RemediationConfig, allowed: Sequence[tuple[str, ...]]) -> None:
+    `wake` is called when a restart finishes, so the loop verifies the repair at once
+    instead of on its next tick (up to half a second later).
+    """
+
+    def __init__(
+        self, config: RemediationConfig, allowed: Sequence[tuple[str, ...]], wake: Callable[[], None] = lambda: None
+    ) -> None:
         self._config = config
+        self._wake = wake
         self._allowed = frozenset(tuple(a) for a in allowed)
         self._done: queue.SimpleQueue[RestartOutcome] = queue.SimpleQueue()
         self._running: dict[str, threading.Thread] = {}
@@ -150,6 +157,7 @@ class Restarter:
     def _run(self, check: str, incident_id: str, argv: tuple[str, ...], timeout: float) -> None:
         result, rc, output, duration = run_restart(argv, timeout)
         self._done.put(RestartOutcome(check, incident_id, argv, result, rc, output, duration))
+        self._wake()
 
     def poll(self) -> list[RestartOutcome]:
         """Outcomes of restarts finished since the last call."""

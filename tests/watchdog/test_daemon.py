@@ -4,6 +4,7 @@ confirmation), and the loop in-process where a stall or a broken sink must be pr
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import time
@@ -90,6 +91,25 @@ def test_failure_is_soft_then_hard_after_retries_with_a_stopped_server(
     redis_server.start()
     ok = daemon.wait_for("cache", lambda c: c["status"] == "OK")
     assert ok["hard"] and ok["failures"] == 0
+
+
+def test_watched_process_that_exits_is_checked_again_at_once_not_at_the_interval(
+    daemons: Callable[..., WatchdogDaemon], tmp_path: Path
+) -> None:
+    service = subprocess.Popen(["sleep", "300"])
+    try:
+        pidfile = tmp_path / "service.pid"
+        pidfile.write_text(f"{service.pid}\n")
+        daemon = daemons({"checks": [{"name": "svc", "type": "process", "pidfile": str(pidfile),
+                                      "interval": "5m", "retries": 2, "retry_interval": "1s"}]})  # fmt: skip
+        daemon.wait_for("svc", lambda c: c["status"] == "OK")
+        service.kill()
+        state = daemon.wait_for("svc", lambda c: c["status"] == "CRITICAL" and c["hard"], timeout=10)
+        assert "zombie" in state["message"] or "gone" in state["message"]
+        assert f"event=watched_process_exited check=svc pid={service.pid}" in daemon.log()
+    finally:
+        service.kill()
+        service.wait()
 
 
 def test_sighup_reload_adds_removes_and_keeps_state_of_unchanged_checks(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,6 +99,16 @@ def test_hanging_restart_does_not_block_another_check() -> None:
     assert restarter.running("slow")
     [second] = _wait(restarter)
     assert second.check == "slow" and second.result == "timeout"
+
+
+def test_finished_restart_wakes_the_loop_with_its_outcome_ready() -> None:
+    woken = threading.Event()
+    restarter = Restarter(RemediationConfig(restart_timeout=5), [("sleep", "0.2")], wake=woken.set)
+    restarter.start("web", "inc-1", ("sleep", "0.2"))
+    assert not woken.is_set()
+    assert woken.wait(5)
+    [outcome] = restarter.poll()
+    assert outcome.check == "web" and outcome.ok
 
 
 def test_restart_brings_a_killed_nginx_back(tmp_path: Path) -> None:
