@@ -18,6 +18,7 @@ from datetime import time
 from typing import Any, Literal
 
 from checks.registry import CHECKS
+from deploy_guard.holiday_calendar import is_known_country
 from watchdog.channels.registry import CHANNELS
 from watchdog.configtools import (
     ConfigError,
@@ -148,6 +149,10 @@ class BusinessHours:
             raise ValueError(f"hours: {self.hours!r} is not a range within one day")
         object.__setattr__(self, "start", time(h1, m1))
         object.__setattr__(self, "end", time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2))
+        if self.holidays is not None and not is_known_country(self.holidays):
+            raise ValueError(
+                f"holidays: unknown country code {self.holidays!r} (a code the holidays library knows, like PL or DE; null for none)"
+            )
 
 
 @dataclass(frozen=True)

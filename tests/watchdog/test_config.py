@@ -115,6 +115,16 @@ def test_bad_listen_and_timing_values() -> None:
     assert "checks[0]: retries must be at least 1 (1 = the first failure is confirmed)" in problems
 
 
+def test_unknown_holiday_country_is_a_config_error_not_a_crash_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "watchdog.yaml"
+    config.write_text("checks: [{name: root, type: disk, path: /}]\nbusiness_hours: {holidays: XX}\n")
+    proc = check_config(config)
+    assert proc.returncode == 2
+    assert f"{config}: business_hours: holidays: unknown country code 'XX'" in proc.stderr
+    assert parse_config({"business_hours": {"holidays": "de"}}, "t.yaml").business_hours.holidays == "de"
+    assert parse_config({"business_hours": {"holidays": None}}, "t.yaml").business_hours.holidays is None
+
+
 def test_secrets_of_checks_and_channels_are_collected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("T_PG_PW", "pg-secret-1")
     monkeypatch.setenv("T_PD_KEY", "pd-secret-2")
