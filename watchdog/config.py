@@ -149,10 +149,7 @@ class BusinessHours:
             raise ValueError(f"hours: {self.hours!r} is not a range within one day")
         object.__setattr__(self, "start", time(h1, m1))
         object.__setattr__(self, "end", time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2))
-        if self.holidays is not None and not is_known_country(self.holidays):
-            raise ValueError(
-                f"holidays: unknown country code {self.holidays!r} (a code the holidays library knows, like PL or DE; null for none)"
-            )
+
 
 
 @dataclass(frozen=True)
@@ -467,6 +464,16 @@ def _parse_notify(node: object, problems: Problems) -> NotifyConfig:
     return NotifyConfig(tuple(channels), routes)
 
 
+def _check_holiday_country(country: str | None, problems: Problems) -> None:
+    """Here, not in BusinessHours: its default instance is built at import, and asking the
+    holidays library loads all of its calendars."""
+    if country is not None and not is_known_country(country):
+        problems.add(
+            "business_hours.holidays",
+            f"unknown country code {country!r} (a code the holidays library knows, like PL or DE; null for none)",
+        )
+
+
 def parse_config(node: object, source: str) -> WatchdogConfig:
     """A `WatchdogConfig` from parsed YAML; raises ConfigError listing every problem."""
     problems = Problems()
@@ -487,6 +494,8 @@ def parse_config(node: object, source: str) -> WatchdogConfig:
     if top is not None:
         _check_remediation(checks, top.remediation.backend, node.get("checks"), problems)
     notify = _parse_notify(node.get("notify"), problems)
+    if top is not None:
+        _check_holiday_country(top.business_hours.holidays, problems)
     if listen is not None and top is not None and not listen.loopback_only and top.api_token is None:
         problems.add("api_token_file", f"listen {top.listen} is not loopback-only: an api_token_file is required")
     problems.raise_if_any(source)

@@ -120,7 +120,7 @@ def test_unknown_holiday_country_is_a_config_error_not_a_crash_at_start(tmp_path
     config.write_text("checks: [{name: root, type: disk, path: /}]\nbusiness_hours: {holidays: XX}\n")
     proc = check_config(config)
     assert proc.returncode == 2
-    assert f"{config}: business_hours: holidays: unknown country code 'XX'" in proc.stderr
+    assert f"{config}: business_hours.holidays: unknown country code 'XX'" in proc.stderr
     assert parse_config({"business_hours": {"holidays": "de"}}, "t.yaml").business_hours.holidays == "de"
     assert parse_config({"business_hours": {"holidays": None}}, "t.yaml").business_hours.holidays is None
 
