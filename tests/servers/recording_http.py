@@ -9,12 +9,12 @@ process; unknown paths answer 404. Pauses wait on an Event, so `stop()` ends the
 
 from __future__ import annotations
 
-import socket
 import threading
 from dataclasses import dataclass
-from http.client import HTTPMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
+from http.server import BaseHTTPRequestHandler
 
+from tests.servers.http_thread import HttpThread
 from tests.servers.stop_on_exit import StopOnExit
 
 
@@ -22,7 +22,7 @@ from tests.servers.stop_on_exit import StopOnExit
 class RecordedRequest:
     method: str
     path: str
-    headers: HTTPMessage
+    headers: Message
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,6 @@ class _Answer:
     close_silently: bool
 
 
-class _IPv6HTTPServer(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-
-
 class RecordingHTTPServer(StopOnExit):
     """http://`host`:`port`/ on a free port; `requests` lists what arrived, oldest first."""
 
@@ -48,12 +44,8 @@ class RecordingHTTPServer(StopOnExit):
         self._answers: dict[str, _Answer] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        server_class = _IPv6HTTPServer if ":" in host else ThreadingHTTPServer
-        self._server = server_class((host, 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True, name="recording-http")
-        self._thread.start()
+        self._http = HttpThread(self._handler_class(), name="recording-http", host=host).start()
+        self.port = self._http.port
 
     def url(self, path: str) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -126,6 +118,4 @@ class RecordingHTTPServer(StopOnExit):
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()

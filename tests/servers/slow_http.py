@@ -8,8 +8,9 @@ an Event, so `stop()` releases pending requests at once instead of leaving sleep
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from tests.servers.http_thread import HttpThread
 from tests.servers.stop_on_exit import StopOnExit
 
 
@@ -23,11 +24,8 @@ class SlowHTTPServer(StopOnExit):
         self.requests = 0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._http = HttpThread(self._handler_class(), name="slow-http").start()
+        self.port = self._http.port
 
     @property
     def url(self) -> str:
@@ -66,6 +64,4 @@ class SlowHTTPServer(StopOnExit):
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()

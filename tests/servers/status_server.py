@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers.http_thread import HttpThread
 
 
 class StatusServer:
@@ -22,8 +24,7 @@ class StatusServer:
         self._stopping = threading.Event()
         self.requests: list[str] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: HttpThread | None = None
 
     def answer(self, path: str, document: Any = None, *, status: int = 200, raw: bytes | None = None) -> str:
         body = raw if raw is not None else json.dumps(document).encode()
@@ -41,8 +42,8 @@ class StatusServer:
         return self.url(path)
 
     def url(self, path: str) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        assert self._http is not None
+        return f"http://127.0.0.1:{self._http.port}{path}"
 
     def start(self) -> None:
         owner = self
@@ -65,19 +66,12 @@ class StatusServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True, name="status-server")
-        self._thread.start()
+        self._http = HttpThread(Handler, name="status-server").start()
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._http is not None:
+            self._http.stop()
 
 
 def closed_port_url(path: str = "/api/v1/status") -> str:

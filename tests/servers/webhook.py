@@ -15,8 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers.http_thread import HttpThread
 
 PD_SEVERITIES = ("critical", "error", "warning", "info")
 PD_ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -95,22 +97,18 @@ class WebhookServer:
         self._rules: list[tuple[Callable[[Any], bool], Reply]] = []
         self._cond = threading.Condition()
         self._closing = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._httpd.daemon_threads = True
-        self.port = int(self._httpd.server_address[1])
+        self._http = HttpThread(self._handler_class(), name="webhook-receiver", port=port)
+        self.port = self._http.port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.base_url}/hook"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True)
 
     def start(self) -> WebhookServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def close(self) -> None:
         self._closing.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
+        self._http.stop()
 
     def respond(self, *replies: Reply) -> None:
         with self._cond:

@@ -6,9 +6,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.tmpfs import fill_to
 from tests.servers.watchdog_daemon import CLI, WatchdogDaemon
+from tests.servers.webhook import WebhookServer
 from watchdog.cli import config_source
 
 
@@ -210,34 +209,14 @@ def test_install_polkit_writes_the_rule_for_the_configured_units(tmp_path: Path)
     assert "already up to date" in cli("install-polkit", "--output", str(rule), "-c", str(path)).stdout
 
 
-class _Hook(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        type(self).bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-def test_test_notify_delivered_exits_0_and_failed_exits_1(tmp_path: Path) -> None:
-    handler = type("Hook", (_Hook,), {"bodies": []})
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    try:
-        path = write_config(tmp_path / "c.yaml", {"checks": [], "notify": {"channels": [
-            {"name": "hook", "type": "webhook", "url": f"http://127.0.0.1:{receiver.server_address[1]}/hook"},
-            {"name": "dead", "type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hook", "timeout": "2s"},
-        ]}})
-        delivered = cli("test-notify", "hook", "-c", str(path))
-        assert delivered.returncode == 0, delivered.stdout + delivered.stderr
-        assert len(handler.bodies) == 1
-        failed = cli("test-notify", "dead", "-c", str(path))
-        assert failed.returncode == 1, failed.stdout + failed.stderr
-        assert failed.stderr.strip()
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
+def test_test_notify_delivered_exits_0_and_failed_exits_1(tmp_path: Path, webhook_server: WebhookServer) -> None:
+    path = write_config(tmp_path / "c.yaml", {"checks": [], "notify": {"channels": [
+        {"name": "hook", "type": "webhook", "url": webhook_server.url},
+        {"name": "dead", "type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hook", "timeout": "2s"},
+    ]}})
+    delivered = cli("test-notify", "hook", "-c", str(path))
+    assert delivered.returncode == 0, delivered.stdout + delivered.stderr
+    assert len(webhook_server.requests) == 1
+    failed = cli("test-notify", "dead", "-c", str(path))
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert failed.stderr.strip()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
+from tests.servers.recording_http import RecordingHTTPServer
 from tests.servers.redis import RedisServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from watchdog.checkstate import CheckState
@@ -290,34 +289,13 @@ def test_systemd_notifications_ready_watchdog_status_reload_stopping(tmp_path: P
     assert received[-1] == "STOPPING=1"
 
 
-class _PingReceiver(BaseHTTPRequestHandler):
-    paths: list[str] = []
-
-    def do_GET(self) -> None:
-        type(self).paths.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"OK")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
 def test_heartbeat_pings_the_receiver_while_healthy(daemons: Callable[..., WatchdogDaemon], nginx: NginxServer) -> None:
-    handler = type("Receiver", (_PingReceiver,), {"paths": []})
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/ping/secret-uuid-1"
+    with RecordingHTTPServer() as receiver:
+        url = receiver.answer("/ping/secret-uuid-1", b"OK")
         daemon = daemons({"heartbeat": {"url": url, "interval": "1s"}, "checks": [tcp_check("web", nginx.port)]})
         deadline = time.monotonic() + 10
-        while len(handler.paths) < 2:
+        while len(receiver.requests) < 2:
             assert time.monotonic() < deadline, daemon.log()
             time.sleep(0.05)
-        assert set(handler.paths) == {"/ping/secret-uuid-1"}
+        assert {r.path for r in receiver.requests} == {"/ping/secret-uuid-1"}
         assert "secret-uuid-1" not in daemon.log()
-    finally:
-        receiver.shutdown()
-        receiver.server_close()

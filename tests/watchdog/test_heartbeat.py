@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from tests.servers.http_thread import HttpThread
 from watchdog.clock import ManualClock
 from watchdog.heartbeat import Heartbeat, RequestsGet
 
@@ -35,22 +35,16 @@ class PingReceiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ping/{CHECK_ID}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        self.http = HttpThread(Handler, name="ping-receiver")
+        self.url = f"http://127.0.0.1:{self.http.port}/ping/{CHECK_ID}"
 
 
 @pytest.fixture
 def receiver() -> Iterator[PingReceiver]:
     r = PingReceiver()
-    r.thread.start()
+    r.http.start()
     yield r
-    r.close()
+    r.http.stop()
 
 
 @pytest.fixture
