@@ -151,7 +151,6 @@ class BusinessHours:
         object.__setattr__(self, "end", time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2))
 
 
-
 @dataclass(frozen=True)
 class ChannelSpec:
     name: str

@@ -76,7 +76,7 @@ def terminate_group(pid: int, sig: int = signal.SIGTERM, grace: float = 5.0) -> 
 class ChildServer(StopOnExit):
     """A server process we started and own; subclasses give `argv()`.
 
-    Optional hooks: `child_user()`, `child_env()`, `wait_ready()`. `start()` waits until
+    Optional hooks: `child_user()`, `child_env()`, `child_cwd()`, `wait_ready()`. `start()` waits until
     the port accepts, `stop()` asks politely (`stop_signal`), `kill()` SIGKILLs the whole
     process group (a crash), both wait until it is gone. The object can be started again
     after a stop or kill: same port, same directory.
@@ -98,6 +98,10 @@ class ChildServer(StopOnExit):
     def child_env(self) -> Mapping[str, str] | None:
         """The server's environment; None = ours. (WatchdogDaemon drops NOTIFY_SOCKET and adds secrets.)"""
         return None
+
+    def child_cwd(self) -> Path:
+        """The server's working directory; by default the one its log is in."""
+        return self.log_path.parent
 
     def child_user(self) -> str | None:
         """Run the server as this user (e.g. postgres refuses root); None = as we are."""
@@ -143,7 +147,7 @@ class ChildServer(StopOnExit):
                 user=user,
                 group=pwd.getpwnam(user).pw_gid if user else None,
                 extra_groups=[] if user else None,
-                cwd=self.log_path.parent,
+                cwd=self.child_cwd(),
             )
 
     def stop(self) -> None:

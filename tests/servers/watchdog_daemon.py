@@ -3,7 +3,9 @@
 `WatchdogDaemon(directory, config)` writes `config` (a dict, dumped as YAML; `listen` is
 set to a fresh loopback port and `state_dir` to the directory unless given) and starts the
 daemon; `start()` returns once /healthz answers 200 (first round scheduled, API up).
-Use it for end-to-end tests of the CLI, the API and signals (SIGHUP reload, SIGTERM stop).
+Use it for end-to-end tests of the CLI, the API, signals (SIGHUP reload, SIGTERM stop) and
+crashes (`kill()` then `start()` again: same port, same state). It runs from the repository
+root, so restart commands like `python -m tests.servers.nginx_ctl` resolve.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ import yaml
 
 from tests.servers.ports import ServerStartError, free_port
 from tests.servers.processes import ChildServer
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(ROOT / ".venv" / "bin" / "shop-watchdog")
@@ -50,6 +54,9 @@ class WatchdogDaemon(ChildServer):
 
     def argv(self) -> list[str]:
         return [CLI, "run", "-c", str(self.config_path)]
+
+    def child_cwd(self) -> Path:
+        return ROOT
 
     def child_env(self) -> Mapping[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "SHOP_WATCHDOG_CONFIG", "WATCHDOG_USEC")}
@@ -94,6 +101,40 @@ class WatchdogDaemon(ChildServer):
         result: dict[str, Any] = json.loads(body)
         return result
 
+    def incidents(self, check: str | None = None) -> list[dict[str, Any]]:
+        """Unresolved incidents (of `check`), as /api/v1/status lists them."""
+        return [i for i in self.status()["incidents"] if check is None or i["check"] == check]
+
+    def metrics(self) -> str:
+        code, body = self.get("/metrics")
+        assert code == 200, body
+        return body.decode()
+
+    def metric(self, line_start: str) -> float:
+        """The value of the first sample whose line starts with `line_start`; 0 when absent."""
+        for line in self.metrics().splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def ack(self, incident_id: str, by: str = "tester") -> int:
+        """HTTP status of acknowledging `incident_id` through the API."""
+        return self.request("POST", f"/api/v1/incidents/{incident_id}/ack", {"by": by})[0]
+
+    def wait_until(self, predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
+        """Polls `predicate` (an API call failing counts as not yet); fails with the daemon's log."""
+
+        def attempt() -> Any:
+            try:
+                return predicate()
+            except OSError:
+                return False
+
+        try:
+            wait_until(attempt, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; daemon log:\n{self.log()[-4000:]}") from None
+
     def check(self, name: str) -> dict[str, Any]:
         for item in self.status()["checks"]:
             if item["name"] == name:
@@ -119,7 +160,12 @@ class WatchdogDaemon(ChildServer):
         self.proc.send_signal(signal.SIGHUP)
 
     def terminate(self, timeout: float = 15.0) -> int:
-        """SIGTERM the daemon itself (not its group) and return its exit code."""
+        """SIGTERM the daemon itself (not its group) and return its exit code; a daemon
+        that ignores it is killed (nothing is left running) and the call fails."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"shop-watchdog still running {timeout}s after SIGTERM: {self.log()}") from None

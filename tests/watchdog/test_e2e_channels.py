@@ -13,8 +13,8 @@ import pytest
 from tests.servers.alertmanager import Alertmanager
 from tests.servers.nginx import NginxServer
 from tests.servers.smtp import SmtpServer
+from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.servers.webhook import WebhookServer
-from tests.watchdog.daemon_proc import DaemonProcess
 
 ROUTING_KEY = "e2e-routing-key-0123456789abcdef"
 
@@ -58,28 +58,28 @@ def test_unrepairable_nginx_pages_each_channel_once_and_resolves_each(
             "routes": {"critical": {"channels": ["pager", "admins", "am"]}},
         },
     }  # fmt: skip
-    daemon = DaemonProcess(tmp_path / "daemon", config, env={"E2E_PD_KEY": ROUTING_KEY})
+    daemon = WatchdogDaemon(tmp_path / "daemon", config, env={"E2E_PD_KEY": ROUTING_KEY})
     daemon.start()
     try:
-        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
+        daemon.wait_until(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
         nginx.broken_config()
         nginx.kill()
-        daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
+        daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
         [incident] = daemon.incidents("web")
         [mail] = smtp_server.wait_for(1)
         assert incident["id"] in mail.message.as_string() and "e2e-shop" in str(mail.message["Subject"])
         [event] = pagerduty_receiver.wait_for(1)
         assert (event.body["event_action"], event.body["dedup_key"]) == ("trigger", incident["id"])
-        daemon.wait_for(lambda: len(am.alerts(incident=incident["id"])) == 1, what="alert firing in Alertmanager")
+        daemon.wait_until(lambda: len(am.alerts(incident=incident["id"])) == 1, what="alert firing in Alertmanager")
         assert ROUTING_KEY not in daemon.log()
         nginx.fix_config()
         nginx.start()
-        daemon.wait_for(lambda: daemon.incidents() == [], what="resolved")
+        daemon.wait_until(lambda: daemon.incidents() == [], what="resolved")
         mails = smtp_server.wait_for(2)
         assert "RESOLVED" in str(mails[1].message["Subject"])
         events = pagerduty_receiver.wait_for(2)
         assert (events[1].body["event_action"], events[1].body["dedup_key"]) == ("resolve", incident["id"])
-        daemon.wait_for(lambda: am.alerts(incident=incident["id"]) == [], what="alert resolved in Alertmanager")
+        daemon.wait_until(lambda: am.alerts(incident=incident["id"]) == [], what="alert resolved in Alertmanager")
         assert len(smtp_server.messages) == 2 and len(pagerduty_receiver.requests) == 2
     finally:
-        assert daemon.stop() == 0
+        assert daemon.terminate() == 0

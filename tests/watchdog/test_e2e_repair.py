@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from tests.servers.nginx import NginxServer
+from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.servers.webhook_sink import WebhookSink
-from tests.watchdog.daemon_proc import DaemonProcess
 
 
 def daemon_config(nginx: NginxServer, sink: WebhookSink, **remediation: Any) -> dict[str, Any]:
@@ -54,13 +54,13 @@ def daemon_dir(tmp_path: Path) -> Path:
 
 
 def test_killed_nginx_is_restarted_and_nobody_is_paged(daemon_dir: Path, nginx: NginxServer, sink: WebhookSink) -> None:
-    daemon = DaemonProcess(daemon_dir, daemon_config(nginx, sink))
+    daemon = WatchdogDaemon(daemon_dir, daemon_config(nginx, sink))
     daemon.start()
     try:
-        daemon.wait_for(lambda: daemon.metric('shop_watchdog_check_status{check="web"}') == 0 and
-                        'check="web"' in daemon.metrics(), what="web OK")
+        daemon.wait_until(lambda: daemon.metric('shop_watchdog_check_status{check="web"}') == 0 and
+                          'check="web"' in daemon.metrics(), what="web OK")
         nginx.kill()
-        daemon.wait_for(lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, what="auto repair")
+        daemon.wait_until(lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, what="auto repair")
         assert requests.get(nginx.healthz_url, timeout=2).text == "ok"
         assert daemon.metric('shop_watchdog_restarts_total{check="web",result="ok"}') == 1
         assert daemon.incidents() == []
@@ -69,19 +69,19 @@ def test_killed_nginx_is_restarted_and_nobody_is_paged(daemon_dir: Path, nginx: 
         assert sink.messages() == []
         assert "event=incident_auto_repaired check=web incident=inc-" in daemon.log()
     finally:
-        assert daemon.stop() == 0
+        assert daemon.terminate() == 0
 
 
 def test_nginx_that_cannot_start_pages_once_reminds_escalates_and_resolves(
     daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
 ) -> None:
-    daemon = DaemonProcess(daemon_dir, daemon_config(nginx, sink))
+    daemon = WatchdogDaemon(daemon_dir, daemon_config(nginx, sink))
     daemon.start()
     try:
-        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
+        daemon.wait_until(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
         nginx.broken_config()
         nginx.kill()
-        daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
+        daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
         [incident] = daemon.incidents("web")
         for channel in ("pager", "admins"):
             [page] = sink.wait_count(channel, "trigger", 1)
@@ -92,7 +92,7 @@ def test_nginx_that_cannot_start_pages_once_reminds_escalates_and_resolves(
         sink.wait_count("pager", "reminder", 2, timeout=10)
         nginx.fix_config()
         nginx.start()
-        daemon.wait_for(lambda: daemon.incidents() == [], what="resolved")
+        daemon.wait_until(lambda: daemon.incidents() == [], what="resolved")
         for channel in ("pager", "admins", "boss"):
             sink.wait_count(channel, "resolve", 1)
         for channel in ("pager", "admins"):
@@ -101,13 +101,13 @@ def test_nginx_that_cannot_start_pages_once_reminds_escalates_and_resolves(
         assert len(sink.messages("boss", "escalation")) == 1 and len(sink.messages("boss", "resolve")) == 1
         assert daemon.metric('shop_watchdog_restarts_total{check="web",result="failed"}') == 1
     finally:
-        assert daemon.stop() == 0
+        assert daemon.terminate() == 0
 
 
 def test_service_that_keeps_dying_stops_being_restarted_and_pages(
     daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
 ) -> None:
-    daemon = DaemonProcess(daemon_dir, daemon_config(nginx, sink, max_restarts=2, restart_window="1h"))
+    daemon = WatchdogDaemon(daemon_dir, daemon_config(nginx, sink, max_restarts=2, restart_window="1h"))
     daemon.start()
     stop = threading.Event()
 
@@ -120,10 +120,10 @@ def test_service_that_keeps_dying_stops_being_restarted_and_pages(
             stop.wait(0.05)
 
     try:
-        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
+        daemon.wait_until(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
-        daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], timeout=30, what="paged")
+        daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], timeout=30, what="paged")
         stop.set()
         thread.join(5)
         [incident] = daemon.incidents("web")
@@ -137,7 +137,7 @@ def test_service_that_keeps_dying_stops_being_restarted_and_pages(
         assert len(sink.messages("pager", "trigger")) == 1
     finally:
         stop.set()
-        assert daemon.stop() == 0
+        assert daemon.terminate() == 0
 
 
 def test_daemon_killed_mid_incident_does_not_page_twice_and_still_resolves(
@@ -145,32 +145,32 @@ def test_daemon_killed_mid_incident_does_not_page_twice_and_still_resolves(
 ) -> None:
     config = daemon_config(nginx, sink)
     config["notify"]["routes"]["critical"] = {"channels": ["pager", "admins"], "repeat_every": "1h"}
-    daemon = DaemonProcess(daemon_dir, config)
+    daemon = WatchdogDaemon(daemon_dir, config)
     daemon.start()
     try:
-        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
+        daemon.wait_until(lambda: 'shop_watchdog_check_status{check="web"} 0.0' in daemon.metrics(), what="web OK")
         nginx.broken_config()
         nginx.kill()
-        daemon.wait_for(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
+        daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
         [incident] = daemon.incidents("web")
         sink.wait_count(None, "trigger", 2)
         # Delivery is at least once: a kill between the receiver's 200 and the outbox's
         # "delivered" commit re-sends the same notification id (receivers dedup on it).
         # Killed here after both pages are recorded as delivered, a re-page would be a new id.
-        daemon.wait_for(lambda: daemon.status()["outbox"]["delivered"] == 2, what="pages recorded as delivered")
+        daemon.wait_until(lambda: daemon.status()["outbox"]["delivered"] == 2, what="pages recorded as delivered")
         daemon.kill()
         daemon.start()
         assert [i["id"] for i in daemon.incidents("web")] == [incident["id"]]
-        daemon.wait_for(lambda: 'shop_watchdog_check_status{check="web"} 2.0' in daemon.metrics(), what="web failing again")
-        daemon.wait_for(lambda: 'shop_watchdog_check_runs_total{check="web",status="critical"} 5.0' in daemon.metrics(), what="more runs")
+        daemon.wait_until(lambda: 'shop_watchdog_check_status{check="web"} 2.0' in daemon.metrics(), what="web failing again")
+        daemon.wait_until(lambda: 'shop_watchdog_check_runs_total{check="web",status="critical"} 5.0' in daemon.metrics(), what="more runs")
         assert daemon.incidents("web")[0]["state"] == "paged"
         assert len(sink.messages(kind="trigger")) == 2
         nginx.fix_config()
         nginx.start()
-        daemon.wait_for(lambda: daemon.incidents() == [], what="resolved")
+        daemon.wait_until(lambda: daemon.incidents() == [], what="resolved")
         sink.wait_count(None, "resolve", 2)
         assert sorted(m["kind"] for m in sink.messages("pager")) == ["resolve", "trigger"]
         assert sorted(m["kind"] for m in sink.messages("admins")) == ["resolve", "trigger"]
         assert {m["incident_id"] for m in sink.messages()} == {incident["id"]}
     finally:
-        assert daemon.stop() == 0
+        assert daemon.terminate() == 0
