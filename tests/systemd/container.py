@@ -17,12 +17,10 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
 
-T = TypeVar("T")
+from tests.waiting import wait_until
 
 NSPAWN_RUNTIME = Path("/run/systemd/nspawn")
 _ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SYSTEMD_COLORS=0")
@@ -30,18 +28,6 @@ _ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LA
 
 class ContainerError(RuntimeError):
     pass
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.1) -> T:
-    """The first truthy result of `probe()`, polled until `timeout`; raises naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
 
 
 def _tree(path: Path) -> set[Path]:
@@ -102,8 +88,8 @@ class Container:
         with open(self.console_log, "wb") as log:
             self._nspawn = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         try:
-            self.leader = wait_for("the container's init", self._find_leader, timeout)
-            state = wait_for("systemd to finish booting", self._boot_state, timeout, interval=0.2)
+            self.leader = wait_until(self._find_leader, timeout, "the container's init")
+            state = wait_until(self._boot_state, timeout, "systemd to finish booting", interval=0.2)
             if state not in ("running", "degraded"):
                 raise ContainerError(f"container booted into state {state!r}:\n{self.console()}")
         except BaseException:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from tests.systemd.container import Container, wait_for
+from tests.systemd.container import Container
+from tests.waiting import wait_until
 
 UNIT = "shop-watchdog.service"
 CONFIG = "/etc/shop-watchdog/watchdog.yaml"
@@ -54,7 +55,7 @@ class Service:
         return int(self.prop("MainPID"))
 
     def wait_state(self, state: str, timeout: float = 30) -> None:
-        wait_for(f"{UNIT} to be {state}", lambda: self.prop("ActiveState") == state, timeout)
+        wait_until(lambda: self.prop("ActiveState") == state, timeout, f"{UNIT} to be {state}")
 
     def messages(self) -> list[dict[str, str]]:
         """Journal entries of the unit since save(): MESSAGE, PRIORITY and the rest, as JSON."""
@@ -69,10 +70,10 @@ class Service:
 
     def wait_entry(self, needle: str, timeout: float = 30) -> dict[str, str]:
         """The first journal entry of the unit since save() whose message contains `needle`."""
-        return wait_for(
-            f"{needle!r} in the journal of {UNIT}",
+        return wait_until(
             lambda: next((m for m in self.messages() if needle in str(m.get("MESSAGE", ""))), None),
             timeout,
+            f"{needle!r} in the journal of {UNIT}",
             interval=0.3,
         )
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.systemd.container import Container, wait_for
+from tests.systemd.container import Container
 from tests.systemd.service import HEARTBEAT_PORT, UNIT, Service, daemon_config
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.systemd
 
@@ -34,7 +35,7 @@ def receiver(installed: Container) -> Iterator[PingLog]:
         "systemd-run", f"--unit={unit}", "--property=DynamicUser=yes",
         "/usr/bin/python3", "/src/tests/systemd/heartbeat_receiver.py", str(HEARTBEAT_PORT),
     )  # fmt: skip
-    wait_for("the receiver to listen", lambda: installed.run("python3", "-c", _CONNECT, check=False).returncode == 0, 10)
+    wait_until(lambda: installed.run("python3", "-c", _CONNECT, check=False).returncode == 0, 10, "the receiver to listen")
     yield PingLog(installed, unit)
     installed.systemctl("stop", unit, check=False)
 
@@ -56,7 +57,7 @@ def test_documented_install_starts_the_daemon_ready_with_a_status(service: Servi
     assert service.prop("ActiveState") == "active"  # Type=notify: only after READY=1
     assert service.prop("SubState") == "running"
     assert service.prop("NotifyAccess") == "main"
-    wait_for("both checks to pass", lambda: _status(service) == (2, 0, 0), 15)
+    wait_until(lambda: _status(service) == (2, 0, 0), 15, "both checks to pass")
     service.wait_log("event=daemon_started")
     status = service.box.run("/opt/shop-watchdog/bin/shop-watchdog", "status")  # through the local API
     assert "web" in status.stdout and "root-disk" in status.stdout
@@ -68,22 +69,22 @@ def test_documented_install_starts_the_daemon_ready_with_a_status(service: Servi
 
 def test_a_killed_web_server_is_restarted_by_the_daemon_through_polkit(service: Service) -> None:
     service.start()
-    wait_for("both checks to pass", lambda: _status(service) == (2, 0, 0), 15)
+    wait_until(lambda: _status(service) == (2, 0, 0), 15, "both checks to pass")
     killed = service.box.show("nginx.service", "MainPID")
 
     pids = service.box.run("pgrep", "-x", "nginx").stdout.split()
     service.box.run("kill", "-KILL", *pids)
 
-    wait_for(
-        "nginx to be running again",
+    wait_until(
         lambda: service.box.show("nginx.service", "MainPID") not in ("0", killed)
         and service.box.show("nginx.service", "ActiveState") == "active",
         20,
+        "nginx to be running again",
     )
     repaired = service.wait_log("event=restart_finished")
     assert "result=ok" in repaired and "rc=0" in repaired
     service.wait_log("event=incident_auto_repaired check=web")
-    wait_for("the status to be all clear again", lambda: _status(service) == (2, 0, 0), 15)
+    wait_until(lambda: _status(service) == (2, 0, 0), 15, "the status to be all clear again")
     # The `systemctl restart` child must not inherit NOTIFY_SOCKET (systemd would log it as refused).
     assert "Got notification message from PID" not in service.log_text()
 
@@ -121,7 +122,7 @@ def test_a_frozen_daemon_is_restarted_by_the_systemd_watchdog(service: Service) 
 
     service.box.run("kill", "-STOP", str(first))
 
-    wait_for("a new daemon process", lambda: service.main_pid() not in (0, first), 15)
+    wait_until(lambda: service.main_pid() not in (0, first), 15, "a new daemon process")
     service.wait_state("active")
     assert service.prop("NRestarts") == "1"
     assert "Watchdog timeout" in service.log_text()
@@ -129,7 +130,7 @@ def test_a_frozen_daemon_is_restarted_by_the_systemd_watchdog(service: Service) 
 
 def test_reload_with_a_broken_config_fails_and_keeps_the_old_one_running(service: Service) -> None:
     service.start()
-    wait_for("both checks to pass", lambda: _status(service) == (2, 0, 0), 15)
+    wait_until(lambda: _status(service) == (2, 0, 0), 15, "both checks to pass")
     pid = service.main_pid()
     service.write_config("checks:\n  - name: web\n    type: no-such-type\n")
 
@@ -144,7 +145,7 @@ def test_reload_with_a_broken_config_fails_and_keeps_the_old_one_running(service
 
 def test_a_broken_config_sent_by_sighup_alone_is_rejected_by_the_daemon(service: Service) -> None:
     service.start()
-    wait_for("both checks to pass", lambda: _status(service) == (2, 0, 0), 15)
+    wait_until(lambda: _status(service) == (2, 0, 0), 15, "both checks to pass")
     pid = service.main_pid()
     service.write_config("checks:\n  - name: web\n    type: no-such-type\n")
 
@@ -164,14 +165,14 @@ def test_reload_with_a_valid_config_applies_it_in_place(service: Service) -> Non
 
     service.box.systemctl("reload", UNIT)
 
-    wait_for("the new config's 3 checks", lambda: _status(service)[0] == 3, 15)
+    wait_until(lambda: _status(service)[0] == 3, 15, "the new config's 3 checks")
     assert service.main_pid() == pid
 
 
 def test_heartbeat_pings_while_running_and_stops_with_the_daemon(service: Service, receiver: PingLog) -> None:
     service.start()
 
-    wait_for("three pings", lambda: len(receiver.pings()) >= 3, 15)
+    wait_until(lambda: len(receiver.pings()) >= 3, 15, "three pings")
     assert set(receiver.pings()) == {"ping /ping/test-check"}
 
     service.box.systemctl("stop", UNIT)

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from tests.systemd.container import wait_for
 from tests.systemd.service import VENV_PYTHON, Service
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.systemd
 
@@ -58,7 +58,7 @@ def test_reload_is_announced_and_keeps_the_process(service: Service) -> None:
 
     service.box.systemctl("reload", "shop-watchdog.service")
 
-    wait_for("the reload to finish", lambda: service.prop("StatusText") == "3 checks, 1 failing, 0 incidents open", 10)
+    wait_until(lambda: service.prop("StatusText") == "3 checks, 1 failing, 0 incidents open", 10, "the reload to finish")
     assert service.main_pid() == pid
     assert service.prop("ActiveState") == "active"
     service.wait_log("event=probe_reloaded reloads=1")
@@ -73,7 +73,7 @@ def test_a_frozen_service_is_killed_and_restarted_by_the_systemd_watchdog(servic
 
     service.box.run("kill", "-STOP", str(frozen))
 
-    wait_for("a new main process", lambda: service.main_pid() not in (0, frozen), 15)
+    wait_until(lambda: service.main_pid() not in (0, frozen), 15, "a new main process")
     service.wait_state("active")
     assert service.prop("NRestarts") == "1"
     assert "Watchdog timeout" in service.log_text()
