@@ -44,7 +44,7 @@ class CheckResult:
     `measurements` are numbers in base units (seconds, bytes, ratios 0..1) keyed by a
     snake_case name; they become the `shop_watchdog_check_value` metric. `watch_pid` names
     the process this result vouches for: the daemon re-runs the check the moment that
-    process exits (watchdog.exitwatch) instead of waiting for the next interval.
+    process exits (watchdog.monitor.exitwatch) instead of waiting for the next interval.
     """
 
     status: Status

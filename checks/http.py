@@ -50,7 +50,7 @@ from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 from checks.base import Check, CheckResult, Status, worst
 from checks.thresholds import seconds_text
 from checks.tlscert import CertificateFormatError, peer_certificate_expiry
-from watchdog.configtools import Duration
+from watchdog.common.configtools import Duration
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_REDIRECTS = 10

@@ -17,7 +17,7 @@ import pymysql
 from checks.base import Check, CheckResult, Status
 from checks.database import connections_result, query_result
 from checks.thresholds import require_ordered
-from watchdog.configtools import Percent, Secret
+from watchdog.common.configtools import Percent, Secret
 
 _ACCESS_DENIED = 1045
 _CANNOT_CONNECT = 2003

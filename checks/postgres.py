@@ -24,7 +24,7 @@ import psycopg
 from checks.base import Check, CheckResult, Status
 from checks.database import connections_result, query_result
 from checks.thresholds import require_ordered
-from watchdog.configtools import Percent, Secret
+from watchdog.common.configtools import Percent, Secret
 
 _LIBPQ_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"( \([^)]*\))?, port \d+ failed: )?(FATAL: +)?')
 _SATURATION_SQL = (

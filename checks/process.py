@@ -8,7 +8,7 @@
   `max_count` live matches. The watchdog's own process never counts.
 
 With a pid file, an OK result names the pid it found (`watch_pid`): the daemon notices the
-moment that process exits and checks again at once (watchdog.exitwatch). Pattern matches
+moment that process exits and checks again at once (watchdog.monitor.exitwatch). Pattern matches
 are not watched: worker pools recycle their children all the time.
 """
 

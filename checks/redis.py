@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from checks.base import Check, CheckResult, Status, worst
 from checks.thresholds import require_ordered, saturation, seconds_text
-from watchdog.configtools import Percent, Secret
+from watchdog.common.configtools import Percent, Secret
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """`type:` name -> check class. An unknown type is a config error listing these keys.
 
-Classes are imported when their type is first used (watchdog.lazy_registry): a config
+Classes are imported when their type is first used (watchdog.common.lazy_registry): a config
 without database checks never loads the database drivers.
 """
 
 from __future__ import annotations
 
 from checks.base import Check
-from watchdog.lazy_registry import LazyRegistry
+from watchdog.common.lazy_registry import LazyRegistry
 
 CHECKS: LazyRegistry[Check] = LazyRegistry(
     Check,

@@ -15,7 +15,7 @@ import psutil
 
 from checks.base import Check, CheckResult, Status, worst
 from checks.thresholds import level, limit_text, require_ordered
-from watchdog.configtools import Percent
+from watchdog.common.configtools import Percent
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from checks.base import Check, CheckResult, Status
 from checks.thresholds import seconds_text
-from watchdog.configtools import Duration
+from watchdog.common.configtools import Duration
 
 MAX_REPLY_BYTES = 64 * 1024
 

@@ -1,5 +1,6 @@
-"""deploy_guard: the release gate CI pipelines ask before every release (see docs/deploy-guard.md).
+"""deploy_guard: the release gate CI pipelines ask before every release (see the README).
 
 Kept empty on purpose: the CLI starts in every pipeline, so each command imports only the
-modules it needs. `deploy_guard.holiday_calendar` is shared with the watchdog daemon.
+modules it needs. The holiday calendar it shares with the daemon lives in
+`watchdog.common`, the only part of `watchdog` it imports.
 """

@@ -17,9 +17,9 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 
-from watchdog.configtools import ConfigError, parse_duration
+from watchdog.common.configtools import ConfigError, parse_duration
 
-from deploy_guard.holiday_calendar import HolidayCalendar
+from watchdog.common.holiday_calendar import HolidayCalendar
 from deploy_guard.incident_gate import Fetch
 from deploy_guard.policy import Policy, load_policy
 from deploy_guard.release_windows import ReleaseWindows

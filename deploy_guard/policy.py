@@ -22,10 +22,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from watchdog.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml
+from watchdog.common.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml
 
 from deploy_guard.default_policy import DEFAULT_POLICY_YAML
-from deploy_guard.holiday_calendar import is_known_country
+from watchdog.common.holiday_calendar import is_known_country
 
 ETC_POLICY_PATH = "/etc/shop-watchdog/deploy-guard.yaml"
 ENV_POLICY_PATH = "DEPLOY_GUARD_CONFIG"

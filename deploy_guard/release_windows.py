@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from deploy_guard.holiday_calendar import HolidayCalendar
+from watchdog.common.holiday_calendar import HolidayCalendar
 from deploy_guard.policy import Freeze, Policy, Window
 from deploy_guard.timefmt import days_text, duration_text, local_text
 

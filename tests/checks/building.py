@@ -6,7 +6,7 @@ from typing import Any
 
 from checks.base import Check
 from checks.registry import CHECKS
-from watchdog.configtools import ConfigError, Problems, build
+from watchdog.common.configtools import ConfigError, Problems, build
 
 
 def make_check(type_name: str, **options: Any) -> Check:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy_guard.holiday_calendar import HolidayCalendar
+from watchdog.common.holiday_calendar import HolidayCalendar
 from deploy_guard.policy import Policy, parse_policy
 from deploy_guard.release_windows import ReleaseWindows
 from tests.servers.status_server import StatusServer

@@ -10,7 +10,7 @@ import pytest
 
 from deploy_guard.release_windows import ReleaseWindows
 from tests.deploy_guard.conftest import PLAIN, windows_for
-from tests.deploy_guard.polish_holidays import MON_TO_THU_HOLIDAYS, POLISH_HOLIDAYS
+from tests.watchdog.common.polish_holidays import MON_TO_THU_HOLIDAYS, POLISH_HOLIDAYS
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 

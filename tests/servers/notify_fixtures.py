@@ -18,13 +18,13 @@ from prometheus_client import CollectorRegistry
 from tests.servers.alertmanager import Alertmanager
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from tests.servers.webhook import WebhookServer
-from watchdog.channels.base import Channel
-from watchdog.channels.registry import build_channels
-from watchdog.channels.transports import Transports, default_transports
-from watchdog.clock import Clock, SystemClock
-from watchdog.config import parse_config
-from watchdog.notification import Notification, new_notification_id
-from watchdog.outbox import Outbox, RetryPolicy
+from watchdog.delivery.channels.base import Channel
+from watchdog.delivery.channels.registry import build_channels
+from watchdog.delivery.channels.transports import Transports, default_transports
+from watchdog.common.clock import Clock, SystemClock
+from watchdog.config.model import parse_config
+from watchdog.delivery.notification import Notification, new_notification_id
+from watchdog.delivery.outbox import Outbox, RetryPolicy
 
 FAST_RETRY = RetryPolicy(initial=0.05, maximum=0.5, jitter=0.1, fallback_after_attempts=3, fallback_after=30.0)
 

@@ -2,8 +2,8 @@
 
 Run by the product's own venv python inside shop-watchdog.service, it shows that the unit's
 sandbox lets the daemon do its job (its dependencies load, it sees processes and disks,
-writes its state, restarts units through polkit) and that watchdog.sdnotify and
-watchdog.journal work with the real systemd and journald, independently of the daemon.
+writes its state, restarts units through polkit) and that watchdog.service.sdnotify and
+watchdog.service.journal work with the real systemd and journald, independently of the daemon.
 
 Environment: PROBE_RESTART, units to `systemctl restart` at startup (results logged).
 Reacts to SIGHUP like the daemon (RELOADING=1 ... READY=1) and stops cleanly on SIGTERM.
@@ -29,9 +29,9 @@ def main() -> int:
     import requests  # noqa: F401
     import yaml  # noqa: F401
 
-    from watchdog.journal import setup_logging
-    from watchdog.logs import event
-    from watchdog.sdnotify import SystemdNotifier, format_status
+    from watchdog.service.journal import setup_logging
+    from watchdog.common.logs import event
+    from watchdog.service.sdnotify import SystemdNotifier, format_status
 
     setup_logging("debug")
     log = logging.getLogger("probe")

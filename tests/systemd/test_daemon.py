@@ -64,7 +64,7 @@ def test_documented_install_starts_the_daemon_ready_with_a_status(service: Servi
     # No heartbeat receiver runs here: its warnings reach journald as warnings, without timestamps.
     failed = service.wait_entry("event=heartbeat_failed")
     assert failed["PRIORITY"] == "4"
-    assert failed["MESSAGE"].startswith("logger=watchdog.heartbeat event=heartbeat_failed receiver=127.0.0.1")
+    assert failed["MESSAGE"].startswith("logger=watchdog.service.heartbeat event=heartbeat_failed receiver=127.0.0.1")
 
 
 def test_a_killed_web_server_is_restarted_by_the_daemon_through_polkit(service: Service) -> None:

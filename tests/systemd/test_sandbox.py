@@ -3,7 +3,7 @@
 The unit runs tests/systemd/service_probe.py (with the product's venv and package) in place
 of the daemon, through a drop-in that replaces only ExecStart: everything else is the real
 unit. So these show, independently of the daemon, that the sandbox lets it work and that
-watchdog.sdnotify / watchdog.journal speak systemd's protocols correctly.
+watchdog.service.sdnotify / watchdog.service.journal speak systemd's protocols correctly.
 """
 
 from __future__ import annotations

@@ -1,0 +1,201 @@
+"""The daemon config: every problem at once with its YAML path, through the real
+`shop-watchdog check-config` (exit 2, file + key + problem on stderr, secrets never shown)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from watchdog.config.model import WatchdogConfig, load_config, parse_config
+from watchdog.common.configtools import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
+CLI = str(ROOT / ".venv" / "bin" / "shop-watchdog")
+EXAMPLE = ROOT / "config" / "watchdog.yaml"
+
+
+def check_config(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "SHOP_WATCHDOG_CONFIG"} | (env or {})
+    return subprocess.run([CLI, "check-config", "-c", str(path)], capture_output=True, text=True, env=full_env, timeout=60)
+
+
+def problems_of(node: object) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(node, "test.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_minimal_config_gets_documented_defaults() -> None:
+    config = parse_config({"checks": [{"name": "root", "type": "disk", "path": "/"}]}, "t.yaml")
+    assert config.state_dir == "/var/lib/shop-watchdog"
+    assert str(config.listen) == "127.0.0.1:9841" and config.listen.loopback_only
+    (spec,) = config.checks
+    assert (spec.interval, spec.timeout, spec.retries, spec.retry_interval, spec.severity) == (30.0, 5.0, 3, 5.0, "critical")
+    assert spec.options.warn == 80.0
+
+
+def test_check_timing_overrides_defaults() -> None:
+    config = parse_config(
+        {"defaults": {"interval": "1m", "retries": 2},
+         "checks": [{"name": "a", "type": "disk", "path": "/", "interval": "10s", "timeout": "500ms"}]},
+        "t.yaml",
+    )
+    (spec,) = config.checks
+    assert (spec.interval, spec.timeout, spec.retries) == (10.0, 0.5, 2)
+
+
+def test_every_problem_is_reported_at_once_with_its_yaml_path() -> None:
+    problems = problems_of({
+        "listne": "127.0.0.1:1",
+        "defaults": {"interval": "often"},
+        "checks": [
+            {"name": "root", "type": "disk", "path": "/", "warn": "180%"},
+            {"name": "web", "type": "htp", "url": "http://x"},
+            {"name": "root", "type": "disk", "path": "/var"},
+            {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": 1, "depends_on": ["nope"], "timeout": "5 sec"},
+        ],
+        "notify": {"routes": {"critical": {"channels": ["pager"]}}},
+    })
+    assert problems == [
+        "defaults.interval: expected a duration like 30s, 5m or 500ms, got 'often'",
+        "listne: unknown key (valid keys: api_token, api_token_env, api_token_file, business_hours, checks, defaults, "
+        "heartbeat, host, listen, log_level, notify, remediation, state_dir)",
+        "checks[0].warn: expected a percentage from 0% to 100%, got '180%'",
+        "checks[1].type: unknown check type 'htp' (valid types: command, disk, http, mysql, postgres, process, redis, "
+        "system, systemd, tcp)",
+        "checks[2].name: duplicate check name 'root' (also checks[0])",
+        "checks[3].timeout: expected a duration like 30s, 5m or 500ms, got '5 sec'",
+        "notify.routes.critical.channels[0]: no channel named 'pager' (channels: none)",
+    ]
+
+
+def test_unknown_key_inside_a_check_lists_the_valid_ones() -> None:
+    (problem,) = problems_of({"checks": [{"name": "root", "type": "disk", "path": "/", "crit_at": "90%"}]})
+    assert problem.startswith("checks[0].crit_at: unknown key (valid keys: ")
+    assert "crit" in problem and "inodes_crit" in problem and "retry_interval" in problem
+
+
+def test_dependencies_must_exist_and_not_loop() -> None:
+    problems = problems_of({"checks": [
+        {"name": "a", "type": "disk", "path": "/", "depends_on": ["b"]},
+        {"name": "b", "type": "disk", "path": "/", "depends_on": ["a", "ghost"]},
+    ]})
+    assert "checks[1].depends_on[1]: no check named 'ghost'" in problems
+    assert any(p.startswith("checks[0].depends_on: dependency cycle") for p in problems)
+
+
+def test_remediation_must_fit_the_backend_and_name_a_unit() -> None:
+    problems = problems_of({"checks": [
+        {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": 80, "remediate": {"command": ["/bin/true"]}},
+        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": 5432, "remediate": {"restart": "rm -rf /"}},
+    ]})
+    assert "checks[0].remediate: remediation.backend is systemd: give restart: UNIT" in problems
+    assert any(p.startswith("checks[1].remediate: restart: 'rm -rf /' is not a systemd unit name") for p in problems)
+
+
+def test_non_loopback_listener_requires_an_api_token(tmp_path: Path) -> None:
+    assert problems_of({"listen": "0.0.0.0:9841"}) == [
+        "api_token_file: listen 0.0.0.0:9841 is not loopback-only: an api_token_file is required"
+    ]
+    token = tmp_path / "token"
+    token.write_text("tok-123456\n")
+    config = parse_config({"listen": "0.0.0.0:9841", "api_token_file": str(token)}, "t.yaml")
+    assert config.api_token is not None and config.api_token.reveal() == "tok-123456"
+    assert [s.reveal() for s in config.secrets()] == ["tok-123456"]
+
+
+def test_bad_listen_and_timing_values() -> None:
+    problems = problems_of({"listen": "localhost", "checks": [
+        {"name": "a", "type": "disk", "path": "/", "retries": 0}]})
+    assert problems[0].startswith("listen: expected HOST:PORT")
+    assert "checks[0]: retries must be at least 1 (1 = the first failure is confirmed)" in problems
+
+
+def test_unknown_holiday_country_is_a_config_error_not_a_crash_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "watchdog.yaml"
+    config.write_text("checks: [{name: root, type: disk, path: /}]\nbusiness_hours: {holidays: XX}\n")
+    proc = check_config(config)
+    assert proc.returncode == 2
+    assert f"{config}: business_hours.holidays: unknown country code 'XX'" in proc.stderr
+    assert parse_config({"business_hours": {"holidays": "de"}}, "t.yaml").business_hours.holidays == "de"
+    assert parse_config({"business_hours": {"holidays": None}}, "t.yaml").business_hours.holidays is None
+
+
+def test_secrets_of_checks_and_channels_are_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("T_PG_PW", "pg-secret-1")
+    monkeypatch.setenv("T_PD_KEY", "pd-secret-2")
+    config = parse_config({
+        "checks": [{"name": "pg", "type": "postgres", "password_env": "T_PG_PW"}],
+        "notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_env": "T_PD_KEY"}]},
+    }, "t.yaml")
+    assert sorted(s.reveal() for s in config.secrets()) == ["pd-secret-2", "pg-secret-1"]
+
+
+def test_check_config_exits_2_naming_file_key_and_problem(tmp_path: Path) -> None:
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(yaml.safe_dump({"checks": [
+        {"name": "root", "type": "disk", "path": "/", "warn": "lots"},
+        {"name": "web", "type": "http", "url": "http://127.0.0.1/", "slow": "fast"},
+    ]}))
+    proc = check_config(path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"{path}: checks[0].warn: expected a percentage from 0% to 100%, got 'lots'",
+        f"{path}: checks[1].slow: expected a duration like 30s, 5m or 500ms, got 'fast'",
+    ]
+
+
+def test_check_config_never_prints_a_secret(tmp_path: Path) -> None:
+    path = tmp_path / "watchdog.yaml"
+    pw = tmp_path / "pw"
+    pw.write_text("Very-Secret-PW-42\n")
+    path.write_text(yaml.safe_dump({"checks": [
+        {"name": "db", "type": "mysql", "password_file": str(pw)},
+        {"name": "bad", "type": "mysql", "password": "Inline-Secret-43"},
+    ]}))
+    proc = check_config(path)
+    assert proc.returncode == 2
+    assert "checks[1].password: inline secrets are not accepted" in proc.stderr
+    assert "Secret-PW-42" not in proc.stdout + proc.stderr and "Inline-Secret-43" not in proc.stdout + proc.stderr
+    path.write_text(yaml.safe_dump({"checks": [{"name": "db", "type": "mysql", "password_file": str(pw)}]}))
+    proc = check_config(path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Secret-PW-42" not in proc.stdout + proc.stderr
+
+
+def test_check_config_on_missing_file_exits_2(tmp_path: Path) -> None:
+    proc = check_config(tmp_path / "nope.yaml")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory"
+
+
+def test_example_config_validates_given_its_secrets(tmp_path: Path) -> None:
+    """config/watchdog.yaml as shipped: valid once its secret files and variables exist, and
+    every missing secret is reported by key when they do not."""
+    text = EXAMPLE.read_text().replace("/etc/shop-watchdog/", f"{tmp_path}/")
+    (tmp_path / "mysql.pass").write_text("mysql-pw\n")
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(text)
+    env = {"PG_MONITOR_PASSWORD": "pg-pw", "SMTP_PASSWORD": "smtp-pw", "PD_ROUTING_KEY": "pd-key"}
+    proc = check_config(path, env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{path}: valid\nhost shop-web-1")
+    assert "10 checks:" in proc.stdout and "web (http, critical, every 30s" in proc.stdout
+    for secret in ["mysql-pw", *env.values()]:
+        assert secret not in proc.stdout
+    missing = check_config(path, {"PG_MONITOR_PASSWORD": "", "SMTP_PASSWORD": "x"})
+    assert missing.returncode == 2
+    assert f"{path}: notify.channels[1].routing_key_env: environment variable PD_ROUTING_KEY is not set" in missing.stderr
+
+
+def test_load_config_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("host: shop-db-2\nchecks:\n  - {name: root, type: disk, path: /, crit: 95%}\n")
+    config: WatchdogConfig = load_config(str(path))
+    assert config.source == str(path) and config.host == "shop-db-2"
+    assert config.check("root").options.crit == 95.0

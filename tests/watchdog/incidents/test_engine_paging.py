@@ -1,0 +1,336 @@
+"""Paging: reminders, escalation, acknowledgement, resolve, silences, business hours, depends_on."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+
+from checks.base import Status
+from tests.servers.webhook_sink import WebhookSink
+from tests.watchdog.incidents.engine_rig import Rig, at_local, check, config
+from watchdog.common.clock import ManualClock
+from watchdog.config.model import Route
+
+PAGING = Route(channels=("pager", "admins"), repeat_every=60, escalate_after=150, escalate_to=("boss",))
+
+
+def kinds(sink: WebhookSink, channel: str) -> list[str]:
+    return [m["kind"] for m in sink.messages(channel)]
+
+
+def test_reminders_until_ack_and_escalation_once(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("db")], critical=PAGING), sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL, "connection refused")
+        rig.advance(59)
+        assert rig.sent() == 2  # the page, no reminder yet
+        rig.advance(1)
+        rig.advance(60)
+        sink.wait_count(None, "reminder", 4)
+        assert kinds(sink, "pager") == ["trigger", "reminder", "reminder"]
+        rig.advance(30)  # 150 s without ack
+        rig.advance(30)
+        [escalation] = sink.wait_count("boss", "escalation", 1)
+        assert escalation["check"] == "db"
+        rig.advance(200)
+        assert len(sink.messages("boss")) == 1  # escalated once, no reminders to the escalation target
+        assert rig.engine.ack(rig.incident("db")["id"], "alice")
+        assert rig.incident("db")["state"] == "acknowledged"
+        sent = rig.sent()
+        rig.advance(3600)
+        assert rig.sent() == sent
+        rig.result("db", Status.OK)
+        for channel in ("pager", "admins", "boss"):
+            assert len(sink.wait_count(channel, "resolve", 1)) == 1
+        assert rig.incidents() == []
+    finally:
+        rig.close()
+
+
+def test_ack_before_escalation_prevents_it(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("db")], critical=PAGING), sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL)
+        assert rig.engine.ack(rig.incident("db")["id"], "bob")
+        assert rig.engine.ack(rig.incident("db")["id"], "bob")  # idempotent
+        rig.advance(1000)
+        rig.result("db", Status.OK)
+        sink.wait_count(None, "resolve", 2)
+        assert kinds(sink, "pager") == ["trigger", "resolve"]
+        assert sink.messages("boss") == []
+    finally:
+        rig.close()
+
+
+def test_ack_of_unknown_incident_is_refused(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("db")]), sink, ManualClock())
+    try:
+        assert not rig.engine.ack("inc-0000000000", "alice")
+    finally:
+        rig.close()
+
+
+def test_resolve_goes_to_every_paged_channel_even_when_silenced(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("db")], critical=PAGING), sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL)
+        for step in (60, 60, 30):
+            rig.advance(step)
+        sink.wait_count("boss", "escalation", 1)
+        sink.wait_count("pager", "reminder", 2)
+        rig.engine.silence("db", 3600, "replacing the disk", "carol")
+        sent = rig.sent()
+        rig.advance(600)
+        assert rig.sent() == sent  # no reminders while silenced
+        rig.result("db", Status.OK)
+        for channel in ("pager", "admins", "boss"):
+            assert len(sink.wait_count(channel, "resolve", 1)) == 1
+    finally:
+        rig.close()
+
+
+def test_silence_blocks_restart_and_page_and_tells_at_once_when_it_ends(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("web", command=["true"])]), sink, ManualClock())
+    try:
+        silence = rig.engine.silence("web", 300, "nginx upgrade", "dave")
+        assert silence["check"] == "web" and silence["by"] == "dave"
+        rig.result("web", Status.CRITICAL)
+        rig.advance(299)
+        rig.result("web", Status.CRITICAL)
+        assert rig.incident()["state"] == "open" and rig.incident()["silenced_until"]
+        assert rig.sent() == 0 and rig.store().restarts("web") == []
+        rig.advance(1)
+        assert rig.incident()["state"] == "paged"
+        [page] = sink.wait_count("pager", "trigger", 1)
+        assert "silence ended" in page["details"]
+        timeline = [e.kind for e in rig.store().timeline(rig.incident()["id"])]
+        assert timeline[:2] == ["opened", "silenced"] and "silence_ended" in timeline
+    finally:
+        rig.close()
+
+
+def test_problem_cleared_during_silence_sends_nothing(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("web", command=["true"])]), sink, ManualClock())
+    try:
+        rig.engine.silence("web", 300, "maintenance", "dave")
+        rig.result("web", Status.CRITICAL)
+        rig.result("web", Status.OK)
+        rig.advance(400)
+        assert rig.incidents() == [] and rig.sent() == 0
+    finally:
+        rig.close()
+
+
+def test_silence_of_unknown_check_is_refused(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("web")]), sink, ManualClock())
+    try:
+        with pytest.raises(KeyError):
+            rig.engine.silence("nope", 60, "x", "y")
+    finally:
+        rig.close()
+
+
+def test_warning_at_23_00_waits_for_business_hours(tmp_path: Path, sink: WebhookSink) -> None:
+    tuesday_night = at_local(2026, 11, 24, 23, 0).astimezone(timezone.utc)
+    rig = Rig(config(tmp_path, sink, [check("disk", severity="warning")]), sink, ManualClock(tuesday_night))
+    try:
+        rig.result("disk", Status.WARNING, "82% used")
+        inc = rig.incident("disk")
+        assert inc["state"] == "open"
+        assert inc["deferred_until"] == at_local(2026, 11, 25, 8, 0).astimezone(timezone.utc).isoformat()
+        rig.advance(8 * 3600 + 59 * 60)
+        rig.result("disk", Status.WARNING, "83% used")
+        assert rig.sent() == 0
+        rig.advance(60)  # 08:00 Warsaw
+        assert rig.incident("disk")["state"] == "paged"
+        [told] = sink.wait_count("admins", "trigger", 1)
+        assert told["severity"] == "warning" and "83% used" in told["summary"]
+        assert sink.messages("pager") == []
+    finally:
+        rig.close()
+
+
+def test_warning_cleared_overnight_sends_nothing(tmp_path: Path, sink: WebhookSink) -> None:
+    night = at_local(2026, 11, 24, 23, 0).astimezone(timezone.utc)
+    rig = Rig(config(tmp_path, sink, [check("disk", severity="warning")]), sink, ManualClock(night))
+    try:
+        rig.result("disk", Status.WARNING, "82% used")
+        rig.advance(3 * 3600)
+        rig.result("disk", Status.OK)
+        rig.advance(6 * 3600)
+        assert rig.incidents() == [] and rig.sent() == 0
+        [closed] = rig.store().incidents_of("disk")
+        assert closed.resolution == "cleared before anyone was told"
+    finally:
+        rig.close()
+
+
+def test_warning_that_turns_critical_at_night_is_handled_as_critical(tmp_path: Path, sink: WebhookSink) -> None:
+    night = at_local(2026, 11, 24, 23, 0).astimezone(timezone.utc)
+    rig = Rig(config(tmp_path, sink, [check("disk")]), sink, ManualClock(night))
+    try:
+        rig.result("disk", Status.WARNING, "85% used")
+        assert rig.sent() == 0
+        rig.result("disk", Status.CRITICAL, "95% used")
+        inc = rig.incident("disk")
+        assert (inc["severity"], inc["state"]) == ("critical", "paged")
+        assert sink.wait_count("pager", "trigger", 1)[0]["severity"] == "critical"
+    finally:
+        rig.close()
+
+
+def test_dependent_check_does_not_page_while_parent_fails(tmp_path: Path, sink: WebhookSink) -> None:
+    checks = [check("db"), check("web", command=["true"], depends_on=["db"])]
+    rig = Rig(config(tmp_path, sink, checks), sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL, "refused")
+        rig.result("web", Status.CRITICAL, "502 from the app")
+        rig.advance(30)
+        rig.result("web", Status.CRITICAL, "502 from the app")
+        assert rig.incident("web")["state"] == "open"
+        assert rig.store().restarts("web") == []
+        assert [m["check"] for m in sink.wait_count("pager", "trigger", 1)] == ["db"]
+        timeline = rig.store().timeline(rig.incident("web")["id"])
+        assert [e.kind for e in timeline] == ["opened", "suppressed"]
+        rig.result("db", Status.OK)
+        rig.result("web", Status.CRITICAL, "502 from the app")  # parent fine, child still failing
+        assert rig.incident("web")["state"] == "repairing"
+        rig.settle()
+    finally:
+        rig.close()
+
+
+def test_dependent_check_that_recovers_with_its_parent_sends_nothing(tmp_path: Path, sink: WebhookSink) -> None:
+    checks = [check("db"), check("web", depends_on=["db"])]
+    rig = Rig(config(tmp_path, sink, checks), sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL)
+        rig.result("web", Status.CRITICAL)
+        rig.result("db", Status.OK)
+        rig.result("web", Status.OK)
+        sink.wait_count(None, "resolve", 2)
+        assert sorted((m["check"], m["kind"]) for m in sink.messages()) == [("db", "resolve")] * 2 + [("db", "trigger")] * 2
+        assert rig.sent() == 4
+    finally:
+        rig.close()
+
+
+def test_open_incident_survives_restart_without_second_page(tmp_path: Path, sink: WebhookSink) -> None:
+    cfg = config(tmp_path, sink, [check("db")], critical=PAGING)
+    clock = ManualClock()
+    rig = Rig(cfg, sink, clock)
+    rig.result("db", Status.CRITICAL)
+    incident_id = rig.incident("db")["id"]
+    rig.advance(40)
+    sink.wait_count("pager", "trigger", 1)
+    rig.close()
+    again = Rig(cfg, sink, clock)
+    try:
+        assert again.incident("db")["id"] == incident_id
+        assert again.incident("db")["state"] == "paged"
+        again.result("db", Status.CRITICAL)
+        again.advance(19)
+        assert again.sent() == 2
+        again.advance(1)  # 60 s after the page, counted across the restart
+        sink.wait_count("pager", "reminder", 1)
+        again.result("db", Status.OK)
+        sink.wait_count(None, "resolve", 2)
+        assert kinds(sink, "pager") == ["trigger", "reminder", "resolve"]
+        assert {m["incident_id"] for m in sink.messages()} == {incident_id}
+    finally:
+        again.close()
+
+
+def test_restart_budget_survives_daemon_restart(tmp_path: Path, sink: WebhookSink) -> None:
+    from watchdog.config.model import RemediationConfig
+
+    rem = RemediationConfig(backend="command", verify_after=1, max_restarts=1, restart_window=3600)
+    cfg = config(tmp_path, sink, [check("web", command=["true"])], remediation=rem)
+    clock = ManualClock()
+    rig = Rig(cfg, sink, clock)
+    rig.result("web", Status.CRITICAL)
+    rig.settle()
+    rig.advance(1)
+    rig.result("web", Status.OK)
+    rig.close()
+    again = Rig(cfg, sink, clock)
+    try:
+        again.result("web", Status.CRITICAL)
+        assert again.incident()["state"] == "paged"
+        assert "restart loop" in again.incident()["tried"]
+    finally:
+        again.close()
+
+
+def test_reload_resolves_incident_of_a_removed_check_and_applies_new_routes(tmp_path: Path, sink: WebhookSink) -> None:
+    cfg = config(tmp_path, sink, [check("db"), check("cache")])
+    rig = Rig(cfg, sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL)
+        sink.wait_count(None, "trigger", 2)
+        rig.engine.reload(config(tmp_path, sink, [check("cache")], critical=Route(channels=("boss",))))
+        assert rig.incidents() == []
+        sink.wait_count(None, "resolve", 2)
+        rig.result("cache", Status.CRITICAL)
+        assert [m["check"] for m in sink.wait_count("boss", "trigger", 1)] == ["cache"]
+    finally:
+        rig.close()
+
+
+def test_told_warning_that_turns_critical_pages_the_critical_route(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("disk")], warning=Route(channels=("admins",))), sink, ManualClock())
+    try:
+        rig.result("disk", Status.WARNING, "85% used")
+        sink.wait_count("admins", "trigger", 1)
+        rig.result("disk", Status.CRITICAL, "99% used")
+        rig.result("disk", Status.CRITICAL, "99% used")
+        inc = rig.incident("disk")
+        assert (inc["severity"], inc["state"]) == ("critical", "paged")
+        [page] = sink.wait_count("pager", "trigger", 1)
+        assert page["severity"] == "critical" and page["incident_id"] == inc["id"]
+        assert [m["severity"] for m in sink.wait_count("admins", "trigger", 2)] == ["warning", "critical"]
+        rig.result("disk", Status.OK)
+        assert len(sink.wait_count(None, "resolve", 2)) == 2
+    finally:
+        rig.close()
+
+
+def test_incident_repairing_at_a_crash_is_verified_by_the_next_result(tmp_path: Path, sink: WebhookSink) -> None:
+    cfg = config(tmp_path, sink, [check("web", command=["sleep", "0.3"]), check("db", command=["sleep", "0.3"])])
+    clock = ManualClock()
+    rig = Rig(cfg, sink, clock)
+    rig.result("web", Status.CRITICAL)
+    rig.result("db", Status.CRITICAL)
+    rig.close()  # the daemon stops while both restarts run
+    again = Rig(cfg, sink, clock)
+    try:
+        assert {i["check"]: i["state"] for i in again.incidents()} == {"web": "repairing", "db": "repairing"}
+        again.result("web", Status.OK)
+        again.result("db", Status.CRITICAL, "still refused")
+        assert [i["check"] for i in again.incidents()] == ["db"]
+        assert again.incident("db")["state"] == "paged"
+        assert [m["check"] for m in sink.wait_count(None, "trigger", 2)] == ["db", "db"]
+        [web] = again.store().incidents_of("web")
+        assert web.resolution == "auto-repaired"
+    finally:
+        again.close()
+
+
+def test_acknowledged_incident_stays_quiet_after_restart(tmp_path: Path, sink: WebhookSink) -> None:
+    cfg = config(tmp_path, sink, [check("db")], critical=PAGING)
+    clock = ManualClock()
+    rig = Rig(cfg, sink, clock)
+    rig.result("db", Status.CRITICAL)
+    assert rig.engine.ack(rig.incident("db")["id"], "erin")
+    rig.close()
+    again = Rig(cfg, sink, clock)
+    try:
+        assert again.incident("db")["state"] == "acknowledged" and again.incident("db")["acked_by"] == "erin"
+        again.advance(1000)
+        assert again.sent() == 2
+        again.result("db", Status.OK)
+        assert len(sink.wait_count(None, "resolve", 2)) == 2
+    finally:
+        again.close()

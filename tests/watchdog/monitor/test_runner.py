@@ -1,0 +1,159 @@
+"""The runner: exceptions -> UNKNOWN, timeouts -> CRITICAL, no overlap, bounded pool, and a
+probe stuck in a blocking call (socket without timeout on a server that never answers)
+never blocks anything else — not even process exit."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from checks.base import Check, CheckResult, Status
+from checks.tcp import TcpCheck, TcpOptions
+from tests.servers.hanging import HangingTCPServer
+from tests.servers.nginx import NginxServer
+from watchdog.common.clock import SystemClock
+from watchdog.common.logs import SCRUBBER
+from watchdog.monitor.runner import RunOutcome, Runner, format_seconds
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class BlockingCheck(Check):
+    """A badly written probe: reads from a socket without any timeout (like a statvfs on a
+    dead NFS mount, it ignores the timeout it is given)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(None)
+        self.port = port
+
+    def run(self, timeout: float) -> CheckResult:
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        with sock:
+            sock.recv(1)
+        return CheckResult(Status.OK, "the server finally answered")
+
+
+class FailingCheck(Check):
+    """A probe with a bug that puts a secret into its exception text."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(None)
+        self.secret = secret
+
+    def run(self, timeout: float) -> CheckResult:
+        raise ConnectionError(f"login as monitor:{self.secret}@db failed")
+
+
+def collect(runner: Runner, count: int, timeout: float = 5.0) -> list[RunOutcome]:
+    got: list[RunOutcome] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count:
+        assert time.monotonic() < deadline, f"only {len(got)} of {count} outcomes"
+        got.extend(runner.poll())
+        time.sleep(0.005)
+    return got
+
+
+def test_exception_becomes_unknown_with_its_text_and_secrets_scrubbed() -> None:
+    SCRUBBER.add("s3cr3t-pw")
+    runner = Runner(SystemClock())
+    runner.submit("db", FailingCheck("s3cr3t-pw"), 5.0)
+    (outcome,) = collect(runner, 1)
+    assert outcome.result.status is Status.UNKNOWN
+    assert outcome.result.message == "check failed: ConnectionError: login as monitor:***@db failed"
+    assert not runner.in_flight("db")
+    runner.close()
+
+
+def test_probe_ignoring_its_timeout_is_reported_critical_timeout(hanging_tcp: HangingTCPServer) -> None:
+    runner = Runner(SystemClock(), grace=0.05)
+    started = time.monotonic()
+    runner.submit("nfs", BlockingCheck(hanging_tcp.port), 0.5)
+    (outcome,) = collect(runner, 1)
+    assert 0.5 <= time.monotonic() - started < 1.5
+    assert outcome.timed_out and outcome.result == CheckResult(Status.CRITICAL, "timeout after 500ms")
+    assert runner.in_flight("nfs") and runner.hanging() == 1, "the thread is still blocked"
+    assert runner.submit("nfs", BlockingCheck(hanging_tcp.port), 0.5) is None, "no second run while one hangs"
+    runner.close()
+
+
+def test_result_after_timeout_is_dropped_and_frees_the_check() -> None:
+    runner = Runner(SystemClock(), grace=0.05)
+    with HangingTCPServer() as server:
+        runner.submit("late", BlockingCheck(server.port), 0.2)
+        (outcome,) = collect(runner, 1)
+        assert outcome.timed_out
+    # closing the listener resets the pending connection: the blocked recv() returns
+    deadline = time.monotonic() + 5
+    while runner.in_flight("late"):
+        assert time.monotonic() < deadline
+        assert runner.poll() == []
+        time.sleep(0.01)
+    assert runner.late_results == 1 and runner.hanging() == 0
+    runner.close()
+
+
+def test_full_pool_reports_timeout_for_runs_that_never_started(hanging_tcp: HangingTCPServer) -> None:
+    runner = Runner(SystemClock(), max_workers=2, grace=0.05)
+    for name in ("a", "b", "c"):
+        runner.submit(name, BlockingCheck(hanging_tcp.port), 0.3)
+    outcomes = {o.name: o for o in collect(runner, 3)}
+    assert outcomes["c"].result.message == "timeout after 300ms: no free worker to start the check"
+    assert outcomes["a"].result.message == "timeout after 300ms"
+    assert runner.threads == 2
+    assert not runner.in_flight("c"), "a run that never started is not in flight"
+    runner.close()
+
+
+def test_runs_are_concurrent_and_real_results_pass_through(make_nginx: Callable[..., NginxServer], hanging_tcp: HangingTCPServer) -> None:
+    nginx = make_nginx()
+    wake = threading.Event()
+    runner = Runner(SystemClock(), wake=wake.set)
+    for i in range(20):
+        runner.submit(f"stuck{i}", BlockingCheck(hanging_tcp.port), 3.0)
+    started = time.monotonic()
+    runner.submit("web", TcpCheck(TcpOptions("127.0.0.1", nginx.port)), 3.0)
+    assert wake.wait(2.0), "the runner wakes the main loop when a run finishes"
+    (outcome,) = collect(runner, 1)
+    assert outcome.name == "web" and outcome.result.status is Status.OK
+    assert time.monotonic() - started < 0.5, "20 stuck probes do not delay a live one"
+    assert outcome.duration < 0.5
+    runner.close()
+
+
+def test_stuck_worker_does_not_keep_the_process_from_exiting(hanging_tcp: HangingTCPServer) -> None:
+    code = textwrap.dedent(
+        f"""
+        import socket, time
+        from checks.base import Check, CheckResult, Status
+        from watchdog.common.clock import SystemClock
+        from watchdog.monitor.runner import Runner
+
+        class Stuck(Check):
+            def run(self, timeout):
+                socket.create_connection(("127.0.0.1", {hanging_tcp.port})).recv(1)
+                return CheckResult(Status.OK, "")
+
+        runner = Runner(SystemClock())
+        runner.submit("stuck", Stuck(None), 0.1)
+        time.sleep(0.6)
+        assert runner.poll()[0].timed_out
+        runner.close()
+        print("exiting")
+        """
+    )
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "exiting"
+    assert time.monotonic() - started < 10
+
+
+def test_format_seconds_matches_config_durations() -> None:
+    assert [format_seconds(s) for s in (5.0, 0.5, 2.5, 30.0)] == ["5s", "500ms", "2.5s", "30s"]

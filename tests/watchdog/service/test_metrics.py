@@ -1,0 +1,88 @@
+"""/metrics of a daemon that ran real checks against real servers, checked by `promtool`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from datetime import datetime, timezone
+
+from prometheus_client import CollectorRegistry
+
+from checks.base import Status
+
+from tests.servers.hanging import HangingTCPServer
+from tests.servers.nginx import NginxServer
+from tests.servers.ports import free_port
+from tests.servers.redis import RedisServer
+from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.watchdog.monitor.test_scheduler import tcp_spec
+from watchdog.monitor.checkstate import CheckState
+from watchdog.service.metrics import Metrics
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one series in Prometheus text, or None when absent."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        found = dict(re.findall(r'(\w+)="([^"]*)"', head))
+        if head.split("{")[0] == name and all(found.get(k) == v for k, v in labels.items()):
+            return float(value)
+    return None
+
+
+def test_metrics_of_a_real_daemon_pass_promtool(
+    tmp_path: Path, make_nginx: Callable[..., NginxServer], redis_server: RedisServer, hanging_tcp: HangingTCPServer
+) -> None:
+    nginx = make_nginx()
+    config = {"checks": [
+        {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "500ms"},
+        {"name": "cache", "type": "redis", "host": "127.0.0.1", "port": redis_server.port, "interval": "500ms"},
+        {"name": "root", "type": "disk", "path": "/", "warn": "99%", "crit": "100%"},
+        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1},
+        {"name": "stuck", "type": "http", "url": hanging_tcp.url, "timeout": "300ms", "interval": "500ms"},
+    ]}
+    with WatchdogDaemon(tmp_path / "d", config) as daemon:
+        daemon.wait_for("stuck", lambda c: c["status"] == "CRITICAL")
+        daemon.wait_for("web", lambda c: c["status"] == "OK")
+        time.sleep(1.2)
+        code, body = daemon.get("/metrics")
+    assert code == 200
+    text = body.decode()
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
+
+    assert sample(text, "shop_watchdog_check_status", check="web") == 0
+    assert sample(text, "shop_watchdog_check_status", check="db") == 2
+    assert sample(text, "shop_watchdog_check_status", check="stuck") == 2
+    assert sample(text, "shop_watchdog_check_info", check="cache", type="redis", severity="critical") == 1
+    assert (sample(text, "shop_watchdog_check_runs_total", check="web", status="ok") or 0) >= 2
+    assert (sample(text, "shop_watchdog_check_runs_total", check="db", status="critical") or 0) >= 1
+    assert sample(text, "shop_watchdog_check_value", check="root", measurement="used_ratio") is not None
+    assert (sample(text, "shop_watchdog_scheduler_lag_seconds_count") or 0) >= 5
+    assert (sample(text, "shop_watchdog_check_duration_seconds_count", type="http") or 0) >= 2
+    assert sample(text, "shop_watchdog_checks") == 5
+    assert sample(text, "shop_watchdog_build_info", version="0.1.0") == 1
+    loop_ts = sample(text, "shop_watchdog_loop_last_iteration_timestamp_seconds")
+    assert loop_ts is not None and abs(loop_ts - time.time()) < 30
+    assert (sample(text, "shop_watchdog_check_runs_total", check="stuck", status="critical") or 0) >= 1
+
+
+def test_removed_checks_lose_their_series() -> None:
+    metrics = Metrics("1.2.3", CollectorRegistry())
+    a, b = tcp_spec("a", 1), tcp_spec("b", 2)
+    metrics.configure([a, b], [])
+    now = datetime.now(timezone.utc)
+    for spec in (a, b):
+        metrics.observe(spec, CheckState(spec.name, Status.WARNING, False, "m", now, now, 1, 0.01, {"x-y": 1.5}), timed_out=True)
+    text = metrics.render().decode()
+    assert sample(text, "shop_watchdog_check_value", check="b", measurement="x_y") == 1.5
+    assert sample(text, "shop_watchdog_check_timeouts_total", check="b") == 1
+    metrics.configure([a], ["b"])
+    text = metrics.render().decode()
+    assert 'check="b"' not in text and 'check="a"' in text

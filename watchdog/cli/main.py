@@ -1,0 +1,268 @@
+"""`shop-watchdog`: run the daemon, validate a config, probe once, talk to the running daemon.
+
+Exit codes are part of the contract (DESIGN.md): bad config is 2 everywhere, with every
+problem on stderr; `once` exits with the worst status (0 OK, 1 WARNING, 2 CRITICAL,
+3 UNKNOWN); commands that talk to the daemon exit 3 when it is unreachable.
+
+Config: `-c FILE`, else `$SHOP_WATCHDOG_CONFIG`, else /etc/shop-watchdog/watchdog.yaml when
+it exists, else the embedded default (watchdog.config.discovery).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from checks.base import Status, worst
+from watchdog.service.api import ListenError
+from watchdog.common.clock import SystemClock
+from watchdog.config.model import DEFAULT_CONFIG_PATH, WatchdogConfig, load_config
+from watchdog.common.configtools import ConfigError, parse_duration
+from watchdog.service.daemon import Daemon, build_check, package_version, register_secrets
+from watchdog.incidents.engine import build_engine, test_notify
+from watchdog.config.discovery import embedded_default
+from watchdog.service.journal import setup_logging
+from watchdog.common.logs import event
+from watchdog.cli.output import (
+    ApiClient,
+    ApiUnreachable,
+    format_config_summary,
+    format_once,
+    format_status,
+    once_json,
+)
+from watchdog.monitor.runner import Runner, RunOutcome
+
+EXIT_OK = 0
+EXIT_BAD_CONFIG = 2
+EXIT_UNREACHABLE = 3
+
+
+def config_source(explicit: str | None, environ: Mapping[str, str], exists: Callable[[str], bool] = os.path.exists) -> str | None:
+    """The config file to read, or None for the embedded default."""
+    if explicit:
+        return explicit
+    if environ.get("SHOP_WATCHDOG_CONFIG"):
+        return environ["SHOP_WATCHDOG_CONFIG"]
+    return DEFAULT_CONFIG_PATH if exists(DEFAULT_CONFIG_PATH) else None
+
+
+def config_loader(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Callable[[], WatchdogConfig]:
+    """Reads the config from where it came from, again on every call (SIGHUP reload)."""
+    path = config_source(explicit, environ)
+    if path is None:
+        return embedded_default
+    return lambda: load_config(path)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    print(format_config_summary(config))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    from watchdog.service.sdnotify import SystemdNotifier
+
+    os.makedirs(config.state_dir, mode=0o750, exist_ok=True)
+    clock = SystemClock()
+    daemon = Daemon(
+        config,
+        clock=clock,
+        load=config_loader(args.config),
+        sink_factory=build_engine,
+        notifier=SystemdNotifier.from_environment(),
+        heartbeat=_heartbeat(config, clock),
+    )
+    daemon.install_signal_handlers()
+    try:
+        return daemon.run()
+    except ListenError as exc:
+        event(logging.getLogger("watchdog.cli.main"), "daemon_cannot_listen", logging.ERROR, error=str(exc))
+        print(f"shop-watchdog run: {exc}", file=sys.stderr)
+        return 1
+
+
+def _heartbeat(config: WatchdogConfig, clock: SystemClock) -> Any:
+    if config.heartbeat is None:
+        return None
+    from watchdog.service.heartbeat import Heartbeat, RequestsGet
+
+    return Heartbeat(config.heartbeat.url, config.heartbeat.interval, clock, RequestsGet())
+
+
+def run_once(config: WatchdogConfig) -> list[RunOutcome | None]:
+    """Runs every check once, all at the same time; outcomes in config order."""
+    wake = threading.Event()
+    runner = Runner(SystemClock(), max_workers=max(1, len(config.checks)), wake=wake.set)
+    jobs = {spec.name: runner.submit(spec.name, build_check(spec), spec.timeout) for spec in config.checks}
+    done: dict[str, RunOutcome] = {}
+    try:
+        while len(done) < len(jobs):
+            for outcome in runner.poll():
+                done[outcome.name] = outcome
+            deadline = runner.next_deadline()
+            if len(done) < len(jobs):
+                wake.wait(0.5 if deadline is None else max(0.0, min(0.5, deadline - SystemClock().monotonic())))
+                wake.clear()
+    finally:
+        runner.close()
+    return [done.get(spec.name) for spec in config.checks]
+
+
+def cmd_once(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    outcomes = run_once(config)
+    statuses = [o.result.status for o in outcomes if o is not None]
+    overall = worst(statuses) if statuses else Status.OK
+    if args.json:
+        print(json.dumps(once_json(config, outcomes, overall), indent=2))
+    else:
+        print(format_once(config, outcomes, overall))
+    return int(overall)
+
+
+def cmd_status(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    client = ApiClient(config)
+    try:
+        status = client.status()
+    except ApiUnreachable as exc:
+        print(f"shop-watchdog status: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return EXIT_OK
+
+
+def cmd_ack(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    client = ApiClient(config)
+    try:
+        code, body = client.post(f"/api/v1/incidents/{args.incident_id}/ack", {"by": args.by})
+    except ApiUnreachable as exc:
+        print(f"shop-watchdog ack: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if code == 200:
+        print(f"acknowledged {args.incident_id} (by {args.by})")
+        return EXIT_OK
+    print(f"shop-watchdog ack: {body.get('error', f'HTTP {code}')}", file=sys.stderr)
+    return 1 if code == 404 else 2
+
+
+def cmd_silence(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    try:
+        seconds = parse_duration(args.duration)
+        if seconds <= 0:
+            raise ValueError("duration must be greater than 0")
+    except ValueError as exc:
+        print(f"shop-watchdog silence: --for: {exc}", file=sys.stderr)
+        return 2
+    client = ApiClient(config)
+    payload = {"check": args.check, "duration": args.duration, "reason": args.reason, "by": args.by}
+    try:
+        code, body = client.post("/api/v1/silences", payload)
+    except ApiUnreachable as exc:
+        print(f"shop-watchdog silence: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if code == 201:
+        until = body.get("until") or body.get("end")
+        print(f"silenced {args.check} for {args.duration}" + (f" (until {until})" if until else "") + f": {args.reason}")
+        return EXIT_OK
+    print(f"shop-watchdog silence: {body.get('error', f'HTTP {code}')}", file=sys.stderr)
+    return 2
+
+
+def cmd_test_notify(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    try:
+        config.notify.channel(args.channel)
+    except KeyError:
+        names = ", ".join(ch.name for ch in config.notify.channels) or "none configured"
+        print(f"shop-watchdog test-notify: no channel named {args.channel!r} (channels: {names})", file=sys.stderr)
+        return 2
+    delivered, message = test_notify(config, args.channel)
+    print(message, file=sys.stdout if delivered else sys.stderr)
+    return 0 if delivered else 1
+
+
+def cmd_install_polkit(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    from watchdog.service.polkit import DEFAULT_RULE_PATH, install_polkit_rule
+
+    units = config.restartable_units()
+    path = args.output or DEFAULT_RULE_PATH
+    try:
+        changed = install_polkit_rule(args.user, units, path)
+    except ValueError as exc:
+        print(f"shop-watchdog install-polkit: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"shop-watchdog install-polkit: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    state = "written" if changed else "already up to date"
+    print(f"{path} {state}: {args.user} may restart {', '.join(units) or 'no units'}")
+    return EXIT_OK
+
+
+# -- wiring --------------------------------------------------------------------------------------
+
+
+def _default_user() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shop-watchdog", description="Keeps online-shop servers alive: probes, repairs, pages.")
+    parser.add_argument("--version", action="version", version=f"shop-watchdog {package_version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", metavar="FILE", help="config file (default: $SHOP_WATCHDOG_CONFIG, "
+                        f"else {DEFAULT_CONFIG_PATH}, else the embedded default)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace, WatchdogConfig], int], text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=text, description=text)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("run", cmd_run, "run the daemon in the foreground")
+    add("check-config", cmd_check_config, "validate the config and print a summary")
+    p = add("once", cmd_once, "run every check once; exit with the worst status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = add("status", cmd_status, "show the running daemon's checks, open incidents and outbox")
+    p.add_argument("--json", action="store_true", help="print the daemon's JSON status")
+    p = add("ack", cmd_ack, "acknowledge an incident: stops reminders and escalation")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--by", default=_default_user(), help="who acknowledges (default: your user name)")
+    p = add("silence", cmd_silence, "planned work: no restarts and no pages for a check")
+    p.add_argument("check", metavar="CHECK")
+    p.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 30m, 2h")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", default=_default_user())
+    p = add("test-notify", cmd_test_notify, "send a test message through one channel")
+    p.add_argument("channel", metavar="CHANNEL")
+    p = add("install-polkit", cmd_install_polkit, "write the polkit rule allowing restarts of the configured units")
+    p.add_argument("--user", default="shop-watchdog", help="the daemon's system user (default: shop-watchdog)")
+    p.add_argument("--output", metavar="PATH", help="where to write the rule (default: /etc/polkit-1/rules.d/50-shop-watchdog.rules)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_loader(args.config)()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    setup_logging(config.log_level)
+    register_secrets(config)
+    handler: Callable[[argparse.Namespace, WatchdogConfig], int] = args.handler
+    try:
+        return handler(args, config)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        logging.shutdown()

@@ -1,0 +1,128 @@
+"""What the CLI prints (config summary, `once` results, daemon status) and how it reaches the
+daemon's API. Human output is one line per check, worst first; `--json` is for scripts."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from checks.base import Status
+from watchdog.config.model import WatchdogConfig
+from watchdog.monitor.runner import RunOutcome, format_seconds
+
+_ORDER = {"CRITICAL": 0, "UNKNOWN": 1, "WARNING": 2, "OK": 3}
+
+
+class ApiUnreachable(Exception):
+    """The daemon's API did not answer (not running, wrong listen address, timeout)."""
+
+
+class ApiClient:
+    """Talks to the daemon at `config.listen`, sending the API token when one is configured."""
+
+    def __init__(self, config: WatchdogConfig, timeout: float = 5.0) -> None:
+        host = config.listen.host
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+        self.base = f"http://[{host}]:{config.listen.port}" if ":" in host else f"http://{host}:{config.listen.port}"
+        self._token = config.api_token
+        self._timeout = timeout
+
+    def status(self) -> dict[str, Any]:
+        code, body = self._request("GET", "/api/v1/status", None)
+        if code != 200:
+            raise ApiUnreachable(f"{self.base}/api/v1/status answered HTTP {code}")
+        return body
+
+    def post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self._request("POST", path, payload)
+
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self._token is not None:
+            request.add_header("Authorization", f"Bearer {self._token.reveal()}")
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return response.status, _json(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, _json(exc.read())
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiUnreachable(f"daemon not reachable at {self.base}: {reason}") from exc
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {"error": raw.decode("utf-8", "replace").strip()[:200]}
+    return body if isinstance(body, dict) else {"value": body}
+
+
+def format_config_summary(config: WatchdogConfig) -> str:
+    lines = [
+        f"{config.source}: valid",
+        f"host {config.host}, state_dir {config.state_dir}, listen {config.listen}"
+        + (", API token set" if config.api_token is not None else ""),
+        f"{len(config.checks)} checks:",
+    ]
+    for spec in config.checks:
+        repair = ""
+        if spec.remediate is not None:
+            repair = f", restart {spec.remediate.restart}" if spec.remediate.restart else ", repair command"
+        lines.append(
+            f"  {spec.name} ({spec.type}, {spec.severity}, every {format_seconds(spec.interval)}, "
+            f"timeout {format_seconds(spec.timeout)}, hard after {spec.retries}{repair})"
+        )
+    channels = ", ".join(f"{c.name} ({c.type})" for c in config.notify.channels)
+    lines.append(f"notify channels: {channels or 'none (nobody is paged)'}")
+    if config.heartbeat is not None:
+        lines.append(f"heartbeat every {format_seconds(config.heartbeat.interval)}")
+    return "\n".join(lines)
+
+
+def once_json(config: WatchdogConfig, outcomes: list[RunOutcome | None], overall: Status) -> dict[str, Any]:
+    checks = []
+    for spec, outcome in zip(config.checks, outcomes):
+        item: dict[str, Any] = {"name": spec.name, "type": spec.type, "severity": spec.severity}
+        if outcome is None:
+            item |= {"status": Status.UNKNOWN.name, "message": "did not run"}
+        else:
+            item |= {
+                "status": Status(outcome.result.status).name,
+                "message": outcome.result.message,
+                "duration": round(outcome.duration, 6),
+                "timed_out": outcome.timed_out,
+                "measurements": dict(outcome.result.measurements),
+            }
+        checks.append(item)
+    return {"host": config.host, "status": overall.name, "exit_code": int(overall), "checks": checks}
+
+
+def format_once(config: WatchdogConfig, outcomes: list[RunOutcome | None], overall: Status) -> str:
+    rows = once_json(config, outcomes, overall)["checks"]
+    rows.sort(key=lambda r: (_ORDER.get(r["status"], 9), r["name"]))
+    width = max((len(r["name"]) for r in rows), default=4)
+    lines = [f"{r['status']:<8} {r['name']:<{width}}  {r['message']}" for r in rows]
+    lines.append(f"{overall.name}: {len(rows)} checks on {config.host}")
+    return "\n".join(lines)
+
+
+def format_status(status: dict[str, Any]) -> str:
+    checks = sorted(status.get("checks", []), key=lambda c: (_ORDER.get(c.get("status", ""), 9), c.get("name", "")))
+    width = max((len(c.get("name", "")) for c in checks), default=4)
+    lines = [f"{status.get('host')}: {len(checks)} checks (daemon {status.get('version', '?')}, since {status.get('started_at')})"]
+    for c in checks:
+        soft = "" if c.get("hard", True) or c.get("status") == "OK" else f" [soft {c.get('failures')}/{c.get('retries')}]"
+        lines.append(f"  {c.get('status', '?'):<8} {c.get('name', ''):<{width}}  {c.get('message', '')}{soft} (since {c.get('since')})")
+    incidents = status.get("incidents", [])
+    lines.append(f"{len(incidents)} open incidents" + (":" if incidents else ""))
+    for inc in incidents:
+        lines.append(f"  {inc.get('id')} {inc.get('check')} {inc.get('severity')} {inc.get('state')} since {inc.get('opened_at')}")
+    outbox = status.get("outbox") or {}
+    if outbox:
+        lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()))
+    return "\n".join(lines)

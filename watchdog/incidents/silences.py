@@ -1,0 +1,62 @@
+"""Silences: planned work on a check — no restarts, no pages — until a wall-clock time.
+
+A silence is persisted as soon as it is set, and its end is a wall-clock instant ("until
+14:30"), because that is what the person who set it meant, and it must hold across daemon
+restarts. `expire(now)` ends the silences that ran out and returns them, so the engine can
+tell at once about a problem that is still there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from watchdog.storage.state import SilenceRecord, StateStore
+
+
+class Silences:
+    """Active silences by check; thread-safe through the engine's lock, persisted in `store`."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._active: dict[str, SilenceRecord] = {s.check: s for s in store.active_silences()}
+
+    def add(self, check: str, seconds: float, reason: str, by: str, now: datetime) -> SilenceRecord:
+        """Silences `check` for `seconds` from `now`; replaces an earlier silence of that check."""
+        if seconds <= 0:
+            raise ValueError("a silence needs a positive duration")
+        if not reason.strip():
+            raise ValueError("a silence needs a reason")
+        previous = self._active.get(check)
+        if previous is not None:
+            self._store.save_silence(_ended(previous, now))
+        rec = SilenceRecord(
+            id="sil-" + uuid.uuid4().hex[:10],
+            check=check,
+            until=now + timedelta(seconds=seconds),
+            reason=reason,
+            by=by,
+            created_at=now,
+        )
+        self._store.save_silence(rec)
+        self._active[check] = rec
+        return rec
+
+    def active(self, check: str, now: datetime) -> SilenceRecord | None:
+        rec = self._active.get(check)
+        return rec if rec is not None and now < rec.until else None
+
+    def expire(self, now: datetime) -> list[SilenceRecord]:
+        """Ends and returns the silences whose `until` has passed."""
+        ended = [s for s in self._active.values() if now >= s.until]
+        for rec in ended:
+            self._store.save_silence(_ended(rec, now))
+            del self._active[rec.check]
+        return ended
+
+    def all(self) -> list[SilenceRecord]:
+        return sorted(self._active.values(), key=lambda s: s.created_at)
+
+
+def _ended(rec: SilenceRecord, now: datetime) -> SilenceRecord:
+    return SilenceRecord(rec.id, rec.check, rec.until, rec.reason, rec.by, rec.created_at, ended_at=now)

@@ -1,0 +1,80 @@
+"""What the scheduler knows about a check, and what it tells the incident engine.
+
+The scheduler owns confirmation (soft/hard, per DESIGN "Confirmation"): a non-OK result
+becomes *hard* after `retries` consecutive non-OK results; OK is always hard. After every
+completed run it calls `ResultSink.on_result(spec, state)` on the main-loop thread, and
+`ResultSink.tick()` on every loop iteration. The incident engine is the real sink; the
+scheduler never decides about restarts or pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from checks.base import Status
+from watchdog.config.model import CheckSpec, WatchdogConfig
+
+
+@dataclass(frozen=True)
+class CheckState:
+    """A check's state after its latest run.
+
+    `since` is when the current status began (wall clock, UTC-aware); `failures` counts
+    consecutive non-OK results; `hard` is True for OK and for confirmed failures.
+    """
+
+    name: str
+    status: Status
+    hard: bool
+    message: str
+    since: datetime
+    last_run: datetime
+    failures: int
+    duration: float
+    measurements: Mapping[str, float] = field(default_factory=dict)
+
+
+class Rechecker(Protocol):
+    """Asks the scheduler to run a check again after `delay` seconds (verification after a
+    restart), regardless of its interval; the result arrives through `on_result`."""
+
+    def __call__(self, name: str, delay: float) -> None: ...
+
+
+class ResultSink(Protocol):
+    """The incident engine as the scheduler, API and CLI see it.
+
+    `on_result` and `tick` run on the main-loop thread; `ack`, `silence` and the snapshots
+    may be called from API threads, so implementations lock their state.
+    """
+
+    def on_result(self, spec: CheckSpec, state: CheckState) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def reload(self, config: WatchdogConfig) -> None: ...
+
+    def incidents_snapshot(self) -> list[dict[str, Any]]:
+        """Unresolved incidents: [{"id", "check", "severity", "state", "opened_at", ...}]."""
+        ...
+
+    def outbox_snapshot(self) -> dict[str, Any]:
+        """Delivery queue summary, e.g. {"pending": 2, "failed": 0, "oldest_pending_at": ...}."""
+        ...
+
+    def ack(self, incident_id: str, by: str) -> bool:
+        """Acknowledges an unresolved incident; False when no such incident is open."""
+        ...
+
+    def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
+        """Silences a check (no restarts, no pages) for `seconds`; returns the silence as JSON.
+
+        Raises KeyError for an unknown check."""
+        ...
+
+    def close(self) -> None:
+        """Stops background delivery threads; pending messages stay in the outbox."""
+        ...

@@ -1,0 +1,242 @@
+"""Runs checks in worker threads so that one slow or hanging probe never delays another.
+
+The runner alone turns a probe's exception into UNKNOWN (message scrubbed of secrets) and
+enforces the timeout: a run still busy `timeout` (+ a small grace, so a probe that bounds
+its own I/O reports its own, more precise message) after it started is reported CRITICAL
+"timeout after 5s". Python cannot kill a thread, so the worker of a hung probe (a dead NFS
+`statvfs`, a socket without timeout) may stay blocked; the runner keeps that check *in
+flight* until the thread really returns and refuses to start a second run of it (no
+overlap), so at most one thread per check can ever be stuck.
+
+Workers are daemon threads from a bounded pool created on demand: a stuck worker must not
+keep the process from exiting on SIGTERM (`concurrent.futures` joins its threads at exit).
+Finished runs are queued; the main loop collects them with `poll()` and is woken through
+the `wake` callback so results are handled promptly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from checks.base import Check, CheckResult, Status
+from watchdog.common.clock import Clock
+from watchdog.common.logs import SCRUBBER, event
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_WORKERS = 256
+"""Enough for 1,000 checks of which 100 hang for good: each check holds at most one worker."""
+
+
+def format_seconds(seconds: float) -> str:
+    """`5s`, `500ms`, `2.5s`, `5m`, `1h`: durations written back as people write them in the config."""
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One finished (or given up) run of a check.
+
+    `job` identifies the run (the scheduler ignores outcomes of runs it no longer expects);
+    `started` is monotonic; `late` is True for a result that came after a timeout was
+    already reported (it is informational only, the scheduler drops it).
+    """
+
+    name: str
+    job: int
+    result: CheckResult
+    started: float
+    duration: float
+    timed_out: bool = False
+
+
+@dataclass
+class _Job:
+    name: str
+    ident: int
+    check: Check
+    timeout: float
+    submitted: float
+    started: float | None = None
+    reported: bool = False
+    cancelled: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class WorkerPool:
+    """Daemon worker threads, created on demand up to `max_workers`, reused when idle."""
+
+    def __init__(self, max_workers: int, name: str = "check") -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self._max = max_workers
+        self._name = name
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("worker pool is closed")
+            if self._idle > 0:
+                self._idle -= 1
+            elif self._threads < self._max:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True).start()
+        self._jobs.put(fn)
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return self._threads
+
+    def _work(self) -> None:
+        while True:
+            fn = self._jobs.get()
+            if fn is None:
+                return
+            fn()
+            with self._lock:
+                self._idle += 1
+
+    def close(self) -> None:
+        """Lets idle workers exit; a blocked worker stays until its call returns (daemon thread)."""
+        with self._lock:
+            self._closed = True
+            count = self._threads
+        for _ in range(count):
+            self._jobs.put(None)
+
+
+class Runner:
+    """Starts check runs in the pool and hands finished or timed-out runs to the main loop."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        grace: float = 0.25,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._clock = clock
+        self._pool = WorkerPool(max_workers)
+        self._grace = grace
+        self._wake = wake
+        self._done: queue.SimpleQueue[tuple[_Job, CheckResult, float]] = queue.SimpleQueue()
+        self._in_flight: dict[str, _Job] = {}
+        self._ids = itertools.count(1)
+        self.late_results = 0
+
+    def in_flight(self, name: str) -> bool:
+        return name in self._in_flight
+
+    def in_flight_info(self, name: str) -> tuple[float, bool] | None:
+        """(monotonic start or queue time, already reported as timed out) of the run of
+        `name` in flight, or None when it is idle."""
+        job = self._in_flight.get(name)
+        if job is None:
+            return None
+        return (job.started if job.started is not None else job.submitted), job.reported
+
+    def hanging(self) -> int:
+        """Runs already reported as timed out whose thread has not returned yet."""
+        return sum(1 for job in self._in_flight.values() if job.reported)
+
+    @property
+    def threads(self) -> int:
+        return self._pool.threads
+
+    def submit(self, name: str, check: Check, timeout: float) -> int | None:
+        """Starts a run of `check`; returns its job id, or None when `name` is still in flight."""
+        if name in self._in_flight:
+            return None
+        job = _Job(name, next(self._ids), check, timeout, self._clock.monotonic())
+        self._in_flight[name] = job
+        self._pool.submit(lambda: self._execute(job))
+        return job.ident
+
+    def _execute(self, job: _Job) -> None:
+        with job.lock:
+            if job.cancelled:
+                return
+            job.started = self._clock.monotonic()
+        try:
+            result = job.check.run(job.timeout)
+            if not isinstance(result, CheckResult):
+                raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
+        except Exception as exc:  # the runner is the one place that turns probe errors into UNKNOWN
+            text = SCRUBBER.scrub(f"{type(exc).__name__}: {exc}")
+            result = CheckResult(Status.UNKNOWN, f"check failed: {text}")
+        self._done.put((job, result, self._clock.monotonic() - job.started))
+        self._wake()
+
+    def poll(self) -> list[RunOutcome]:
+        """Finished runs since the last call, plus runs that just passed their timeout."""
+        outcomes: list[RunOutcome] = []
+        while True:
+            try:
+                job, result, duration = self._done.get_nowait()
+            except queue.Empty:
+                break
+            if self._in_flight.get(job.name) is job:
+                del self._in_flight[job.name]
+            if job.reported:
+                self.late_results += 1
+                event(log, "check_returned_after_timeout", check=job.name, seconds=round(duration, 3))
+                continue
+            assert job.started is not None
+            outcomes.append(RunOutcome(job.name, job.ident, result, job.started, duration))
+        now = self._clock.monotonic()
+        for job in list(self._in_flight.values()):
+            outcome = self._expire(job, now)
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _expire(self, job: _Job, now: float) -> RunOutcome | None:
+        with job.lock:
+            if job.reported:
+                return None
+            if job.started is None:
+                if now < job.submitted + job.timeout + self._grace:
+                    return None
+                job.cancelled = True
+                del self._in_flight[job.name]
+                message = f"timeout after {format_seconds(job.timeout)}: no free worker to start the check"
+                started = job.submitted
+            else:
+                if now < job.started + job.timeout + self._grace:
+                    return None
+                message = f"timeout after {format_seconds(job.timeout)}"
+                started = job.started
+            job.reported = True
+        event(log, "check_timeout", logging.WARNING, check=job.name, timeout=format_seconds(job.timeout))
+        return RunOutcome(
+            job.name, job.ident, CheckResult(Status.CRITICAL, message), started, now - started, timed_out=True
+        )
+
+    def next_deadline(self) -> float | None:
+        """The earliest monotonic time at which a running job would time out."""
+        deadlines = [
+            (job.started if job.started is not None else job.submitted) + job.timeout + self._grace
+            for job in self._in_flight.values()
+            if not job.reported
+        ]
+        return min(deadlines, default=None)
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,537 @@
+"""The daemon's main loop: results in, schedule forward, incident engine told, systemd pinged.
+
+One thread owns all decisions: it drains finished runs from the runner, applies them to
+the scheduler (confirmation), hands every new state to the `ResultSink` (the incident
+engine), calls `sink.tick()`, starts the checks that are due and sleeps until the next due
+time (at most `MAX_SLEEP`, woken early by finished runs, finished restarts, exits of watched
+processes and signals). Probes run in the runner's threads, the HTTP API in its own
+threads; neither ever blocks this loop. A process a check vouched for
+(`CheckResult.watch_pid`) is watched by a pidfd (watchdog.monitor.exitwatch): when it exits, its
+check runs again at once.
+
+Signal handlers only set flags (SIGTERM/SIGINT: stop, SIGHUP: reload); the loop acts on
+them, so no handler ever runs in the middle of a state change. A reload with an invalid
+config is logged (`event=config_reload_failed`) and the old config keeps running.
+
+systemd: READY once the first round is scheduled and the API listens; WATCHDOG on every
+loop iteration — only the loop pings, so a stalled loop gets the daemon restarted;
+STATUS `12 checks, 1 failing, 0 incidents open`; RELOADING/READY around a reload;
+STOPPING on the way out. The heartbeat (dead man's switch) runs in its own thread so a slow
+receiver never delays the loop; it reports unhealthy when the loop stalls.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from types import FrameType
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from checks.base import Check, CheckResult, Status
+from checks.registry import CHECKS
+from watchdog.service.api import ApiServer
+from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
+from watchdog.common.clock import Clock
+from watchdog.config.model import CheckSpec, WatchdogConfig
+from watchdog.common.configtools import ConfigError
+from watchdog.monitor.exitwatch import ExitWatcher
+from watchdog.common.logs import SCRUBBER, event
+from watchdog.service.metrics import Metrics
+from watchdog.monitor.runner import DEFAULT_MAX_WORKERS, Runner
+from watchdog.monitor.scheduler import Scheduler, Skipped, Started
+from watchdog.service.sdnotify import format_status
+
+log = logging.getLogger(__name__)
+
+MAX_SLEEP = 0.5
+"""Upper bound of one loop sleep: keeps WATCHDOG pings, ticks and signal handling prompt."""
+
+MIN_ITERATION = 0.05
+"""Lower bound of one iteration's period while the loop is busy. With 1,000 checks on 10 s,
+a check is due and a result arrives every few milliseconds; handling them in batches (and
+ticking the engine 20 times a second instead of 200) costs at most 50 ms of start delay and
+saves most of the loop's CPU. A quiet loop (the iteration before came at least twice this
+long ago) acts on a wake-up at once: a crash seen by the exit watcher, a finished restart
+or a failed probe is not held back for batching nobody needs."""
+
+STATUS_EVERY = 1.0
+"""How often the open-incident count of STATUS= is refreshed (a snapshot of the engine is not
+free; the failing count is always current)."""
+
+DEFAULT_STALL_AFTER = 15.0
+"""/healthz turns 503 when the loop has not completed an iteration for this long."""
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("shop-watchdog")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class Notifier(Protocol):
+    """What the loop tells the service manager (watchdog.service.sdnotify.SystemdNotifier)."""
+
+    def ready(self, status: str | None = None) -> object: ...
+
+    def watchdog(self) -> object: ...
+
+    def status(self, text: str) -> object: ...
+
+    def reloading(self) -> object: ...
+
+    def stopping(self) -> object: ...
+
+
+class NullNotifier:
+    """Nobody to tell (not started by systemd, or tests)."""
+
+    def ready(self, status: str | None = None) -> object:
+        return None
+
+    def watchdog(self) -> object:
+        return None
+
+    def status(self, text: str) -> object:
+        return None
+
+    def reloading(self) -> object:
+        return None
+
+    def stopping(self) -> object:
+        return None
+
+
+class Heartbeat(Protocol):
+    """watchdog.service.heartbeat.Heartbeat: `tick(healthy)` pings when due (may block briefly)."""
+
+    def tick(self, healthy: bool) -> bool | None: ...
+
+
+class SinkFactory(Protocol):
+    """`watchdog.incidents.engine.build_engine`'s signature."""
+
+    def __call__(
+        self,
+        config: WatchdogConfig,
+        *,
+        clock: Clock,
+        recheck: Rechecker,
+        registry: CollectorRegistry,
+        wake: Callable[[], None],
+    ) -> ResultSink: ...
+
+
+class NullSink:
+    """A result sink without incidents: the daemon monitors and exports metrics only.
+
+    Used where no incident engine is wanted (tests of the loop, benchmarks). Silences are
+    recorded so the API contract holds, but nothing acts on them.
+    """
+
+    def __init__(self, config: WatchdogConfig, clock: Clock) -> None:
+        self._names = {c.name for c in config.checks}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._silences: list[dict[str, Any]] = []
+
+    def on_result(self, spec: CheckSpec, state: CheckState) -> None:
+        return None
+
+    def tick(self) -> None:
+        return None
+
+    def reload(self, config: WatchdogConfig) -> None:
+        with self._lock:
+            self._names = {c.name for c in config.checks}
+
+    def incidents_snapshot(self) -> list[dict[str, Any]]:
+        return []
+
+    def outbox_snapshot(self) -> dict[str, Any]:
+        return {"pending": 0, "failed": 0}
+
+    def ack(self, incident_id: str, by: str) -> bool:
+        return False
+
+    def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
+        with self._lock:
+            if check not in self._names:
+                raise KeyError(check)
+            start = self._clock.now()
+            item = {"check": check, "reason": reason, "by": by, "start": iso(start), "seconds": seconds}
+            self._silences.append(item)
+            return item
+
+    def close(self) -> None:
+        return None
+
+
+def null_sink_factory(
+    config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry, wake: Callable[[], None]
+) -> ResultSink:
+    return NullSink(config, clock)
+
+
+class _BrokenCheck(Check):
+    """Stands in for a check whose constructor failed: every run reports the error."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(None)
+        self._error = error
+
+    def run(self, timeout: float) -> CheckResult:
+        return CheckResult(Status.UNKNOWN, f"check cannot be set up: {self._error}")
+
+
+def build_check(spec: CheckSpec) -> Check:
+    """The probe object for a spec; a constructor error becomes a check that reports it."""
+    try:
+        return CHECKS[spec.type](spec.options)
+    except Exception as exc:  # a probe bug must not stop the daemon from watching the others
+        return _BrokenCheck(SCRUBBER.scrub(f"{type(exc).__name__}: {exc}"))
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC with `Z`, whole seconds: what the API and the CLI print."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def register_secrets(config: WatchdogConfig) -> None:
+    """Makes every secret of a config unprintable in logs and check messages."""
+    SCRUBBER.add(*(secret.reveal() for secret in config.secrets()))
+
+
+class Daemon:
+    """The running watchdog. `run()` blocks until a stop is requested and returns 0.
+
+    `load` re-reads the config on SIGHUP (raises ConfigError when invalid).
+    """
+
+    def __init__(
+        self,
+        config: WatchdogConfig,
+        *,
+        clock: Clock,
+        load: Callable[[], WatchdogConfig],
+        sink_factory: SinkFactory = null_sink_factory,
+        notifier: Notifier | None = None,
+        heartbeat: Heartbeat | None = None,
+        make_check: Callable[[CheckSpec], Check] = build_check,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        stall_after: float = DEFAULT_STALL_AFTER,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._load = load
+        self._notifier: Notifier = notifier or NullNotifier()
+        self._heartbeat = heartbeat
+        self._stall_after = stall_after
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._exits: ExitWatcher | None = None
+        self._reload = threading.Event()
+        self.version = package_version()
+        self.metrics = Metrics(self.version)
+        self.runner = Runner(clock, max_workers=max_workers, wake=self._wake.set)
+        self.scheduler = Scheduler(clock, self.runner, make_check)
+        register_secrets(config)
+        self.sink: ResultSink = sink_factory(
+            config, clock=clock, recheck=self.recheck, registry=self.metrics.registry, wake=self._wake.set
+        )
+        self.api = ApiServer(config.listen, self, token=config.api_token)
+        self.started_at = clock.now()
+        self._last_iteration = clock.monotonic()
+        self._last_gap = MAX_SLEEP
+        """Seconds between the last two iterations: short gaps mean a busy loop (see MIN_ITERATION)."""
+        self._status_text = ""
+        self._status_at = -STATUS_EVERY
+        self._incidents_open = 0
+        self._shown: dict[str, tuple[Status, bool, int]] = {}
+        """Per check: (status, hard, failures up to retries) as last logged."""
+
+    # -- control, from any thread or a signal handler --------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self._wake.set()
+
+    def recheck(self, name: str, delay: float) -> None:
+        self.scheduler.recheck(name, delay)
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop, SIGHUP reloads; handlers only set flags. Main thread only."""
+
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self.request_stop()
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serves until stopped; raises ListenError when the API address is unusable."""
+        beat: threading.Thread | None = None
+        try:
+            self.api.start()
+            self._exits = ExitWatcher(lambda name: self.recheck(name, 0.0))
+            self._configure(self.config)
+            event(
+                log,
+                "daemon_started",
+                version=self.version,
+                config=self.config.source,
+                checks=len(self.config.checks),
+                listen=f"{self.config.listen.host}:{self.api.port}",
+            )
+            self._iterate()
+            self._notifier.ready(self._status())
+            beat = self._start_heartbeat()
+            while not self._stop.is_set():
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._do_reload()
+                self._iterate()
+                self._sleep()
+        finally:
+            self._stop.set()
+            self._notifier.stopping()
+            event(log, "daemon_stopping")
+            self.api.stop()
+            self.runner.close()
+            if self._exits is not None:
+                self._exits.close()
+            self.sink.close()
+            if beat is not None:
+                beat.join(timeout=1.0)
+        event(log, "daemon_stopped")
+        return 0
+
+    def _iterate(self) -> None:
+        for outcome in self.runner.poll():
+            update = self.scheduler.on_outcome(outcome)
+            if update is not None:
+                self._watch(outcome.name, outcome.result.watch_pid)
+                self._deliver(*update, timed_out=outcome.timed_out)
+        for item in self.scheduler.run_due():
+            if isinstance(item, Started):
+                self.metrics.lag.observe(item.lag)
+            elif isinstance(item, Skipped):
+                self.metrics.skipped.labels(item.name).inc()
+                event(log, "check_skipped_still_running", logging.WARNING, check=item.name, running_for=round(item.hanging_for, 1))
+                if item.result is not None:
+                    self._deliver(*item.result, timed_out=False)
+        self._guard("tick", self.sink.tick)
+        self.metrics.hanging.set(self.runner.hanging())
+        self.metrics.threads.set(self.runner.threads)
+        self.metrics.loop_timestamp.set(self._clock.now().timestamp())
+        now = self._clock.monotonic()
+        self._last_gap = now - self._last_iteration
+        self._last_iteration = now
+        self._notifier.watchdog()
+        if now - self._status_at >= STATUS_EVERY:
+            self._status_at = now
+            self._incidents_open = len(self._incidents())
+        status = self._status()
+        if status != self._status_text:
+            self._status_text = status
+            self._notifier.status(status)
+
+    def _deliver(self, spec: CheckSpec, state: CheckState, *, timed_out: bool) -> None:
+        self.metrics.observe(spec, state, timed_out)
+        shown = (state.status, state.hard, min(state.failures, spec.retries))
+        if self._shown.get(spec.name) != shown:
+            # one line per change of status, per soft failure and on confirmation; not per run
+            self._shown[spec.name] = shown
+            event(
+                log,
+                "check_state",
+                logging.INFO if state.status is Status.OK else logging.WARNING,
+                check=spec.name,
+                status=state.status.name,
+                hard=state.hard,
+                failures=state.failures,
+                message=state.message,
+            )
+        self._guard("on_result", lambda: self.sink.on_result(spec, state))
+
+    def _watch(self, name: str, pid: int | None) -> None:
+        if self._exits is not None:
+            self._exits.watch(name, pid)
+
+    def _guard(self, what: str, call: Callable[[], None]) -> None:
+        """Runs a sink call; its failure is logged, never allowed to end the loop."""
+        try:
+            call()
+        except Exception as exc:
+            log.exception("%s", f"event=sink_error call={what} error={type(exc).__name__}")
+            del exc
+
+    def _sleep(self) -> None:
+        """Waits for the next due check, timeout or wake-up; while busy, at least until
+        MIN_ITERATION after the last iteration (only a stop cuts that short)."""
+        now = self._clock.monotonic()
+        pause = self._last_iteration + MIN_ITERATION - now
+        if pause > 0 and self._last_gap < 2 * MIN_ITERATION:
+            self._stop.wait(pause)
+            now = self._clock.monotonic()
+        wait = MAX_SLEEP
+        for moment in (self.scheduler.next_due(), self.runner.next_deadline()):
+            if moment is not None:
+                wait = min(wait, moment - now)
+        if wait > 0:
+            self._wake.wait(wait)
+        self._wake.clear()
+
+    def _status(self) -> str:
+        return format_status(len(self.scheduler.specs()), self._failing(), self._incidents_open)
+
+    def _failing(self) -> int:
+        return sum(1 for status, _, _ in self._shown.values() if status is not Status.OK)
+
+    def _incidents(self) -> list[dict[str, Any]]:
+        try:
+            return self.sink.incidents_snapshot()
+        except Exception as exc:
+            event(log, "sink_error", logging.ERROR, call="incidents_snapshot", error=type(exc).__name__)
+            return []
+
+    # -- config ------------------------------------------------------------------------------
+
+    def _configure(self, config: WatchdogConfig) -> tuple[list[str], list[str], list[str]]:
+        added, removed, changed = self.scheduler.set_checks(config.checks)
+        self.metrics.configure(self.scheduler.specs(), removed + changed)
+        for name in removed + changed:
+            self._shown.pop(name, None)
+            self._watch(name, None)
+        self._wake.set()
+        return added, removed, changed
+
+    def _do_reload(self) -> None:
+        self._notifier.reloading()
+        try:
+            new = self._load()
+        except ConfigError as exc:
+            self.metrics.reloads.labels("failed").inc()
+            event(
+                log,
+                "config_reload_failed",
+                logging.ERROR,
+                config=exc.source,
+                problems="; ".join(str(p) for p in exc.problems),
+            )
+            self._notifier.ready(self._status())
+            return
+        if new.listen != self.config.listen:
+            event(log, "config_listen_unchanged", logging.WARNING, wanted=str(new.listen), kept=str(self.config.listen), reason="listen changes need a restart")
+        register_secrets(new)
+        added, removed, changed = self._configure(new)
+        self.config = new
+        self.api.set_token(new.api_token)
+        self._guard("reload", lambda: self.sink.reload(new))
+        self.metrics.reloads.labels("ok").inc()
+        event(log, "config_reloaded", config=new.source, checks=len(new.checks), added=",".join(added) or None,
+              removed=",".join(removed) or None, changed=",".join(changed) or None)
+        self._notifier.ready(self._status())
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    def _start_heartbeat(self) -> threading.Thread | None:
+        if self._heartbeat is None:
+            return None
+        heartbeat = self._heartbeat
+
+        def beat() -> None:
+            while not self._stop.wait(1.0):
+                try:
+                    heartbeat.tick(self.healthy()[0])
+                except Exception as exc:
+                    event(log, "heartbeat_error", logging.ERROR, error=type(exc).__name__)
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        return thread
+
+    # -- what the API reads (any thread) -------------------------------------------------------
+
+    def healthy(self) -> tuple[bool, str]:
+        age = self._clock.monotonic() - self._last_iteration
+        if age > self._stall_after:
+            return False, f"main loop stalled for {age:.0f}s"
+        return True, "ok"
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.render()
+
+    def status(self) -> dict[str, Any]:
+        checks = []
+        for spec, state in self.scheduler.states():
+            checks.append(check_json(spec, state, self.started_at))
+        return {
+            "host": self.config.host,
+            "version": self.version,
+            "config": self.config.source,
+            "started_at": iso(self.started_at),
+            "healthy": self.healthy()[0],
+            "checks": checks,
+            "incidents": self._incidents(),
+            "outbox": self.sink.outbox_snapshot(),
+        }
+
+    def ack(self, incident_id: str, by: str) -> bool:
+        return self.sink.ack(incident_id, by)
+
+    def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
+        return self.sink.silence(check, seconds, reason, by)
+
+
+def check_json(spec: CheckSpec, state: CheckState | None, started_at: datetime) -> dict[str, Any]:
+    """One check as the status API shows it; before its first result it is a pending UNKNOWN."""
+    common: dict[str, Any] = {
+        "name": spec.name,
+        "type": spec.type,
+        "severity": spec.severity,
+        "interval": spec.interval,
+        "retries": spec.retries,
+    }
+    if state is None:
+        return common | {
+            "status": Status.UNKNOWN.name,
+            "pending": True,
+            "hard": False,
+            "since": iso(started_at),
+            "last_run": None,
+            "message": "not run yet",
+            "failures": 0,
+            "duration": None,
+            "measurements": {},
+        }
+    return common | {
+        "status": Status(state.status).name,
+        "pending": False,
+        "hard": state.hard,
+        "since": iso(state.since),
+        "last_run": iso(state.last_run),
+        "message": state.message,
+        "failures": state.failures,
+        "duration": round(state.duration, 6),
+        "measurements": dict(state.measurements),
+    }

@@ -1,0 +1,161 @@
+"""The daemon's own Prometheus metrics, on a private registry.
+
+A private `CollectorRegistry` (never the process-global default) so that tests and a
+reloaded daemon never see duplicate registrations, and so the incident engine can add its
+own metrics to the same registry (`build_engine(..., registry=...)`). Names follow the
+Prometheus conventions `promtool check metrics` enforces: `shop_watchdog_` prefix, base
+units (seconds, bytes), `_total` counters.
+
+Per-check series are labelled `check`; series of a check removed by a reload are dropped.
+Run durations are a histogram by check *type* (not per check: 1,000 checks x buckets would
+be a cardinality bomb); the last duration per check is a gauge.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from checks.base import Status
+from watchdog.monitor.checkstate import CheckState
+from watchdog.config.model import CheckSpec
+
+_MEASUREMENT_RE = re.compile(r"[^a-zA-Z0-9_]")
+_STATUSES = ("ok", "warning", "critical", "unknown")
+
+
+class Metrics:
+    """Every metric the scheduler, runner and main loop export."""
+
+    def __init__(self, version: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.build_info = Gauge("shop_watchdog_build_info", "Version of the running daemon (value 1).", ["version"], registry=r)
+        self.build_info.labels(version).set(1)
+        self.checks = Gauge("shop_watchdog_checks", "Number of configured checks.", registry=r)
+        self.status = Gauge(
+            "shop_watchdog_check_status",
+            "Latest status of a check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+            ["check"],
+            registry=r,
+        )
+        self.info = Gauge(
+            "shop_watchdog_check_info", "Configured checks (value 1) with their type and severity.", ["check", "type", "severity"], registry=r
+        )
+        self.hard = Gauge("shop_watchdog_check_hard", "1 when the check's status is confirmed (hard), 0 while soft.", ["check"], registry=r)
+        self.failures = Gauge("shop_watchdog_check_consecutive_failures", "Consecutive non-OK results of a check.", ["check"], registry=r)
+        self.last_run = Gauge(
+            "shop_watchdog_check_last_run_timestamp_seconds", "Unix time of the check's latest result.", ["check"], registry=r
+        )
+        self.last_duration = Gauge(
+            "shop_watchdog_check_last_duration_seconds", "Duration of the check's latest run.", ["check"], registry=r
+        )
+        self.duration = Histogram(
+            "shop_watchdog_check_duration_seconds",
+            "Duration of check runs by check type.",
+            ["type"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.runs = Counter("shop_watchdog_check_runs_total", "Finished check runs by resulting status.", ["check", "status"], registry=r)
+        self.timeouts = Counter("shop_watchdog_check_timeouts_total", "Check runs that exceeded their timeout.", ["check"], registry=r)
+        self.skipped = Counter(
+            "shop_watchdog_check_skipped_runs_total",
+            "Due runs not started because the previous run of the check was still in flight.",
+            ["check"],
+            registry=r,
+        )
+        self.value = Gauge(
+            "shop_watchdog_check_value",
+            "Measurements of a check's latest run, in base units (seconds, bytes, ratios).",
+            ["check", "measurement"],
+            registry=r,
+        )
+        self.lag = Histogram(
+            "shop_watchdog_scheduler_lag_seconds",
+            "Delay between a check's due time and the start of its run.",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.loop_timestamp = Gauge(
+            "shop_watchdog_loop_last_iteration_timestamp_seconds", "Unix time of the main loop's latest iteration.", registry=r
+        )
+        self.hanging = Gauge("shop_watchdog_hanging_runs", "Runs past their timeout whose thread has not returned.", registry=r)
+        self.threads = Gauge("shop_watchdog_worker_threads", "Worker threads started by the runner.", registry=r)
+        self.reloads = Counter("shop_watchdog_config_reloads_total", "Config reloads by result.", ["result"], registry=r)
+        self._measured: dict[str, set[str]] = {}
+        self._children: dict[str, _CheckChildren] = {}
+
+    def configure(self, specs: list[CheckSpec], forget: list[str]) -> None:
+        """Sets the configured checks; `forget` names checks removed or changed by a reload."""
+        for name in forget:
+            self._forget(name)
+        self.info.clear()
+        for spec in specs:
+            self.info.labels(spec.name, spec.type, spec.severity).set(1)
+        self.checks.set(len(specs))
+
+    def _forget(self, name: str) -> None:
+        self._children.pop(name, None)
+        for metric in (self.status, self.hard, self.failures, self.last_run, self.last_duration, self.timeouts, self.skipped):
+            _remove(metric, name)
+        for status in _STATUSES:
+            _remove(self.runs, name, status)
+        for measurement in self._measured.pop(name, set()):
+            _remove(self.value, name, measurement)
+
+    def observe(self, spec: CheckSpec, state: CheckState, timed_out: bool) -> None:
+        """Records one result. Label children are cached per check: `labels()` costs more
+        than the update, and a 1,000-check daemon records ~100 results a second."""
+        name = spec.name
+        children = self._children.get(name)
+        if children is None or children.type != spec.type:
+            children = self._children[name] = _CheckChildren(self, name, spec.type)
+        children.status.set(int(state.status))
+        children.hard.set(1 if state.hard else 0)
+        children.failures.set(state.failures)
+        children.last_run.set(state.last_run.timestamp())
+        children.last_duration.set(state.duration)
+        children.duration.observe(state.duration)
+        status = int(state.status)
+        run_counter = children.runs.get(status)
+        if run_counter is None:
+            run_counter = children.runs[status] = self.runs.labels(name, Status(status).name.lower())
+        run_counter.inc()
+        if timed_out:
+            children.timeouts.inc()
+        for key, number in state.measurements.items():
+            child = children.values.get(key)
+            if child is None:
+                measurement = _MEASUREMENT_RE.sub("_", key)
+                self._measured.setdefault(name, set()).add(measurement)
+                child = children.values[key] = self.value.labels(name, measurement)
+            child.set(number)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _CheckChildren:
+    """The labelled series of one check, looked up once."""
+
+    def __init__(self, metrics: Metrics, name: str, check_type: str) -> None:
+        self.type = check_type
+        self.status = metrics.status.labels(name)
+        self.hard = metrics.hard.labels(name)
+        self.failures = metrics.failures.labels(name)
+        self.last_run = metrics.last_run.labels(name)
+        self.last_duration = metrics.last_duration.labels(name)
+        self.duration = metrics.duration.labels(check_type)
+        self.runs: dict[int, Counter] = {}
+        self.timeouts = metrics.timeouts.labels(name)
+        self.values: dict[str, Gauge] = {}
+
+
+def _remove(metric: Gauge | Counter, *labels: str) -> None:
+    try:
+        metric.remove(*labels)
+    except KeyError:
+        pass
