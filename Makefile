@@ -2,14 +2,19 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test deps venv typecheck bench install
+.PHONY: run test deps venv lint typecheck bench install
 
 run: venv
 	$(VENV)/bin/shop-watchdog run
 
-test: deps venv
-	$(PY) -m mypy
+test: deps venv lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (lint, then formatting) and the layer contracts of pyproject.toml's [tool.importlinter].
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # Debian packages the test suite starts as real servers (installed only when missing).
 deps:

@@ -19,10 +19,11 @@ from tests.servers.alertmanager import Alertmanager
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from tests.servers.webhook import WebhookServer
 from watchdog.delivery.channels.base import Channel
-from watchdog.delivery.channels.registry import build_channels
+from watchdog.delivery.channels.registry import CHANNELS, build_channels
 from watchdog.delivery.channels.transports import Transports, default_transports
 from watchdog.common.clock import Clock, SystemClock
-from watchdog.config.model import parse_config
+from checks.registry import CHECKS
+from watchdog.config.loader import parse_config
 from watchdog.delivery.notification import Notification, new_notification_id
 from watchdog.delivery.outbox import Outbox, RetryPolicy
 
@@ -145,5 +146,5 @@ def channel_spec(name: str, type_: str, **options: Any) -> dict[str, Any]:
 
 def build_test_channels(entries: Sequence[dict[str, Any]], transports: Transports) -> dict[str, Channel]:
     """Channels parsed through the real config parser (so tests cover the config keys too)."""
-    config = parse_config({"notify": {"channels": list(entries)}}, "test.yaml")
+    config = parse_config({"notify": {"channels": list(entries)}}, "test.yaml", checks=CHECKS, channels=CHANNELS)
     return build_channels(config.notify.channels, transports)

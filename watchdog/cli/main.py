@@ -21,23 +21,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from checks.base import Status, worst
+from checks.registry import CHECKS
 from watchdog.service.api import ListenError
 from watchdog.common.clock import SystemClock
-from watchdog.config.model import DEFAULT_CONFIG_PATH, WatchdogConfig, load_config
+from watchdog.config.loader import DEFAULT_CONFIG_PATH, load_config
+from watchdog.config.model import WatchdogConfig
 from watchdog.common.configtools import ConfigError, parse_duration
-from watchdog.service.daemon import Daemon, build_check, package_version, register_secrets
-from watchdog.incidents.engine import build_engine, test_notify
+from watchdog.service.daemon import Daemon, package_version, register_secrets
+from watchdog.service.wiring import build_engine
+from watchdog.delivery.pager import test_notify
+from watchdog.monitor.probes import build_check
 from watchdog.config.discovery import embedded_default
+from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.service.journal import setup_logging
 from watchdog.common.logs import event
-from watchdog.cli.output import (
-    ApiClient,
-    ApiUnreachable,
-    format_config_summary,
-    format_once,
-    format_status,
-    once_json,
-)
+from watchdog.cli.client import ApiClient, ApiUnreachable
+from watchdog.cli.output import format_config_summary, format_once, format_status, once_json
 from watchdog.monitor.runner import Runner, RunOutcome
 
 EXIT_OK = 0
@@ -58,8 +57,8 @@ def config_loader(explicit: str | None, environ: Mapping[str, str] = os.environ)
     """Reads the config from where it came from, again on every call (SIGHUP reload)."""
     path = config_source(explicit, environ)
     if path is None:
-        return embedded_default
-    return lambda: load_config(path)
+        return lambda: embedded_default(checks=CHECKS, channels=CHANNELS)
+    return lambda: load_config(path, checks=CHECKS, channels=CHANNELS)
 
 
 # -- commands ------------------------------------------------------------------------------------

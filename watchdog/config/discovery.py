@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
-from checks.registry import CHECKS
-from watchdog.config.model import EMBEDDED_SOURCE, WatchdogConfig, parse_config
+from watchdog.config.loader import EMBEDDED_SOURCE, Registry, parse_config
+from watchdog.config.model import WatchdogConfig
 
 DEFAULT_STATE_DIR = "/var/lib/shop-watchdog"
 
@@ -96,15 +96,17 @@ def disk_name(mount: str) -> str:
     return "disk-" + (re.sub(r"[^A-Za-z0-9]+", "-", mount).strip("-") or "root")
 
 
-def default_config_dict(mounts: list[str], ports: dict[int, str], state_dir: str) -> dict[str, Any]:
-    """The embedded config for these mounts and listening ports (only registered check types)."""
+def default_config_dict(
+    mounts: list[str], ports: dict[int, str], state_dir: str, check_types: Collection[str]
+) -> dict[str, Any]:
+    """The embedded config for these mounts and listening ports, using only `check_types`."""
     checks: list[dict[str, Any]] = []
-    if "disk" in CHECKS:
+    if "disk" in check_types:
         for mount in mounts:
             checks.append({"name": disk_name(mount), "type": "disk", "path": mount, "warn": "80%", "crit": "90%", "severity": "critical"})
     for service in SERVICES:
         host = ports.get(service.port)
-        if host is None or service.check_type not in CHECKS:
+        if host is None or service.check_type not in check_types:
             continue
         checks.append(
             {"name": service.name, "type": service.check_type, "host": host, "port": service.port, "severity": service.severity}
@@ -119,14 +121,19 @@ def state_directory(environ: dict[str, str] | os._Environ[str]) -> str:
 
 
 def embedded_default(
+    *,
+    checks: Registry,
+    channels: Registry,
     partitions: Callable[[], Iterable[Any]] = lambda: psutil.disk_partitions(all=False),
     connections: Callable[[], Iterable[Any]] = lambda: psutil.net_connections(kind="tcp"),
     environ: dict[str, str] | os._Environ[str] = os.environ,
 ) -> WatchdogConfig:
-    """The config for this machine as it is now (raises ConfigError if it were invalid)."""
+    """The config for this machine as it is now (raises ConfigError if it were invalid).
+
+    `checks` and `channels` are the type registries, as for `parse_config`."""
     try:
         ports = listening_ports(connections())
     except psutil.AccessDenied:
         ports = {}
-    node = default_config_dict(local_filesystems(partitions()), ports, state_directory(environ))
-    return parse_config(node, EMBEDDED_SOURCE)
+    node = default_config_dict(local_filesystems(partitions()), ports, state_directory(environ), checks)
+    return parse_config(node, EMBEDDED_SOURCE, checks=checks, channels=channels)

@@ -32,7 +32,6 @@ same incidents without paging twice.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -52,7 +51,7 @@ from watchdog.delivery.notification import Kind, Notification
 from watchdog.incidents.remediation import BudgetState, Restarter, RestartBudget, RestartOutcome, restart_argv
 from watchdog.incidents.routing import Router
 from watchdog.incidents.silences import Silences
-from watchdog.storage.state import DB_NAME, BudgetRecord, IncidentRecord, RestartRecord, StateStore, TimelineEntry
+from watchdog.storage.state import BudgetRecord, IncidentRecord, RestartRecord, StateStore, TimelineEntry
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ VERIFY_GRACE = 10.0
 
 
 class Pager(Protocol):
-    """What the engine needs from delivery (`OutboxPager` in the daemon).
+    """What the engine needs from delivery (watchdog.delivery.pager.OutboxPager in the daemon).
 
     `enqueue` commits before it returns; enqueueing a notification id twice is a no-op,
     which makes the engine's deterministic ids an exactly-once guard across crashes."""
@@ -650,83 +649,3 @@ class IncidentEngine:
 
     def wait_for_restarts(self, timeout: float) -> None:
         self._restarter.join(timeout)
-
-
-class OutboxPager:
-    """The delivery side as the engine uses it: channels built from the config, the durable
-    outbox, and the transports they share (closed with it)."""
-
-    def __init__(self, config: WatchdogConfig, clock: Clock, registry: CollectorRegistry) -> None:
-        from watchdog.delivery.channels.registry import build_channels
-        from watchdog.delivery.channels.transports import default_transports
-        from watchdog.delivery.outbox import Outbox
-
-        self._build_channels = build_channels
-        self._transports = default_transports(clock)
-        channels = build_channels(config.notify.channels, self._transports)
-        self._outbox = Outbox(os.path.join(config.state_dir, DB_NAME), channels, clock, registry)
-        self._outbox.start()
-
-    def enqueue(self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = ()) -> None:
-        self._outbox.enqueue(n, channels, fallback)
-
-    def snapshot(self) -> dict[str, Any]:
-        return self._outbox.snapshot()
-
-    def reload(self, config: WatchdogConfig) -> None:
-        self._outbox.reload(self._build_channels(config.notify.channels, self._transports))
-
-    def close(self) -> None:
-        self._outbox.close()
-        self._transports.http.close()
-
-
-def build_engine(
-    config: WatchdogConfig,
-    *,
-    clock: Clock,
-    recheck: Rechecker,
-    registry: CollectorRegistry,
-    wake: Callable[[], None] = lambda: None,
-) -> ResultSink:
-    """The daemon's incident engine: state database, channels, outbox (started) and engine.
-
-    `wake` wakes the daemon's loop when work is waiting for its next `tick()` (a finished restart)."""
-    store = StateStore(config.state_dir)
-    pager = OutboxPager(config, clock, registry)
-    return IncidentEngine(config, clock=clock, recheck=recheck, registry=registry, store=store, pager=pager, wake=wake)
-
-
-def test_notify(config: WatchdogConfig, channel: str) -> tuple[bool, str]:
-    """Sends a `test` message through one channel synchronously (no outbox).
-
-    Raises KeyError for an unknown channel name."""
-    from watchdog.delivery.channels.base import DeliveryError
-    from watchdog.delivery.channels.registry import build_channels
-    from watchdog.delivery.channels.transports import default_transports
-    from watchdog.common.clock import SystemClock
-
-    spec = config.notify.channel(channel)
-    transports = default_transports(SystemClock())
-    try:
-        ch = build_channels([spec], transports)[channel]
-        now = transports.clock.now()
-        n = Notification(
-            id=uuid.uuid4().hex,
-            incident_id="test-" + uuid.uuid4().hex[:10],
-            kind="test",
-            severity="warning",
-            host=config.host,
-            check="test-notify",
-            check_type="test",
-            summary=f"test message from shop-watchdog on {config.host} through channel {channel}",
-            details=f"Sent by `shop-watchdog test-notify {channel}` at {now.isoformat()}. No action needed.",
-            since=now,
-            created_at=now,
-        )
-        ch.send(n)
-    except DeliveryError as exc:
-        return False, f"{channel}: {type(exc).__name__}: {exc}"
-    finally:
-        transports.http.close()
-    return True, f"{channel}: delivered"

@@ -33,14 +33,14 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from checks.base import Check, CheckResult, Status
-from checks.registry import CHECKS
+from checks.base import Check, Status
 from watchdog.service.api import ApiServer
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.common.clock import Clock
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.common.configtools import ConfigError
 from watchdog.monitor.exitwatch import ExitWatcher
+from watchdog.monitor.probes import build_check
 from watchdog.common.logs import SCRUBBER, event
 from watchdog.service.metrics import Metrics
 from watchdog.monitor.runner import DEFAULT_MAX_WORKERS, Runner
@@ -89,25 +89,6 @@ class Notifier(Protocol):
     def stopping(self) -> object: ...
 
 
-class NullNotifier:
-    """Nobody to tell (not started by systemd, or tests)."""
-
-    def ready(self, status: str | None = None) -> object:
-        return None
-
-    def watchdog(self) -> object:
-        return None
-
-    def status(self, text: str) -> object:
-        return None
-
-    def reloading(self) -> object:
-        return None
-
-    def stopping(self) -> object:
-        return None
-
-
 class Heartbeat(Protocol):
     """watchdog.service.heartbeat.Heartbeat: `tick(healthy)` pings when due (may block briefly)."""
 
@@ -115,7 +96,7 @@ class Heartbeat(Protocol):
 
 
 class SinkFactory(Protocol):
-    """`watchdog.incidents.engine.build_engine`'s signature."""
+    """How the daemon gets its result sink (`watchdog.service.wiring.build_engine` in main())."""
 
     def __call__(
         self,
@@ -126,76 +107,6 @@ class SinkFactory(Protocol):
         registry: CollectorRegistry,
         wake: Callable[[], None],
     ) -> ResultSink: ...
-
-
-class NullSink:
-    """A result sink without incidents: the daemon monitors and exports metrics only.
-
-    Used where no incident engine is wanted (tests of the loop, benchmarks). Silences are
-    recorded so the API contract holds, but nothing acts on them.
-    """
-
-    def __init__(self, config: WatchdogConfig, clock: Clock) -> None:
-        self._names = {c.name for c in config.checks}
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._silences: list[dict[str, Any]] = []
-
-    def on_result(self, spec: CheckSpec, state: CheckState) -> None:
-        return None
-
-    def tick(self) -> None:
-        return None
-
-    def reload(self, config: WatchdogConfig) -> None:
-        with self._lock:
-            self._names = {c.name for c in config.checks}
-
-    def incidents_snapshot(self) -> list[dict[str, Any]]:
-        return []
-
-    def outbox_snapshot(self) -> dict[str, Any]:
-        return {"pending": 0, "failed": 0}
-
-    def ack(self, incident_id: str, by: str) -> bool:
-        return False
-
-    def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
-        with self._lock:
-            if check not in self._names:
-                raise KeyError(check)
-            start = self._clock.now()
-            item = {"check": check, "reason": reason, "by": by, "start": iso(start), "seconds": seconds}
-            self._silences.append(item)
-            return item
-
-    def close(self) -> None:
-        return None
-
-
-def null_sink_factory(
-    config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry, wake: Callable[[], None]
-) -> ResultSink:
-    return NullSink(config, clock)
-
-
-class _BrokenCheck(Check):
-    """Stands in for a check whose constructor failed: every run reports the error."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__(None)
-        self._error = error
-
-    def run(self, timeout: float) -> CheckResult:
-        return CheckResult(Status.UNKNOWN, f"check cannot be set up: {self._error}")
-
-
-def build_check(spec: CheckSpec) -> Check:
-    """The probe object for a spec; a constructor error becomes a check that reports it."""
-    try:
-        return CHECKS[spec.type](spec.options)
-    except Exception as exc:  # a probe bug must not stop the daemon from watching the others
-        return _BrokenCheck(SCRUBBER.scrub(f"{type(exc).__name__}: {exc}"))
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -213,7 +124,10 @@ def register_secrets(config: WatchdogConfig) -> None:
 class Daemon:
     """The running watchdog. `run()` blocks until a stop is requested and returns 0.
 
-    `load` re-reads the config on SIGHUP (raises ConfigError when invalid).
+    `load` re-reads the config on SIGHUP (raises ConfigError when invalid). The side effects
+    come from the caller (main() wires the real ones): `sink_factory` builds the incident
+    engine, `notifier` talks to the service manager, `heartbeat` (optional) pings the dead
+    man's switch, `make_check` builds the probes.
     """
 
     def __init__(
@@ -222,8 +136,8 @@ class Daemon:
         *,
         clock: Clock,
         load: Callable[[], WatchdogConfig],
-        sink_factory: SinkFactory = null_sink_factory,
-        notifier: Notifier | None = None,
+        sink_factory: SinkFactory,
+        notifier: Notifier,
         heartbeat: Heartbeat | None = None,
         make_check: Callable[[CheckSpec], Check] = build_check,
         max_workers: int = DEFAULT_MAX_WORKERS,
@@ -232,7 +146,7 @@ class Daemon:
         self.config = config
         self._clock = clock
         self._load = load
-        self._notifier: Notifier = notifier or NullNotifier()
+        self._notifier = notifier
         self._heartbeat = heartbeat
         self._stall_after = stall_after
         self._wake = threading.Event()

@@ -23,9 +23,12 @@ def _modules_after_loading(config: Path) -> dict[str, bool]:
     """Which driver packages a fresh interpreter holds after parsing `config` and building its checks."""
     script = (
         "import json, sys\n"
-        "from watchdog.config.model import load_config\n"
-        "from watchdog.service.daemon import build_check\n"
-        f"config = load_config({str(config)!r})\n"
+        "from checks.registry import CHECKS\n"
+        "from watchdog.config.loader import load_config\n"
+        "from watchdog.delivery.channels.registry import CHANNELS\n"
+        "from watchdog.monitor.probes import build_check\n"
+        "import watchdog.service.daemon\n"
+        f"config = load_config({str(config)!r}, checks=CHECKS, channels=CHANNELS)\n"
         "[build_check(spec) for spec in config.checks]\n"
         f"print(json.dumps({{name: name in sys.modules for name in {list(DRIVERS)!r}}}))\n"
     )

@@ -12,7 +12,9 @@ from pathlib import Path
 import psutil
 
 from tests.servers.watchdog_daemon import CLI
-from watchdog.config.model import EMBEDDED_SOURCE
+from checks.registry import CHECKS
+from watchdog.config.loader import EMBEDDED_SOURCE
+from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.config.discovery import (
     SERVICES,
     default_config_dict,
@@ -61,7 +63,7 @@ def test_listening_ports_are_probed_on_loopback_when_bound_widely() -> None:
 
 
 def test_default_config_has_disks_and_services_without_credentials() -> None:
-    node = default_config_dict(["/", "/var/lib/mysql"], {80: "127.0.0.1", 3306: "127.0.0.1", 6379: "127.0.0.1", 8080: "127.0.0.1"}, "/st")
+    node = default_config_dict(["/", "/var/lib/mysql"], {80: "127.0.0.1", 3306: "127.0.0.1", 6379: "127.0.0.1", 8080: "127.0.0.1"}, "/st", CHECKS)
     assert node["state_dir"] == "/st" and node["listen"] == "127.0.0.1:9841"
     kinds = [(c["name"], c["type"]) for c in node["checks"]]
     assert kinds == [("disk-root", "disk"), ("disk-var-lib-mysql", "disk"), ("web-http", "tcp"), ("mysql", "tcp"), ("redis", "redis")]
@@ -76,7 +78,7 @@ def test_state_directory_prefers_systemd() -> None:
 
 def test_embedded_default_watches_what_listens_on_this_machine_now() -> None:
     """Compared with an independent look: which well-known ports accept on loopback."""
-    config = embedded_default()
+    config = embedded_default(checks=CHECKS, channels=CHANNELS)
     assert config.source == EMBEDDED_SOURCE
     names = {c.name for c in config.checks}
     assert "disk-root" in names
@@ -99,7 +101,7 @@ def test_embedded_default_with_a_private_listener_and_tmpfs(make_tmpfs: Callable
         config = embedded_default(
             partitions=lambda: [*real, part("/dev/vdz9", str(mount), "ext4")],
             connections=lambda: [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port],
-            environ={"STATE_DIRECTORY": "/run/x"},
+            environ={"STATE_DIRECTORY": "/run/x"}, checks=CHECKS, channels=CHANNELS,
         )
     assert config.state_dir == "/run/x"
     assert any(c.type == "disk" and c.options.path == str(mount) for c in config.checks)

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watchdog.config.model import WatchdogConfig, load_config, parse_config
+from checks.registry import CHECKS
+from watchdog.config.loader import load_config, parse_config
+from watchdog.config.model import WatchdogConfig
+from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.common.configtools import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,12 +28,12 @@ def check_config(path: Path, env: dict[str, str] | None = None) -> subprocess.Co
 
 def problems_of(node: object) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_config(node, "test.yaml")
+        parse_config(node, "test.yaml", checks=CHECKS, channels=CHANNELS)
     return [str(p) for p in info.value.problems]
 
 
 def test_minimal_config_gets_documented_defaults() -> None:
-    config = parse_config({"checks": [{"name": "root", "type": "disk", "path": "/"}]}, "t.yaml")
+    config = parse_config({"checks": [{"name": "root", "type": "disk", "path": "/"}]}, "t.yaml", checks=CHECKS, channels=CHANNELS)
     assert config.state_dir == "/var/lib/shop-watchdog"
     assert str(config.listen) == "127.0.0.1:9841" and config.listen.loopback_only
     (spec,) = config.checks
@@ -42,7 +45,7 @@ def test_check_timing_overrides_defaults() -> None:
     config = parse_config(
         {"defaults": {"interval": "1m", "retries": 2},
          "checks": [{"name": "a", "type": "disk", "path": "/", "interval": "10s", "timeout": "500ms"}]},
-        "t.yaml",
+        "t.yaml", checks=CHECKS, channels=CHANNELS,
     )
     (spec,) = config.checks
     assert (spec.interval, spec.timeout, spec.retries) == (10.0, 0.5, 2)
@@ -103,7 +106,7 @@ def test_non_loopback_listener_requires_an_api_token(tmp_path: Path) -> None:
     ]
     token = tmp_path / "token"
     token.write_text("tok-123456\n")
-    config = parse_config({"listen": "0.0.0.0:9841", "api_token_file": str(token)}, "t.yaml")
+    config = parse_config({"listen": "0.0.0.0:9841", "api_token_file": str(token)}, "t.yaml", checks=CHECKS, channels=CHANNELS)
     assert config.api_token is not None and config.api_token.reveal() == "tok-123456"
     assert [s.reveal() for s in config.secrets()] == ["tok-123456"]
 
@@ -121,8 +124,8 @@ def test_unknown_holiday_country_is_a_config_error_not_a_crash_at_start(tmp_path
     proc = check_config(config)
     assert proc.returncode == 2
     assert f"{config}: business_hours.holidays: unknown country code 'XX'" in proc.stderr
-    assert parse_config({"business_hours": {"holidays": "de"}}, "t.yaml").business_hours.holidays == "de"
-    assert parse_config({"business_hours": {"holidays": None}}, "t.yaml").business_hours.holidays is None
+    assert parse_config({"business_hours": {"holidays": "de"}}, "t.yaml", checks=CHECKS, channels=CHANNELS).business_hours.holidays == "de"
+    assert parse_config({"business_hours": {"holidays": None}}, "t.yaml", checks=CHECKS, channels=CHANNELS).business_hours.holidays is None
 
 
 def test_secrets_of_checks_and_channels_are_collected(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +134,7 @@ def test_secrets_of_checks_and_channels_are_collected(monkeypatch: pytest.Monkey
     config = parse_config({
         "checks": [{"name": "pg", "type": "postgres", "password_env": "T_PG_PW"}],
         "notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_env": "T_PD_KEY"}]},
-    }, "t.yaml")
+    }, "t.yaml", checks=CHECKS, channels=CHANNELS)
     assert sorted(s.reveal() for s in config.secrets()) == ["pd-secret-2", "pg-secret-1"]
 
 
@@ -196,6 +199,6 @@ def test_example_config_validates_given_its_secrets(tmp_path: Path) -> None:
 def test_load_config_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("host: shop-db-2\nchecks:\n  - {name: root, type: disk, path: /, crit: 95%}\n")
-    config: WatchdogConfig = load_config(str(path))
+    config: WatchdogConfig = load_config(str(path), checks=CHECKS, channels=CHANNELS)
     assert config.source == str(path) and config.host == "shop-db-2"
     assert config.check("root").options.crit == 95.0

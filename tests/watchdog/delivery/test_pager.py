@@ -10,7 +10,7 @@ from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.incidents.engine_rig import config
 from watchdog.delivery.channels.webhook import WebhookConfig
 from watchdog.config.model import ChannelSpec, NotifyConfig
-from watchdog.incidents.engine import test_notify as send_test
+from watchdog.delivery.pager import test_notify as send_test
 
 
 def test_test_message_reaches_the_channel(tmp_path: Path, sink: WebhookSink) -> None:

@@ -35,7 +35,8 @@ from watchdog.config.model import (
     Routes,
     WatchdogConfig,
 )
-from watchdog.incidents.engine import IncidentEngine, build_engine
+from watchdog.incidents.engine import IncidentEngine
+from watchdog.service.wiring import build_engine
 from watchdog.storage.state import StateStore
 
 CHANNELS = ("pager", "admins", "boss")
@@ -141,5 +142,5 @@ class Rig:
         self.engine.close()
 
 
-def at_local(*args: int, tz: str = "Europe/Warsaw") -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(tz))
+def at_local(year: int, month: int, day: int, hour: int, minute: int, tz: str = "Europe/Warsaw") -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tz))

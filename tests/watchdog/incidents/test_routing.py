@@ -11,8 +11,8 @@ from watchdog.incidents.routing import BusinessClock, Router
 WARSAW = ZoneInfo("Europe/Warsaw")
 
 
-def _at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=WARSAW).astimezone(timezone.utc)
+def _at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=WARSAW).astimezone(timezone.utc)
 
 
 def test_inside_and_outside_business_hours() -> None:

@@ -18,10 +18,14 @@ from tests.servers.ports import free_port
 from tests.servers.recording_http import RecordingHTTPServer
 from tests.servers.redis import RedisServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.watchdog.service.doubles import NullSink, null_sink_factory, sink_factory_for
 from watchdog.monitor.checkstate import CheckState
 from watchdog.common.clock import SystemClock
-from watchdog.config.model import CheckSpec, WatchdogConfig, parse_config
-from watchdog.service.daemon import Daemon, NullSink
+from checks.registry import CHECKS
+from watchdog.config.loader import parse_config
+from watchdog.config.model import CheckSpec, WatchdogConfig
+from watchdog.delivery.channels.registry import CHANNELS
+from watchdog.service.daemon import Daemon
 from watchdog.service.sdnotify import SystemdNotifier
 
 
@@ -168,7 +172,7 @@ def test_run_on_a_busy_port_says_so_and_exits_1(tmp_path: Path) -> None:
 # -- the loop in-process -------------------------------------------------------------------------
 
 def config_for(checks: list[dict[str, Any]], tmp_path: Path) -> WatchdogConfig:
-    return parse_config({"listen": "127.0.0.1:0", "state_dir": str(tmp_path), "checks": checks}, "test.yaml")
+    return parse_config({"listen": "127.0.0.1:0", "state_dir": str(tmp_path), "checks": checks}, "test.yaml", checks=CHECKS, channels=CHANNELS)
 
 
 class StallingSink(NullSink):
@@ -212,8 +216,8 @@ def get(daemon: Daemon, path: str) -> tuple[int, str]:
 def test_healthz_turns_503_while_the_loop_stalls_and_recovers(tmp_path: Path, nginx: NginxServer) -> None:
     config = config_for([tcp_check("web", nginx.port, interval="200ms")], tmp_path)
     sink = StallingSink(config)
-    daemon = Daemon(config, clock=SystemClock(), load=lambda: config,
-                    sink_factory=lambda c, **kw: sink, stall_after=0.5)
+    daemon = Daemon(config, clock=SystemClock(), load=lambda: config, sink_factory=sink_factory_for(sink),
+                    notifier=SystemdNotifier(None), stall_after=0.5)
     thread = start_in_thread(daemon)
     assert get(daemon, "/healthz") == (200, "ok\n")
     sink.stall.set()
@@ -241,7 +245,8 @@ class RaisingSink(StallingSink):
 def test_a_failing_sink_never_ends_the_loop(tmp_path: Path, nginx: NginxServer, caplog: pytest.LogCaptureFixture) -> None:
     config = config_for([tcp_check("web", nginx.port, interval="100ms")], tmp_path)
     sink = RaisingSink(config)
-    daemon = Daemon(config, clock=SystemClock(), load=lambda: config, sink_factory=lambda c, **kw: sink)
+    daemon = Daemon(config, clock=SystemClock(), load=lambda: config, sink_factory=sink_factory_for(sink),
+                    notifier=SystemdNotifier(None))
     thread = start_in_thread(daemon)
     deadline = time.monotonic() + 5
     while len(sink.results) < 5:
@@ -260,7 +265,8 @@ def test_systemd_notifications_ready_watchdog_status_reload_stopping(tmp_path: P
         sock.settimeout(0.05)
         closed = free_port()
         config = config_for([tcp_check("web", nginx.port, interval="200ms"), tcp_check("db", closed, retries=1)], tmp_path)
-        daemon = Daemon(config, clock=SystemClock(), load=lambda: config, notifier=SystemdNotifier(path))
+        daemon = Daemon(config, clock=SystemClock(), load=lambda: config, sink_factory=null_sink_factory,
+                        notifier=SystemdNotifier(path))
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
 

@@ -1,22 +1,20 @@
 """`type:` name -> channel class, and building the configured channels.
 
-An unknown type is a config error listing these keys (watchdog.config.model reads each type's
-keys from its class's `Config` dataclass). Classes are imported when their type is first
-used (watchdog.common.lazy_registry): without HTTP channels the daemon never loads `requests`.
+An unknown type is a config error listing these keys (the CLI hands this registry to
+watchdog.config.loader, which reads each type's keys from its class's `Config` dataclass).
+Classes are imported when their type is first used (watchdog.common.lazy_registry): without
+HTTP channels the daemon never loads `requests`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from watchdog.delivery.channels.base import Channel
-from watchdog.delivery.channels.transports import Transports
 from watchdog.common.lazy_registry import LazyRegistry
 from watchdog.common.logs import SCRUBBER
-
-if TYPE_CHECKING:  # watchdog.config.model imports CHANNELS from here
-    from watchdog.config.model import ChannelSpec
+from watchdog.config.model import ChannelSpec
+from watchdog.delivery.channels.base import Channel
+from watchdog.delivery.channels.transports import Transports
 
 CHANNELS: LazyRegistry[Channel] = LazyRegistry(
     Channel,

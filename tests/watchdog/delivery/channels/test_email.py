@@ -16,7 +16,9 @@ from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.channels.transports import Transports
-from watchdog.config.model import parse_config
+from checks.registry import CHECKS
+from watchdog.config.loader import parse_config
+from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.common.configtools import ConfigError
 from watchdog.common.logs import event
 from watchdog.delivery.notification import Notification
@@ -221,7 +223,7 @@ def test_config_problems_are_reported_with_their_keys() -> None:
                 {"name": "b", "type": "email", "smtp_host": "h", "from": "x@y", "to": ["o@y"], "password": "inline"},
                 {"name": "c", "type": "email", "smtp_host": "h", "from": "x@y", "to": ["o@y"], "username": "u"},
             ]}},
-            "watchdog.yaml",
+            "watchdog.yaml", checks=CHECKS, channels=CHANNELS,
         )  # fmt: skip
     text = str(info.value)
     assert "notify.channels[0]: to: give at least one recipient" in text

@@ -14,7 +14,9 @@ from tests.servers.webhook import Reply, WebhookServer, validate_pagerduty_event
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.channels.pagerduty import DEFAULT_URL
 from watchdog.delivery.channels.transports import Transports
-from watchdog.config.model import parse_config
+from checks.registry import CHECKS
+from watchdog.config.loader import parse_config
+from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.common.configtools import ConfigError
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox
@@ -107,14 +109,14 @@ def test_long_texts_stay_within_pagerduty_limits(
 
 def test_routing_key_is_required_and_url_defaults_to_pagerduty() -> None:
     with pytest.raises(ConfigError, match=r"notify.channels\[0\]: routing_key_env or routing_key_file is required"):
-        parse_config({"notify": {"channels": [{"name": "pager", "type": "pagerduty"}]}}, "watchdog.yaml")
+        parse_config({"notify": {"channels": [{"name": "pager", "type": "pagerduty"}]}}, "watchdog.yaml", checks=CHECKS, channels=CHANNELS)
 
 
 def test_routing_key_from_file_and_default_url(tmp_path: Path) -> None:
     key_file = tmp_path / "pd.key"
     key_file.write_text(ROUTING_KEY + "\n")
     config = parse_config(
-        {"notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_file": str(key_file)}]}}, "w.yaml"
+        {"notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_file": str(key_file)}]}}, "w.yaml", checks=CHECKS, channels=CHANNELS
     )
     options = config.notify.channels[0].options
     assert options.url == DEFAULT_URL == "https://events.pagerduty.com/v2/enqueue"

@@ -13,7 +13,9 @@ from tests.servers.ports import free_port
 from tests.servers.webhook import Reply, WebhookServer
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.channels.transports import Transports
-from watchdog.config.model import parse_config
+from checks.registry import CHECKS
+from watchdog.config.loader import parse_config
+from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.common.configtools import ConfigError
 from watchdog.delivery.notification import Notification
 
@@ -106,5 +108,5 @@ def test_token_and_authorization_header_conflict(monkeypatch: pytest.MonkeyPatch
         parse_config(
             {"notify": {"channels": [channel_spec("hook", "webhook", url="https://hooks.example/x",
                                                   headers={"Authorization": "x"}, token_env="TEST_HOOK_TOKEN")]}},
-            "watchdog.yaml",
+            "watchdog.yaml", checks=CHECKS, channels=CHANNELS,
         )  # fmt: skip

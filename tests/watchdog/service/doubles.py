@@ -1,0 +1,74 @@
+"""A result sink without incidents, for tests of the daemon's loop (and benchmarks).
+
+The daemon monitors and exports metrics only. Silences are recorded so the API contract
+holds, but nothing acts on them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from watchdog.common.clock import Clock
+from watchdog.config.model import CheckSpec, WatchdogConfig
+from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
+from watchdog.service.daemon import SinkFactory, iso
+
+
+class NullSink:
+    def __init__(self, config: WatchdogConfig, clock: Clock) -> None:
+        self._names = {c.name for c in config.checks}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._silences: list[dict[str, Any]] = []
+
+    def on_result(self, spec: CheckSpec, state: CheckState) -> None:
+        return None
+
+    def tick(self) -> None:
+        return None
+
+    def reload(self, config: WatchdogConfig) -> None:
+        with self._lock:
+            self._names = {c.name for c in config.checks}
+
+    def incidents_snapshot(self) -> list[dict[str, Any]]:
+        return []
+
+    def outbox_snapshot(self) -> dict[str, Any]:
+        return {"pending": 0, "failed": 0}
+
+    def ack(self, incident_id: str, by: str) -> bool:
+        return False
+
+    def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
+        with self._lock:
+            if check not in self._names:
+                raise KeyError(check)
+            start = self._clock.now()
+            item = {"check": check, "reason": reason, "by": by, "start": iso(start), "seconds": seconds}
+            self._silences.append(item)
+            return item
+
+    def close(self) -> None:
+        return None
+
+
+def null_sink_factory(
+    config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry, wake: Callable[[], None]
+) -> ResultSink:
+    return NullSink(config, clock)
+
+
+def sink_factory_for(sink: ResultSink) -> SinkFactory:
+    """A sink factory that hands the daemon an already built `sink` (to provoke it from a test)."""
+
+    def factory(
+        config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry, wake: Callable[[], None]
+    ) -> ResultSink:
+        return sink
+
+    return factory
