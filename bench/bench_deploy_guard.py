@@ -79,11 +79,12 @@ def main() -> int:
         print(f"median of {runs} interleaved runs each; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         print(f"  {cases[0][0]:38s} wall {base_wall:.3f} s   cpu {base_cpu:.3f} s")
         failed = False
-        for (name, _, target), wall_runs, cpu_runs in zip(cases[1:], walls[1:], cpus[1:]):
+        for (name, _, target), wall_runs, cpu_runs in zip(cases[1:], walls[1:], cpus[1:], strict=True):
             wall, cpu = statistics.median(wall_runs), statistics.median(cpu_runs)
             ok = target is not None and wall < target
             failed |= not ok
-            print(f"  {name:38s} wall {wall:.3f} s = {wall / base_wall:4.1f}x   cpu {cpu:.3f} s = {cpu / base_cpu:4.1f}x   "
+            print(f"  {name:38s} wall {wall:.3f} s = {wall / base_wall:4.1f}x   "
+                  f"cpu {cpu:.3f} s = {cpu / base_cpu:4.1f}x   "
                   f"target wall < {target:.2f} s: {'ok' if ok else 'MISSED'}")
     return 1 if failed else 0
 

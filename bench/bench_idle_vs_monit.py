@@ -17,8 +17,8 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from xml.etree import ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 from measure import Sampler, ratio
 

@@ -177,7 +177,8 @@ def monit(root: Path, nginx: NginxServer, reaper: OrphanReaper) -> Iterator[Call
     start = " ".join(start_argv(nginx))
     rc.write_text(
         f"set daemon {INTERVAL}\n"
-        f"set logfile {d}/monit.log\nset idfile {d}/monit.id\nset statefile {d}/monit.state\nset pidfile {d}/monit.pid\n"
+        f"set logfile {d}/monit.log\nset idfile {d}/monit.id\n"
+        f"set statefile {d}/monit.state\nset pidfile {d}/monit.pid\n"
         f"check process nginx with pidfile {nginx.pid_path}\n"
         f'    start program = "{start}" with timeout 10 seconds\n'
         f"    if does not exist for {CONFIRMATIONS} cycles then start\n"

@@ -85,7 +85,8 @@ def main() -> int:
             load, figures = measure(root / "load", common | {"checks": checks}, interval + 2.0, seconds)
     expected = args.checks * seconds / interval
     print()
-    print(f"check starts in window     {figures['starts']:.0f} (expected ~{expected:.0f}: {ratio(figures['starts'], expected)})")
+    print(f"check starts in window     {figures['starts']:.0f} "
+          f"(expected ~{expected:.0f}: {ratio(figures['starts'], expected)})")
     print(f"finished runs in window    {figures['runs']:.0f}, skipped (still in flight) {figures['skipped']:.0f}")
     print(f"start delay p50            {figures['lag_p50'] * 1000:.1f} ms")
     print(f"start delay p99            {figures['lag_p99'] * 1000:.1f} ms   target < 1000 ms: "

@@ -58,7 +58,7 @@ def daemon_config(nginx: NginxServer, smtp: SmtpServer) -> dict[str, Any]:
                 {
                     "name": "admins", "type": "email", "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                     "starttls": False, "from": "watchdog@shop.example", "to": ["ops@shop.example"], "timeout": "5s",
-                }  # fmt: skip
+                }
             ],
             "routes": {"critical": {"channels": ["admins"]}},
         },

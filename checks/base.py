@@ -33,7 +33,7 @@ class Status(enum.IntEnum):
         return {0: 0, 1: 1, 3: 2, 2: 3}[self.value]
 
 
-def worst(statuses: "list[Status] | tuple[Status, ...]") -> Status:
+def worst(statuses: list[Status] | tuple[Status, ...]) -> Status:
     return max(statuses, key=lambda s: s.rank, default=Status.OK)
 
 

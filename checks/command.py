@@ -14,6 +14,7 @@ are killed in any case: nothing lingers. A timeout is CRITICAL, like any check's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -42,7 +43,8 @@ class CommandOptions:
 
     def __post_init__(self) -> None:
         if not self.argv or not self.argv[0]:
-            raise ValueError("argv: give the plugin and its arguments as a list, e.g. [/usr/lib/nagios/plugins/check_ntp_time, -H, pool.ntp.org]")
+            raise ValueError("argv: give the plugin and its arguments as a list, e.g. "
+                "[/usr/lib/nagios/plugins/check_ntp_time, -H, pool.ntp.org]")
 
 
 def parse_perfdata(text: str) -> dict[str, float]:
@@ -90,7 +92,7 @@ class CommandCheck(Check):
         return _result(proc.returncode, output.decode("utf-8", "replace"))
 
 
-def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the plugin's process group and reap the plugin.
 
     Only called while the group id cannot belong to anyone else: the plugin is not reaped
@@ -99,19 +101,15 @@ def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
     stuck in the kernel (uninterruptible sleep, e.g. on a dead NFS mount) cannot die yet:
     after 5 s it is left for subprocess to reap later rather than blocking the check.
     """
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     try:
         proc.communicate(timeout=1.0)
     except subprocess.TimeoutExpired:
         if proc.stdout is not None:
             proc.stdout.close()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _group_has_members(pgid: int) -> bool:

@@ -41,9 +41,9 @@ import time
 import types
 import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
@@ -192,10 +192,8 @@ def _follow(url: str, location: str, headers: MutableMapping[str, str]) -> str:
 
     http.client decodes headers as Latin-1; servers write non-ASCII URLs in UTF-8.
     """
-    try:
+    with suppress(UnicodeError):
         location = location.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        pass
     target = urljoin(url, location)
     new = urlsplit(target)
     try:
@@ -363,7 +361,7 @@ class HttpCheck(Check):
             return f"{exc}: {self.shown_url}"
         except OSError as exc:
             return f"{(exc.strerror or str(exc)).lower()}: {self.shown_url}"
-        left = (expiry - datetime.now(timezone.utc)).total_seconds()
+        left = (expiry - datetime.now(UTC)).total_seconds()
         days = left / 86400
         measurements["cert_expiry_seconds"] = left
         when = f"{expiry:%Y-%m-%d}"

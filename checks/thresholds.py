@@ -50,9 +50,6 @@ def saturation(
     """Status and text of `used` of `limit` against percent levels: "connections 95/100 (95%, crit 90%)"."""
     pct = 100.0 * used / limit if limit > 0 else 0.0
     status = level(pct, warn, crit)
-    if unit == "bytes":
-        amounts = f"{human_bytes(used)} of {human_bytes(limit)}"
-    else:
-        amounts = f"{used:g}/{limit:g}"
+    amounts = f"{human_bytes(used)} of {human_bytes(limit)}" if unit == "bytes" else f"{used:g}/{limit:g}"
     crossed = limit_text(status, warn, crit)
     return status, f"{what} {amounts} ({pct:.0f}%{', ' + crossed if crossed else ''})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class CertificateFormatError(ValueError):
@@ -63,7 +63,7 @@ def not_after(der: bytes) -> datetime:
         text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
     elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
         raise CertificateFormatError("bad notAfter time in certificate")
-    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
 
 
 def peer_certificate_expiry(host: str, port: int, context: ssl.SSLContext, timeout: float) -> datetime:
@@ -71,9 +71,11 @@ def peer_certificate_expiry(host: str, port: int, context: ssl.SSLContext, timeo
 
     Raises OSError (refused, timeout) or ssl.SSLError (handshake or verification failed).
     """
-    with socket.create_connection((host, port), timeout=timeout) as raw:
-        with context.wrap_socket(raw, server_hostname=host) as tls:
-            der = tls.getpeercert(binary_form=True)
+    with (
+        socket.create_connection((host, port), timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
     if der is None:
         raise CertificateFormatError("server sent no certificate")
     return not_after(der)

@@ -15,14 +15,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-from watchdog.common.configtools import ConfigError, parse_duration
-
-from watchdog.common.holiday_calendar import HolidayCalendar
 from deploy_guard.incident_gate import Fetch
 from deploy_guard.policy import Policy, load_policy
 from deploy_guard.release_windows import ReleaseWindows
+from watchdog.common.configtools import ConfigError, parse_duration
+from watchdog.common.holiday_calendar import HolidayCalendar
 
 Clock = Callable[[], datetime]
 MAX_CALENDAR_DAYS = 3660
@@ -33,7 +32,7 @@ class UsageError(Exception):
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ very incident that is open).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from deploy_guard.hotfix import Hotfix
 from deploy_guard.incident_gate import Fetch, SourceResult, check_incident_gate
@@ -41,7 +41,7 @@ def decide(
     fetch: Fetch,
 ) -> Decision:
     """May a release of `duration` start at `at`? Raises MissingHotfixReason."""
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     next_window = windows.next_window(at, duration)
     if hotfix.detected:
         if policy.hotfix.require_reason and not hotfix.reason:

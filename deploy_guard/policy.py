@@ -22,9 +22,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from watchdog.common.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml
-
 from deploy_guard.default_policy import DEFAULT_POLICY_YAML
+from watchdog.common.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml
 from watchdog.common.holiday_calendar import is_known_country
 
 ETC_POLICY_PATH = "/etc/shop-watchdog/deploy-guard.yaml"

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-from watchdog.common.holiday_calendar import HolidayCalendar
 from deploy_guard.policy import Freeze, Policy, Window
 from deploy_guard.timefmt import days_text, duration_text, local_text
+from watchdog.common.holiday_calendar import HolidayCalendar
 
 HORIZON_DAYS = 366
 
@@ -50,7 +50,7 @@ class DayPlan:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 class ReleaseWindows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,7 @@ def audit_record(decision: Decision, policy: Policy, ci: CiIdentity, now: dateti
     """The audit log line: the decision, its reasons, the hotfix reason and the CI identity."""
     tz = policy.timezone
     return {
-        "time": now.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "time": now.astimezone(UTC).isoformat(timespec="seconds"),
         "decision": "allowed" if decision.allowed else "blocked",
         "at": iso(decision.at, tz),
         "duration_seconds": int(decision.duration.total_seconds()),
@@ -117,5 +117,5 @@ def calendar_table(plans: Iterable[DayPlan], tz: ZoneInfo) -> str:
         why = "; ".join(notes)
         rows.append((plan.day.isoformat(), DAY_NAMES[plan.day.weekday()], windows, _status(plan), opened, why))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows]
     return "\n".join(line.rstrip() for line in lines)

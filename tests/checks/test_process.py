@@ -18,7 +18,7 @@ from tests.servers.processes import wait_dead
 
 
 @pytest.fixture
-def sleepers() -> Iterator[list["subprocess.Popen[bytes]"]]:
+def sleepers() -> Iterator[list[subprocess.Popen[bytes]]]:
     """A list to start `sleep` children in; all killed and reaped at teardown."""
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
@@ -27,7 +27,7 @@ def sleepers() -> Iterator[list["subprocess.Popen[bytes]"]]:
         proc.wait()
 
 
-def start_sleep(procs: list["subprocess.Popen[bytes]"], seconds: str) -> "subprocess.Popen[bytes]":
+def start_sleep(procs: list[subprocess.Popen[bytes]], seconds: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(["sleep", seconds])
     procs.append(proc)
     return proc
@@ -49,7 +49,7 @@ def test_nginx_by_pidfile_alive_then_killed(nginx: NginxServer) -> None:
     assert dead.message.startswith("not running: pid ")
 
 
-def test_zombie_counts_as_dead(tmp_path: Path, sleepers: list["subprocess.Popen[bytes]"]) -> None:
+def test_zombie_counts_as_dead(tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]) -> None:
     proc = start_sleep(sleepers, "60")
     pidfile = tmp_path / "app.pid"
     pidfile.write_text(f"{proc.pid}\n")
@@ -72,7 +72,7 @@ def test_missing_or_garbage_pidfile_is_critical(tmp_path: Path) -> None:
     assert garbage.status is Status.CRITICAL and "holds no pid" in garbage.message
 
 
-def test_recycled_pid_of_another_program_is_critical(tmp_path: Path, sleepers: list["subprocess.Popen[bytes]"]) -> None:
+def test_recycled_pid_of_another_program_is_critical(tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]) -> None:
     proc = start_sleep(sleepers, "60")
     pidfile = tmp_path / "nginx.pid"
     pidfile.write_text(str(proc.pid))
@@ -81,7 +81,7 @@ def test_recycled_pid_of_another_program_is_critical(tmp_path: Path, sleepers: l
     assert result.message == f"not running: pid {proc.pid} from {pidfile} is 'sleep', not '^nginx'"
 
 
-def test_pattern_counts_live_matches_with_min_and_max(sleepers: list["subprocess.Popen[bytes]"]) -> None:
+def test_pattern_counts_live_matches_with_min_and_max(sleepers: list[subprocess.Popen[bytes]]) -> None:
     seconds = unique_seconds()
     pattern = f"sleep {seconds}$"
     assert make_check("process", pattern=pattern).run(timeout=2).status is Status.CRITICAL

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from watchdog.common.holiday_calendar import HolidayCalendar
 from deploy_guard.policy import Policy, parse_policy
 from deploy_guard.release_windows import ReleaseWindows
 from tests.servers.status_server import StatusServer
+from watchdog.common.holiday_calendar import HolidayCalendar
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".venv" / "bin" / "deploy-guard"

@@ -30,7 +30,10 @@ def test_at_with_an_offset_is_converted_to_the_policy_timezone(guard: GuardRunne
 def test_allowed_line_says_until_when(guard: GuardRunner) -> None:
     result = guard.run("check", "--at", "2026-07-01T09:15", policy=guard.policy(PLAIN))
     assert result.code == 0
-    assert result.out == "ALLOWED at Wed 2026-07-01 09:15 CEST (+02:00). The window is open now, until Wed 2026-07-01 12:00 CEST (+02:00).\n"
+    assert result.out == (
+        "ALLOWED at Wed 2026-07-01 09:15 CEST (+02:00). "
+        "The window is open now, until Wed 2026-07-01 12:00 CEST (+02:00).\n"
+    )
 
 
 def test_duration_crossing_the_window_end_is_blocked_with_the_reason(guard: GuardRunner) -> None:

@@ -46,13 +46,13 @@ class Alertmanager:
         config = self.dir / "alertmanager.yml"
         config.write_text(_CONFIG.format(hook_url=self._hook_url))
         (self.dir / "data").mkdir(exist_ok=True)
-        self._log = open(self.dir / "alertmanager.log", "wb")
-        self._proc = subprocess.Popen(
-            [BINARY, f"--config.file={config}", f"--storage.path={self.dir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.dir / "alertmanager.log", "wb") as log:  # the child keeps its own descriptor
+            self._proc = subprocess.Popen(
+                [BINARY, f"--config.file={config}", f"--storage.path={self.dir / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while True:
             if self._proc.poll() is not None:
@@ -75,7 +75,6 @@ class Alertmanager:
                 self._proc.kill()
                 self._proc.wait(5)
             self._proc = None
-            self._log.close()
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
         """Alertmanager's current (not resolved) alerts; `filters` are label matchers."""

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from checks.registry import CHECKS
 from tests.servers.alertmanager import Alertmanager
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from tests.servers.webhook import WebhookServer
+from watchdog.common.clock import Clock, SystemClock
+from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.registry import CHANNELS, build_channels
 from watchdog.delivery.channels.transports import Transports, default_transports
-from watchdog.common.clock import Clock, SystemClock
-from checks.registry import CHECKS
-from watchdog.config.loader import parse_config
 from watchdog.delivery.notification import Notification, new_notification_id
 from watchdog.delivery.outbox import Outbox, RetryPolicy
 
@@ -86,7 +86,7 @@ def make_notification() -> Callable[..., Notification]:
     counter = itertools.count(1)
 
     def make(**overrides: Any) -> Notification:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         values: dict[str, Any] = {
             "id": new_notification_id(),
             "incident_id": f"inc-test-{next(counter)}",

@@ -31,7 +31,7 @@ def wait_until_accepting(
     port: int,
     *,
     timeout: float,
-    proc: "subprocess.Popen[bytes] | None" = None,
+    proc: subprocess.Popen[bytes] | None = None,
     log: str = "",
     what: str = "server",
 ) -> None:

@@ -8,6 +8,7 @@ orphans slowly here) counts as dead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -59,10 +60,8 @@ def group_members(pgid: int) -> list[int]:
 
 def signal_group(pid: int, sig: int) -> None:
     """Send `sig` to the process group led by `pid`, ignoring a group that is already gone."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def terminate_group(pid: int, sig: int = signal.SIGTERM, grace: float = 5.0) -> None:

@@ -49,7 +49,7 @@ class StatusServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 with owner._lock:
                     owner.requests.append(self.path)
                     hanging = self.path in owner._hanging

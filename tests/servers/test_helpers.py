@@ -59,13 +59,12 @@ def test_slow_server_stop_releases_waiting_requests() -> None:
 
 
 def test_tmpfs_fills_up_and_is_unmounted_even_after_an_error() -> None:
-    with pytest.raises(RuntimeError):
-        with tmpfs_mount("4m", nr_inodes=32) as mount:
-            fill_to(mount, 1.0)
-            with pytest.raises(OSError):
-                (mount / "more").write_bytes(b"x" * 8192)
-            assert exhaust_inodes(mount) < 32
-            raise RuntimeError("test failed midway")
+    with pytest.raises(RuntimeError), tmpfs_mount("4m", nr_inodes=32) as mount:
+        fill_to(mount, 1.0)
+        with pytest.raises(OSError):
+            (mount / "more").write_bytes(b"x" * 8192)
+        assert exhaust_inodes(mount) < 32
+        raise RuntimeError("test failed midway")
     assert not mount.exists()
     assert str(mount) not in Path("/proc/mounts").read_text()
 

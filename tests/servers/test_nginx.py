@@ -16,7 +16,7 @@ from tests.servers.processes import is_dead
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ctl(server: NginxServer, action: str) -> "subprocess.CompletedProcess[str]":
+def ctl(server: NginxServer, action: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(server.ctl_argv(sys.executable, action), cwd=REPO, capture_output=True, text=True, timeout=30)
 
 

@@ -143,10 +143,7 @@ class WebhookServer:
             body = raw.decode("utf-8", "replace")
         with self._cond:
             ruled = [r for match, r in self._rules if match(body)]
-            if ruled:
-                reply = ruled[0]
-            else:
-                reply = self._replies.pop(0) if self._replies else self.default
+            reply = ruled[0] if ruled else self._replies.pop(0) if self._replies else self.default
         if self.pagerduty and 200 <= reply.status < 300:
             errors = validate_pagerduty_event(body)
             if errors:

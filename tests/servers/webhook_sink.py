@@ -2,7 +2,8 @@
 
 One `WebhookSink` serves any number of channels, each configured with its own path
 (`sink.url("pager")` -> http://127.0.0.1:PORT/pager), so a test can tell which channel
-got what. Paths starting with `reject` answer 400 (a permanent rejection) and record nothing. Runs in a thread of the test process; `stop()` closes the socket.
+got what. Paths starting with `reject` answer 400 (a permanent rejection) and record nothing.
+Runs in a thread of the test process; `stop()` closes the socket.
 """
 
 from __future__ import annotations

@@ -114,19 +114,18 @@ class Container:
     def stop(self, timeout: float = 30) -> None:
         """Halts the container (SIGTERM makes nspawn shut it down cleanly) and cleans up."""
         proc, self._nspawn = self._nspawn, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    # Killing a PID namespace's init ends everything in it; done while nspawn
-                    # still runs, so the leader's PID cannot have been reused by anyone else.
-                    if self.leader:
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(self.leader, signal.SIGKILL)
-                    proc.kill()
-                    proc.wait()
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                # Killing a PID namespace's init ends everything in it; done while nspawn
+                # still runs, so the leader's PID cannot have been reused by anyone else.
+                if self.leader:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(self.leader, signal.SIGKILL)
+                proc.kill()
+                proc.wait()
         self.leader = 0
         for path in sorted(_tree(NSPAWN_RUNTIME) - self._runtime_before, key=lambda p: len(p.parts), reverse=True):
             try:

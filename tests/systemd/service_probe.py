@@ -29,8 +29,8 @@ def main() -> int:
     import requests  # noqa: F401
     import yaml  # noqa: F401
 
-    from watchdog.service.journal import setup_logging
     from watchdog.common.logs import event
+    from watchdog.service.journal import setup_logging
     from watchdog.service.sdnotify import SystemdNotifier, format_status
 
     setup_logging("debug")

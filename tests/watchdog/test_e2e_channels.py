@@ -34,7 +34,7 @@ def test_unrepairable_nginx_pages_each_channel_once_and_resolves_each(
     pagerduty_receiver: WebhookServer,
     alertmanager: tuple[Alertmanager, WebhookServer],
 ) -> None:
-    am, am_hook = alertmanager
+    am, _am_hook = alertmanager
     (tmp_path / "daemon").mkdir()
     config = {
         "host": "e2e-shop",

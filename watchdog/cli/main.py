@@ -22,22 +22,22 @@ from typing import Any
 
 from checks.base import Status, worst
 from checks.registry import CHECKS
-from watchdog.service.api import ListenError
-from watchdog.common.clock import SystemClock
-from watchdog.config.loader import DEFAULT_CONFIG_PATH, load_config
-from watchdog.config.model import WatchdogConfig
-from watchdog.common.configtools import ConfigError, parse_duration
-from watchdog.service.daemon import Daemon, package_version, register_secrets
-from watchdog.service.wiring import build_engine
-from watchdog.delivery.pager import test_notify
-from watchdog.monitor.probes import build_check
-from watchdog.config.discovery import embedded_default
-from watchdog.delivery.channels.registry import CHANNELS
-from watchdog.service.journal import setup_logging
-from watchdog.common.logs import event
 from watchdog.cli.client import ApiClient, ApiUnreachable
 from watchdog.cli.output import format_config_summary, format_once, format_status, once_json
+from watchdog.common.clock import SystemClock
+from watchdog.common.configtools import ConfigError, parse_duration
+from watchdog.common.logs import event
+from watchdog.config.discovery import embedded_default
+from watchdog.config.loader import DEFAULT_CONFIG_PATH, load_config
+from watchdog.config.model import WatchdogConfig
+from watchdog.delivery.channels.registry import CHANNELS
+from watchdog.delivery.pager import test_notify
+from watchdog.monitor.probes import build_check
 from watchdog.monitor.runner import Runner, RunOutcome
+from watchdog.service.api import ListenError
+from watchdog.service.daemon import Daemon, package_version, register_secrets
+from watchdog.service.journal import setup_logging
+from watchdog.service.wiring import build_engine
 
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2

@@ -37,7 +37,7 @@ def format_config_summary(config: WatchdogConfig) -> str:
 
 def once_json(config: WatchdogConfig, outcomes: list[RunOutcome | None], overall: Status) -> dict[str, Any]:
     checks = []
-    for spec, outcome in zip(config.checks, outcomes):
+    for spec, outcome in zip(config.checks, outcomes, strict=True):
         item: dict[str, Any] = {"name": spec.name, "type": spec.type, "severity": spec.severity}
         if outcome is None:
             item |= {"status": Status.UNKNOWN.name, "message": "did not run"}
@@ -65,14 +65,17 @@ def format_once(config: WatchdogConfig, outcomes: list[RunOutcome | None], overa
 def format_status(status: dict[str, Any]) -> str:
     checks = sorted(status.get("checks", []), key=lambda c: (_ORDER.get(c.get("status", ""), 9), c.get("name", "")))
     width = max((len(c.get("name", "")) for c in checks), default=4)
-    lines = [f"{status.get('host')}: {len(checks)} checks (daemon {status.get('version', '?')}, since {status.get('started_at')})"]
+    lines = [f"{status.get('host')}: {len(checks)} checks "
+        f"(daemon {status.get('version', '?')}, since {status.get('started_at')})"]
     for c in checks:
         soft = "" if c.get("hard", True) or c.get("status") == "OK" else f" [soft {c.get('failures')}/{c.get('retries')}]"
-        lines.append(f"  {c.get('status', '?'):<8} {c.get('name', ''):<{width}}  {c.get('message', '')}{soft} (since {c.get('since')})")
+        lines.append(f"  {c.get('status', '?'):<8} {c.get('name', ''):<{width}}  "
+            f"{c.get('message', '')}{soft} (since {c.get('since')})")
     incidents = status.get("incidents", [])
     lines.append(f"{len(incidents)} open incidents" + (":" if incidents else ""))
     for inc in incidents:
-        lines.append(f"  {inc.get('id')} {inc.get('check')} {inc.get('severity')} {inc.get('state')} since {inc.get('opened_at')}")
+        lines.append(f"  {inc.get('id')} {inc.get('check')} {inc.get('severity')} {inc.get('state')} "
+            f"since {inc.get('opened_at')}")
     outbox = status.get("outbox") or {}
     if outbox:
         lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -23,14 +23,14 @@ class SystemClock:
         return time.monotonic()
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ManualClock:
     """A clock that moves only when told; for tests and simulations."""
 
     def __init__(self, start: datetime | None = None, monotonic: float = 1000.0) -> None:
-        self._now = start or datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+        self._now = start or datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
         self._mono = monotonic
         self._lock = threading.Lock()
 

@@ -222,7 +222,7 @@ def _is_optional(tp: Any) -> bool:
 
 def _strip_optional(tp: Any) -> Any:
     args = [a for a in typing.get_args(tp) if a is not type(None)]
-    return args[0] if len(args) == 1 else Union[tuple(args)]
+    return args[0] if len(args) == 1 else Union[tuple(args)]  # noqa: UP007 (built from a tuple at run time)
 
 
 def _type_name(tp: Any) -> str:

@@ -38,9 +38,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.common.clock import Clock
 from watchdog.common.logs import SCRUBBER, event, format_event
+from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.notification import Notification
 
 log = logging.getLogger(__name__)

@@ -42,15 +42,15 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from checks.base import Status
-from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.common.clock import Clock
-from watchdog.config.model import CheckSpec, WatchdogConfig
-from watchdog.incidents.lifecycle import IncidentEvent, IncidentState, allowed, transition
 from watchdog.common.logs import event
+from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.delivery.notification import Kind, Notification
-from watchdog.incidents.remediation import BudgetState, Restarter, RestartBudget, RestartOutcome, restart_argv
+from watchdog.incidents.lifecycle import IncidentEvent, IncidentState, allowed, transition
+from watchdog.incidents.remediation import BudgetState, RestartBudget, Restarter, RestartOutcome, restart_argv
 from watchdog.incidents.routing import Router
 from watchdog.incidents.silences import Silences
+from watchdog.monitor.checkstate import CheckState, Rechecker
 from watchdog.storage.state import BudgetRecord, IncidentRecord, RestartRecord, StateStore, TimelineEntry
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ would, but without anyone having to remember to type it.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import os
@@ -35,8 +36,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from watchdog.config.model import CheckSpec, RemediationConfig
 from watchdog.common.logs import SCRUBBER, event
+from watchdog.config.model import CheckSpec, RemediationConfig
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,8 @@ def run_restart(argv: Sequence[str], timeout: float) -> tuple[str, int | None, s
             rc: int | None = proc.wait(timeout=timeout)
             result = "ok" if rc == 0 else "failed"
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
             rc, result = None, "timeout"
         out.seek(0)

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from checks.base import Check, CheckResult, Status
-from watchdog.monitor.checkstate import CheckState
 from watchdog.common.clock import Clock
 from watchdog.config.model import CheckSpec
-from watchdog.monitor.runner import RunOutcome, Runner, format_seconds
+from watchdog.monitor.checkstate import CheckState
+from watchdog.monitor.runner import Runner, RunOutcome, format_seconds
 
 FIRST_ROUND_SECONDS = 1.0
 
@@ -104,7 +104,7 @@ class Skipped:
 
 
 class _Entry:
-    __slots__ = ("spec", "check", "state", "due", "anchor", "job", "runs", "skips")
+    __slots__ = ("anchor", "check", "due", "job", "runs", "skips", "spec", "state")
 
     def __init__(self, spec: CheckSpec, check: Check, anchor: float, due: float) -> None:
         self.spec = spec

@@ -30,9 +30,9 @@ from typing import Any, Protocol
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from watchdog.config.model import Listen
 from watchdog.common.configtools import Secret, parse_duration
 from watchdog.common.logs import event
+from watchdog.config.model import Listen
 
 log = logging.getLogger(__name__)
 

@@ -27,24 +27,24 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
 from checks.base import Check, Status
-from watchdog.service.api import ApiServer
-from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.common.clock import Clock
-from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.common.configtools import ConfigError
+from watchdog.common.logs import SCRUBBER, event
+from watchdog.config.model import CheckSpec, WatchdogConfig
+from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.monitor.exitwatch import ExitWatcher
 from watchdog.monitor.probes import build_check
-from watchdog.common.logs import SCRUBBER, event
-from watchdog.service.metrics import Metrics
 from watchdog.monitor.runner import DEFAULT_MAX_WORKERS, Runner
 from watchdog.monitor.scheduler import Scheduler, Skipped, Started
+from watchdog.service.api import ApiServer
+from watchdog.service.metrics import Metrics
 from watchdog.service.sdnotify import format_status
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def iso(moment: datetime | None) -> str | None:
     """ISO-8601 UTC with `Z`, whole seconds: what the API and the CLI print."""
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def register_secrets(config: WatchdogConfig) -> None:

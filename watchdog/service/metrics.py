@@ -13,14 +13,15 @@ be a cardinality bomb); the last duration per check is a gauge.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 from checks.base import Status
-from watchdog.monitor.checkstate import CheckState
 from watchdog.config.model import CheckSpec
+from watchdog.monitor.checkstate import CheckState
 
 _MEASUREMENT_RE = re.compile(r"[^a-zA-Z0-9_]")
 _STATUSES = ("ok", "warning", "critical", "unknown")
@@ -155,7 +156,5 @@ class _CheckChildren:
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:
-    try:
+    with contextlib.suppress(KeyError):
         metric.remove(*labels)
-    except KeyError:
-        pass

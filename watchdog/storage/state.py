@@ -251,7 +251,7 @@ class StateStore:
                 since=datetime.fromisoformat(r[6]), summary=r[7], closed_at=_dt(r[8]), resolution=r[9],
                 paged_channels=tuple(json.loads(r[10])), paged_at=_dt(r[11]), last_reminder_at=_dt(r[12]),
                 escalated_at=_dt(r[13]), acked_by=r[14], acked_at=_dt(r[15]), notifications=r[16], tried=r[17],
-            )  # fmt: skip
+            )
             for r in rows
         ]
 

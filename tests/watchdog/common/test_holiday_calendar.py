@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from watchdog.common.holiday_calendar import HolidayCalendar, is_known_country
 from tests.watchdog.common.polish_holidays import POLISH_HOLIDAYS
+from watchdog.common.holiday_calendar import HolidayCalendar, is_known_country
 
 
 @pytest.mark.parametrize("year", [2026, 2027, 2028])

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 import socket
 import subprocess
+from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
-from tests.servers.watchdog_daemon import CLI
 from checks.registry import CHECKS
-from watchdog.config.loader import EMBEDDED_SOURCE
-from watchdog.delivery.channels.registry import CHANNELS
+from tests.servers.watchdog_daemon import CLI
 from watchdog.config.discovery import (
     SERVICES,
     default_config_dict,
@@ -24,7 +22,8 @@ from watchdog.config.discovery import (
     local_filesystems,
     state_directory,
 )
-
+from watchdog.config.loader import EMBEDDED_SOURCE
+from watchdog.delivery.channels.registry import CHANNELS
 
 # psutil's result shapes (its own namedtuple module is private and moves between versions)
 sdiskpart = namedtuple("sdiskpart", "device mountpoint fstype opts")

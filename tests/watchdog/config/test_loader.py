@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from checks.registry import CHECKS
+from watchdog.common.configtools import ConfigError
 from watchdog.config.loader import load_config, parse_config
 from watchdog.config.model import WatchdogConfig
 from watchdog.delivery.channels.registry import CHANNELS
-from watchdog.common.configtools import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = str(ROOT / ".venv" / "bin" / "shop-watchdog")

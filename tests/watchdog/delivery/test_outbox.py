@@ -17,7 +17,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,12 @@ from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.ports import free_port
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from tests.servers.webhook import Reply, Request, WebhookServer
+from tests.waiting import wait_until
+from watchdog.common.clock import ManualClock
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.transports import Transports
-from watchdog.common.clock import ManualClock
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox, RetryPolicy
-from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -374,7 +374,7 @@ def test_firing_alerts_are_resent_until_resolved(
 
 
 def is_resolve(request: Request) -> bool:
-    return datetime.fromisoformat(request.body[0]["endsAt"]) < datetime.now(timezone.utc)
+    return datetime.fromisoformat(request.body[0]["endsAt"]) < datetime.now(UTC)
 
 
 def test_firing_alerts_are_refreshed_at_once_after_a_restart(

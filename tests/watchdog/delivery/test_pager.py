@@ -8,8 +8,8 @@ import pytest
 
 from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.incidents.engine_rig import config
-from watchdog.delivery.channels.webhook import WebhookConfig
 from watchdog.config.model import ChannelSpec, NotifyConfig
+from watchdog.delivery.channels.webhook import WebhookConfig
 from watchdog.delivery.pager import test_notify as send_test
 
 

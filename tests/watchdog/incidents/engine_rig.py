@@ -19,8 +19,6 @@ from prometheus_client import CollectorRegistry
 
 from checks.base import Status
 from tests.servers.webhook_sink import WebhookSink
-from watchdog.delivery.channels.webhook import WebhookConfig
-from watchdog.monitor.checkstate import CheckState
 from watchdog.common.clock import ManualClock
 from watchdog.config.model import (
     BusinessHours,
@@ -35,7 +33,9 @@ from watchdog.config.model import (
     Routes,
     WatchdogConfig,
 )
+from watchdog.delivery.channels.webhook import WebhookConfig
 from watchdog.incidents.engine import IncidentEngine
+from watchdog.monitor.checkstate import CheckState
 from watchdog.service.wiring import build_engine
 from watchdog.storage.state import StateStore
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -133,13 +133,13 @@ def test_silence_of_unknown_check_is_refused(tmp_path: Path, sink: WebhookSink) 
 
 
 def test_warning_at_23_00_waits_for_business_hours(tmp_path: Path, sink: WebhookSink) -> None:
-    tuesday_night = at_local(2026, 11, 24, 23, 0).astimezone(timezone.utc)
+    tuesday_night = at_local(2026, 11, 24, 23, 0).astimezone(UTC)
     rig = Rig(config(tmp_path, sink, [check("disk", severity="warning")]), sink, ManualClock(tuesday_night))
     try:
         rig.result("disk", Status.WARNING, "82% used")
         inc = rig.incident("disk")
         assert inc["state"] == "open"
-        assert inc["deferred_until"] == at_local(2026, 11, 25, 8, 0).astimezone(timezone.utc).isoformat()
+        assert inc["deferred_until"] == at_local(2026, 11, 25, 8, 0).astimezone(UTC).isoformat()
         rig.advance(8 * 3600 + 59 * 60)
         rig.result("disk", Status.WARNING, "83% used")
         assert rig.sent() == 0
@@ -153,7 +153,7 @@ def test_warning_at_23_00_waits_for_business_hours(tmp_path: Path, sink: Webhook
 
 
 def test_warning_cleared_overnight_sends_nothing(tmp_path: Path, sink: WebhookSink) -> None:
-    night = at_local(2026, 11, 24, 23, 0).astimezone(timezone.utc)
+    night = at_local(2026, 11, 24, 23, 0).astimezone(UTC)
     rig = Rig(config(tmp_path, sink, [check("disk", severity="warning")]), sink, ManualClock(night))
     try:
         rig.result("disk", Status.WARNING, "82% used")
@@ -168,7 +168,7 @@ def test_warning_cleared_overnight_sends_nothing(tmp_path: Path, sink: WebhookSi
 
 
 def test_warning_that_turns_critical_at_night_is_handled_as_critical(tmp_path: Path, sink: WebhookSink) -> None:
-    night = at_local(2026, 11, 24, 23, 0).astimezone(timezone.utc)
+    night = at_local(2026, 11, 24, 23, 0).astimezone(UTC)
     rig = Rig(config(tmp_path, sink, [check("disk")]), sink, ManualClock(night))
     try:
         rig.result("disk", Status.WARNING, "85% used")

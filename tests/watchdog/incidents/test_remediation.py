@@ -12,9 +12,16 @@ import requests
 
 from tests.servers.nginx import NginxServer
 from tests.servers.processes import is_dead
-from watchdog.config.model import CheckSpec, Remediate, RemediationConfig
 from watchdog.common.logs import SCRUBBER
-from watchdog.incidents.remediation import BudgetState, Restarter, RestartBudget, RestartOutcome, restart_argv, run_restart
+from watchdog.config.model import CheckSpec, Remediate, RemediationConfig
+from watchdog.incidents.remediation import (
+    BudgetState,
+    RestartBudget,
+    Restarter,
+    RestartOutcome,
+    restart_argv,
+    run_restart,
+)
 
 
 def _spec(remediate: Remediate | None) -> CheckSpec:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from watchdog.config.model import BusinessHours, ChannelSpec, NotifyConfig, Route, Routes
@@ -12,7 +12,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 def _at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=WARSAW).astimezone(timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=WARSAW).astimezone(UTC)
 
 
 def test_inside_and_outside_business_hours() -> None:
@@ -46,7 +46,7 @@ def test_next_open_inside_business_hours_is_now() -> None:
 def test_business_hours_in_their_own_timezone_across_dst() -> None:
     bh = BusinessClock(BusinessHours(timezone="Europe/Warsaw", hours="09:00-17:00", holidays=None))
     # Sunday 2026-03-29 is the spring-forward day; Monday's 09:00 local is 07:00 UTC.
-    assert bh.next_open(_at(2026, 3, 28, 20, 0)) == datetime(2026, 3, 30, 7, 0, tzinfo=timezone.utc)
+    assert bh.next_open(_at(2026, 3, 28, 20, 0)) == datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
 
 
 def test_warning_route_defers_outside_business_hours_critical_never() -> None:

@@ -19,7 +19,7 @@ from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
 from watchdog.common.clock import SystemClock
 from watchdog.common.logs import SCRUBBER
-from watchdog.monitor.runner import RunOutcome, Runner, format_seconds
+from watchdog.monitor.runner import Runner, RunOutcome, format_seconds
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -4,8 +4,8 @@ TCP probes (a hanging server, a closed port), then isolation in real time."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,10 +15,10 @@ from checks.tcp import TcpCheck, TcpOptions
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
-from watchdog.monitor.checkstate import CheckState
 from watchdog.common.clock import ManualClock, SystemClock
 from watchdog.config.model import CheckSpec
-from watchdog.monitor.runner import RunOutcome, Runner
+from watchdog.monitor.checkstate import CheckState
+from watchdog.monitor.runner import Runner, RunOutcome
 from watchdog.monitor.scheduler import Scheduler, Skipped, Started, next_slot, next_state, phase
 
 OK = CheckResult(Status.OK, "fine")

@@ -3,6 +3,7 @@ confirmation), and the loop in-process where a stall or a broken sink must be pr
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -13,18 +14,18 @@ from typing import Any
 
 import pytest
 
+from checks.registry import CHECKS
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.recording_http import RecordingHTTPServer
 from tests.servers.redis import RedisServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.watchdog.service.doubles import NullSink, null_sink_factory, sink_factory_for
-from watchdog.monitor.checkstate import CheckState
 from watchdog.common.clock import SystemClock
-from checks.registry import CHECKS
 from watchdog.config.loader import parse_config
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.delivery.channels.registry import CHANNELS
+from watchdog.monitor.checkstate import CheckState
 from watchdog.service.daemon import Daemon
 from watchdog.service.sdnotify import SystemdNotifier
 
@@ -274,10 +275,8 @@ def test_systemd_notifications_ready_watchdog_status_reload_stopping(tmp_path: P
             deadline = time.monotonic() + 5
             while not predicate(received):
                 assert time.monotonic() < deadline, received
-                try:
+                with contextlib.suppress(TimeoutError):
                     received.append(sock.recv(4096).decode())
-                except TimeoutError:
-                    pass
 
         receive_until(lambda r: any(m.startswith("READY=1") for m in r))
         ready = next(m for m in received if m.startswith("READY=1"))

@@ -11,8 +11,8 @@ from typing import TextIO
 
 import pytest
 
-from watchdog.service.journal import setup_logging, syslog_priority
 from watchdog.common.logs import SCRUBBER, event
+from watchdog.service.journal import setup_logging, syslog_priority
 
 
 @pytest.fixture
@@ -74,7 +74,8 @@ def test_outside_journald_lines_are_timestamped_key_value(stream: TextIO) -> Non
 
     (line,) = _lines(stream)
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info logger=watchdog\.api event=listening address=127\.0\.0\.1:9841",
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info "
+        r"logger=watchdog\.api event=listening address=127\.0\.0\.1:9841",
         line,
     ), line
 

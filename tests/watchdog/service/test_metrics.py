@@ -6,14 +6,12 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-
-from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry
 
 from checks.base import Status
-
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
@@ -77,7 +75,7 @@ def test_removed_checks_lose_their_series() -> None:
     metrics = Metrics("1.2.3", CollectorRegistry())
     a, b = tcp_spec("a", 1), tcp_spec("b", 2)
     metrics.configure([a, b], [])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for spec in (a, b):
         metrics.observe(spec, CheckState(spec.name, Status.WARNING, False, "m", now, now, 1, 0.01, {"x-y": 1.5}), timed_out=True)
     text = metrics.render().decode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from watchdog.storage.state import (
     TimelineEntry,
 )
 
-T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def _incident(**changes: object) -> IncidentRecord:
@@ -85,7 +85,8 @@ def test_committed_incident_survives_kill_9_of_the_writer(tmp_path: Path) -> Non
         "from watchdog.storage.state import StateStore, IncidentRecord\n"
         "t = datetime(2026, 11, 23, tzinfo=timezone.utc)\n"
         "s = StateStore(sys.argv[1])\n"
-        "s.save_incident(IncidentRecord('inc-aaaaaaaaaa', 'web', 'http', 'critical', 'paged', t, t, paged_channels=('pager',)))\n"
+        "s.save_incident(IncidentRecord('inc-aaaaaaaaaa', 'web', 'http', 'critical', 'paged', t, t,"
+        " paged_channels=('pager',)))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=Path(__file__).parents[3], check=False)

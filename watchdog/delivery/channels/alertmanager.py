@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from watchdog.common.configtools import Duration
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.http import check_http_url, post_json
 from watchdog.delivery.channels.transports import Transports
-from watchdog.common.configtools import Duration
 from watchdog.delivery.notification import Notification
 
 ALERT_NAME = "ShopWatchdogCheckFailed"

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from watchdog.delivery.channels.base import Channel, DeliveryError, PermanentError, TransientError
-from watchdog.delivery.channels.transports import Transports
 from watchdog.common.configtools import Duration, Secret
 from watchdog.common.logs import event
+from watchdog.delivery.channels.base import Channel, DeliveryError, PermanentError, TransientError
+from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from watchdog.common.configtools import Duration, Secret
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.http import check_http_url, post_json
-from watchdog.common.configtools import Duration, Secret
 from watchdog.delivery.notification import Notification
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"

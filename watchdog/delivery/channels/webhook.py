@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchdog.common.configtools import Duration, Secret
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.http import check_http_url, post_json
-from watchdog.common.configtools import Duration, Secret
 from watchdog.delivery.notification import Notification
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,12 +12,12 @@ import pytest
 from tests.servers.alertmanager import Alertmanager
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.webhook import Reply, WebhookServer
+from tests.waiting import wait_until
 from watchdog.delivery.channels.alertmanager import ALERT_NAME, alert_for
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox
-from tests.waiting import wait_until
 
 AM = tuple[Alertmanager, WebhookServer]
 
@@ -61,7 +61,7 @@ def test_resend_keeps_it_active_and_resolve_ends_it(
         lambda: [a for a in am.alerts(incident="inc-am-2") if a["status"]["state"] == "active"], 5, "an active alert"
     )[0]
     first_end = datetime.fromisoformat(first["endsAt"])
-    assert first_end - datetime.now(timezone.utc) < timedelta(seconds=3)  # expires unless refreshed
+    assert first_end - datetime.now(UTC) < timedelta(seconds=3)  # expires unless refreshed
     time.sleep(3.0)
     [alert] = am.alerts(incident="inc-am-2")
     assert alert["status"]["state"] == "active"
@@ -79,7 +79,7 @@ def test_resend_keeps_it_active_and_resolve_ends_it(
 
 
 def test_resolve_sends_endsat_in_the_past(make_notification: Callable[..., Notification]) -> None:
-    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     since = now - timedelta(minutes=5)
     firing = alert_for(make_notification(incident_id="inc-9", since=since), now, 60.0, None)
     resolved = alert_for(make_notification(incident_id="inc-9", kind="resolve", since=since), now, 60.0, None)

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
+from checks.registry import CHECKS
 from tests.servers.certs import self_signed
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
-from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
-from watchdog.delivery.channels.transports import Transports
-from checks.registry import CHECKS
-from watchdog.config.loader import parse_config
-from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.common.configtools import ConfigError
 from watchdog.common.logs import event
+from watchdog.config.loader import parse_config
+from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
+from watchdog.delivery.channels.registry import CHANNELS
+from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 
 
@@ -140,7 +140,7 @@ def test_implicit_tls(tmp_path: Path, transports: Transports, make_notification:
 def test_untrusted_certificate_is_not_sent_to(
     tmp_path: Path, transports: Transports, make_notification: Callable[..., Notification]
 ) -> None:
-    context, ca_file = tls_context(tmp_path)
+    context, _ca_file = tls_context(tmp_path)
     server = SmtpServer(tls_context=context).start()
     try:
         with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):

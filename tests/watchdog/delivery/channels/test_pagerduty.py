@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from checks.registry import CHECKS
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.webhook import Reply, WebhookServer, validate_pagerduty_event
+from watchdog.common.configtools import ConfigError
+from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.channels.pagerduty import DEFAULT_URL
-from watchdog.delivery.channels.transports import Transports
-from checks.registry import CHECKS
-from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.registry import CHANNELS
-from watchdog.common.configtools import ConfigError
+from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox
 
@@ -83,7 +83,7 @@ def test_invalid_event_is_permanent(
     make_notification: Callable[..., Notification],
 ) -> None:  # fmt: skip
     monkeypatch.setenv("TEST_PD_ROUTING_KEY", "too-short")
-    with pytest.raises(PermanentError, match="HTTP 400.*routing_key"):
+    with pytest.raises(PermanentError, match=r"HTTP 400.*routing_key"):
         pd_channel(transports, pagerduty_receiver.url).send(make_notification())
 
 

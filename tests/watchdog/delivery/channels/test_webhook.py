@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from checks.registry import CHECKS
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.ports import free_port
 from tests.servers.webhook import Reply, WebhookServer
-from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
-from watchdog.delivery.channels.transports import Transports
-from checks.registry import CHECKS
-from watchdog.config.loader import parse_config
-from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.common.configtools import ConfigError
+from watchdog.config.loader import parse_config
+from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
+from watchdog.delivery.channels.registry import CHANNELS
+from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 
 
@@ -88,7 +88,7 @@ def test_hanging_receiver_times_out(
 ) -> None:
     webhook_server.respond(Reply(200, hang=10))
     started = time.monotonic()
-    with pytest.raises(TransientError, match="no answer within 0.5s"):
+    with pytest.raises(TransientError, match=r"no answer within 0\.5s"):
         webhook_channel(transports, webhook_server.url, timeout="500ms").send(make_notification())
     assert time.monotonic() - started < 2.0
 
