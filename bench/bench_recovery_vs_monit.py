@@ -19,7 +19,7 @@ against its timer; the same sequence of pauses for both) after nginx serves agai
 
 What differs by design: Monit notices the crash at its next poll (0-1 s later), while
 shop-watchdog holds a pidfd on the pid its `process` check found and checks again the moment
-the process exits (watchdog/exitwatch.py); both then confirm with one more check 1 s later.
+the process exits (watchdog/monitor/exitwatch.py); both then confirm with one more check 1 s later.
 
 Run from the repository root: .venv/bin/python -m bench.bench_recovery_vs_monit [--kills N]
 """

@@ -2,7 +2,7 @@
 
 A private `CollectorRegistry` (never the process-global default) so that tests and a
 reloaded daemon never see duplicate registrations, and so the incident engine can add its
-own metrics to the same registry (`build_engine(..., registry=...)`). Names follow the
+own metrics to the same registry (`watchdog.service.wiring.build_engine(..., registry=...)`). Names follow the
 Prometheus conventions `promtool check metrics` enforces: `shop_watchdog_` prefix, base
 units (seconds, bytes), `_total` counters.
 
