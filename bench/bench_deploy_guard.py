@@ -83,9 +83,11 @@ def main() -> int:
             wall, cpu = statistics.median(wall_runs), statistics.median(cpu_runs)
             ok = target is not None and wall < target
             failed |= not ok
-            print(f"  {name:38s} wall {wall:.3f} s = {wall / base_wall:4.1f}x   "
-                  f"cpu {cpu:.3f} s = {cpu / base_cpu:4.1f}x   "
-                  f"target wall < {target:.2f} s: {'ok' if ok else 'MISSED'}")
+            print(
+                f"  {name:38s} wall {wall:.3f} s = {wall / base_wall:4.1f}x   "
+                f"cpu {cpu:.3f} s = {cpu / base_cpu:4.1f}x   "
+                f"target wall < {target:.2f} s: {'ok' if ok else 'MISSED'}"
+            )
     return 1 if failed else 0
 
 

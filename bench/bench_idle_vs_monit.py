@@ -42,11 +42,15 @@ def monitrc(directory: Path, http_port: int, nginx_port: int, redis_port: int) -
         "    allow localhost",
     ]
     for i in range(HTTP):
-        lines += [f"check host web{i} with address 127.0.0.1",
-                  f'    if failed port {nginx_port} protocol http request "/healthz" timeout 5 seconds then alert']
+        lines += [
+            f"check host web{i} with address 127.0.0.1",
+            f'    if failed port {nginx_port} protocol http request "/healthz" timeout 5 seconds then alert',
+        ]
     for i in range(REDIS):
-        lines += [f"check host cache{i} with address 127.0.0.1",
-                  f"    if failed port {redis_port} protocol redis timeout 5 seconds then alert"]
+        lines += [
+            f"check host cache{i} with address 127.0.0.1",
+            f"    if failed port {redis_port} protocol redis timeout 5 seconds then alert",
+        ]
     for i in range(DISK):
         lines += [f"check filesystem disk{i} with path /", "    if space usage > 90% then alert"]
     return "\n".join(lines) + "\n"
@@ -85,8 +89,12 @@ def main() -> int:
             http_port = free_port()
             rc.write_text(monitrc(mdir, http_port, nginx.port, redis.port))
             os.chmod(rc, 0o600)
-            proc = subprocess.Popen([monit, "-I", "-c", str(rc)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [monit, "-I", "-c", str(rc)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             try:
                 wait_until_accepting(http_port, timeout=10, proc=None, what="monit")
                 with WatchdogDaemon(root / "shop", shop_config(nginx, redis)) as shop:
@@ -106,12 +114,18 @@ def main() -> int:
     shop_u, monit_u = s_shop.usage, s_monit.usage
     print()
     print(f"{'':22}{'shop-watchdog':>15}{'Monit':>12}{'ratio':>10}")
-    print(f"{'CPU % of one core':22}{shop_u.cpu_percent:15.3f}{monit_u.cpu_percent:12.3f}"
-          f"{ratio(shop_u.cpu_percent, monit_u.cpu_percent):>10}")
-    print(f"{'RSS max MB':22}{shop_u.rss_max_mb:15.1f}{monit_u.rss_max_mb:12.1f}"
-          f"{ratio(shop_u.rss_max_mb, monit_u.rss_max_mb):>10}")
-    print(f"{'RSS mean MB':22}{shop_u.rss_mean_mb:15.1f}{monit_u.rss_mean_mb:12.1f}"
-          f"{ratio(shop_u.rss_mean_mb, monit_u.rss_mean_mb):>10}")
+    print(
+        f"{'CPU % of one core':22}{shop_u.cpu_percent:15.3f}{monit_u.cpu_percent:12.3f}"
+        f"{ratio(shop_u.cpu_percent, monit_u.cpu_percent):>10}"
+    )
+    print(
+        f"{'RSS max MB':22}{shop_u.rss_max_mb:15.1f}{monit_u.rss_max_mb:12.1f}"
+        f"{ratio(shop_u.rss_max_mb, monit_u.rss_max_mb):>10}"
+    )
+    print(
+        f"{'RSS mean MB':22}{shop_u.rss_mean_mb:15.1f}{monit_u.rss_mean_mb:12.1f}"
+        f"{ratio(shop_u.rss_mean_mb, monit_u.rss_mean_mb):>10}"
+    )
     print(f"({checks} checks each, every 30 s, window {shop_u.seconds:.0f} s; Monit reports {monit_ok} services OK)")
     return 0
 

@@ -228,8 +228,10 @@ def main() -> int:
     print(f"recovery after kill -9 of nginx, {args.kills} kills each, check every {INTERVAL}s, "
           f"{CONFIRMATIONS} confirmations:")  # fmt: skip
     for name, times in results.items():
-        print(f"  {name:<14} median {statistics.median(times):.3f} s   p95 {percentile(times, 0.95):.3f} s   "
-              f"min {min(times):.3f} s   max {max(times):.3f} s")
+        print(
+            f"  {name:<14} median {statistics.median(times):.3f} s   p95 {percentile(times, 0.95):.3f} s   "
+            f"min {min(times):.3f} s   max {max(times):.3f} s"
+        )
     ratio = statistics.median(results["shop-watchdog"]) / statistics.median(results["monit"])
     ratio95 = percentile(results["shop-watchdog"], 0.95) / percentile(results["monit"], 0.95)
     print(f"  shop-watchdog / monit: median {ratio:.2f}x, p95 {ratio95:.2f}x")

@@ -56,8 +56,14 @@ def daemon_config(nginx: NginxServer, smtp: SmtpServer) -> dict[str, Any]:
         "notify": {
             "channels": [
                 {
-                    "name": "admins", "type": "email", "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
-                    "starttls": False, "from": "watchdog@shop.example", "to": ["ops@shop.example"], "timeout": "5s",
+                    "name": "admins",
+                    "type": "email",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp.port,
+                    "starttls": False,
+                    "from": "watchdog@shop.example",
+                    "to": ["ops@shop.example"],
+                    "timeout": "5s",
                 }
             ],
             "routes": {"critical": {"channels": ["admins"]}},
@@ -143,8 +149,10 @@ def main() -> int:
     latencies = [pages[i] - enqueued[i] for i in pages]
     median = statistics.median(latencies)
     print(f"time to page over {len(latencies)} incidents (failed verification -> SMTP server accepted):")
-    print(f"  median {median * 1000:.1f} ms   p95 {percentile(latencies, 0.95) * 1000:.1f} ms   "
-          f"max {max(latencies) * 1000:.1f} ms")
+    print(
+        f"  median {median * 1000:.1f} ms   p95 {percentile(latencies, 0.95) * 1000:.1f} ms   "
+        f"max {max(latencies) * 1000:.1f} ms"
+    )
     print(f"  baseline: direct smtplib send {baseline * 1000:.1f} ms -> ratio {median / baseline:.2f}x")
     print(f"  target {TARGET * 1000:.0f} ms -> median is {median / TARGET:.3f} of the target")
     return 0 if median < TARGET else 1

@@ -22,7 +22,9 @@ def main(argv: list[str]) -> int:
         print(f"=== {script.name} {' '.join(argv)}", flush=True)
         started = time.monotonic()
         # the scripts reuse the test suite's real-server helpers (`tests.servers`)
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))}
+        env = os.environ | {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))
+        }
         rc = subprocess.run([sys.executable, str(script), *argv], cwd=BENCH.parent, env=env).returncode
         print(f"=== {script.name}: exit {rc} after {time.monotonic() - started:.0f} s\n", flush=True)
         if rc != 0:

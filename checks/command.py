@@ -43,8 +43,10 @@ class CommandOptions:
 
     def __post_init__(self) -> None:
         if not self.argv or not self.argv[0]:
-            raise ValueError("argv: give the plugin and its arguments as a list, e.g. "
-                "[/usr/lib/nagios/plugins/check_ntp_time, -H, pool.ntp.org]")
+            raise ValueError(
+                "argv: give the plugin and its arguments as a list, e.g. "
+                "[/usr/lib/nagios/plugins/check_ntp_time, -H, pool.ntp.org]"
+            )
 
 
 def parse_perfdata(text: str) -> dict[str, float]:
@@ -86,7 +88,9 @@ class CommandCheck(Check):
             output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            return CheckResult(Status.CRITICAL, f"{os.path.basename(cfg.argv[0])} timed out after {timeout:g}s (killed)")
+            return CheckResult(
+                Status.CRITICAL, f"{os.path.basename(cfg.argv[0])} timed out after {timeout:g}s (killed)"
+            )
         if _group_has_members(proc.pid):
             _kill_group(proc)
         return _result(proc.returncode, output.decode("utf-8", "replace"))
@@ -136,7 +140,11 @@ def _result(returncode: int, output: str) -> CheckResult:
     measurements = parse_perfdata(f"{perf} {long_perf}")
     message = text.strip()[:MAX_MESSAGE]
     if returncode < 0:
-        return CheckResult(Status.UNKNOWN, f"plugin killed by signal {-returncode}" + (f": {message}" if message else ""), measurements)
+        return CheckResult(
+            Status.UNKNOWN, f"plugin killed by signal {-returncode}" + (f": {message}" if message else ""), measurements
+        )
     if returncode not in (0, 1, 2, 3):
-        return CheckResult(Status.UNKNOWN, f"plugin exited with code {returncode}" + (f": {message}" if message else ""), measurements)
+        return CheckResult(
+            Status.UNKNOWN, f"plugin exited with code {returncode}" + (f": {message}" if message else ""), measurements
+        )
     return CheckResult(Status(returncode), message or f"exit code {returncode}, no output", measurements)

@@ -92,7 +92,9 @@ class HttpOptions:
             raise ValueError(f"url: expected http://HOST/... or https://HOST/..., got {self.url!r}")
         bad = [s for s in self.expect_status if not _STATUS_RE.match(s.lower())]
         if bad or not self.expect_status:
-            raise ValueError(f"expect_status: expected codes like 200 or classes like 2xx, got {list(self.expect_status)}")
+            raise ValueError(
+                f"expect_status: expected codes like 200 or classes like 2xx, got {list(self.expect_status)}"
+            )
         if self.cert_crit_days < 0 or self.cert_warn_days < self.cert_crit_days:
             raise ValueError("cert_warn_days must be at least cert_crit_days, both 0 or more")
         if self.expect_body is not None and self.method == "HEAD":
@@ -297,7 +299,9 @@ class HttpCheck(Check):
         context: ssl.SSLContext | None = None
         if parts.scheme == "https":
             context = self._ssl_context()
-            failed = self._check_certificate(parts.hostname or "", parts.port or 443, context, timeout, findings, measurements)
+            failed = self._check_certificate(
+                parts.hostname or "", parts.port or 443, context, timeout, findings, measurements
+            )
             if failed:
                 return CheckResult(Status.CRITICAL, failed, measurements)
         started = time.monotonic()
@@ -368,9 +372,13 @@ class HttpCheck(Check):
         if days < 0:
             findings.append((Status.CRITICAL, f"TLS certificate expired {-days:.0f} days ago ({when})"))
         elif days < cfg.cert_crit_days:
-            findings.append((Status.CRITICAL, f"TLS certificate expires in {days:.1f} days ({when}, crit {cfg.cert_crit_days}d)"))
+            findings.append(
+                (Status.CRITICAL, f"TLS certificate expires in {days:.1f} days ({when}, crit {cfg.cert_crit_days}d)")
+            )
         elif days < cfg.cert_warn_days:
-            findings.append((Status.WARNING, f"TLS certificate expires in {days:.1f} days ({when}, warn {cfg.cert_warn_days}d)"))
+            findings.append(
+                (Status.WARNING, f"TLS certificate expires in {days:.1f} days ({when}, warn {cfg.cert_warn_days}d)")
+            )
         else:
             findings.append((Status.OK, f"certificate valid {days:.0f} more days"))
         return None

@@ -26,7 +26,9 @@ from checks.database import connections_result, query_result
 from checks.thresholds import require_ordered
 from watchdog.common.configtools import Percent, Secret
 
-_LIBPQ_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"( \([^)]*\))?, port \d+ failed: )?(FATAL: +)?')
+_LIBPQ_PREFIX = re.compile(
+    r'^(connection failed: )?(connection to server at "[^"]*"( \([^)]*\))?, port \d+ failed: )?(FATAL: +)?'
+)
 _SATURATION_SQL = (
     "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
     " current_setting('max_connections')::int"

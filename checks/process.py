@@ -79,7 +79,9 @@ class ProcessCheck(Check):
         except psutil.NoSuchProcess:
             return CheckResult(Status.CRITICAL, f"not running: pid {pid} from {path} is gone")
         if regex is not None and not _matches(regex, name, cmdline):
-            return CheckResult(Status.CRITICAL, f"not running: pid {pid} from {path} is {name!r}, not {self.config.pattern!r}")
+            return CheckResult(
+                Status.CRITICAL, f"not running: pid {pid} from {path} is {name!r}, not {self.config.pattern!r}"
+            )
         return CheckResult(Status.OK, f"pid {pid} ({name}) running", {"processes": 1.0}, watch_pid=pid)
 
     def _by_pattern(self) -> CheckResult:

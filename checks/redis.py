@@ -74,17 +74,28 @@ class RedisCheck(Check):
         except redis.ConnectionError as exc:
             return CheckResult(Status.CRITICAL, f"{where}: {_connection_reason(exc)}")
         except NoPermissionError as exc:
-            return CheckResult(Status.UNKNOWN, f"{where}: PONG, but INFO for the saturation levels is not permitted{_as_user(cfg.user)}: {exc}")
+            return CheckResult(
+                Status.UNKNOWN,
+                f"{where}: PONG, but INFO for the saturation levels is not permitted{_as_user(cfg.user)}: {exc}",
+            )
         except redis.ResponseError as exc:
             return CheckResult(Status.CRITICAL, f"{where}: {exc}")
         problems = [(s, t) for s, t in findings if s is not Status.OK]
         if problems:
-            return CheckResult(worst([s for s, _ in problems]), f"{where}: " + "; ".join(t for _, t in problems), measurements)
-        return CheckResult(Status.OK, f"{where}: PONG in {seconds_text(elapsed)}" + "".join(f"; {t}" for _, t in findings), measurements)
+            return CheckResult(
+                worst([s for s, _ in problems]), f"{where}: " + "; ".join(t for _, t in problems), measurements
+            )
+        return CheckResult(
+            Status.OK,
+            f"{where}: PONG in {seconds_text(elapsed)}" + "".join(f"; {t}" for _, t in findings),
+            measurements,
+        )
 
     def _wants_info(self) -> bool:
         cfg = self.config
-        return any(v is not None for v in (cfg.connections_warn, cfg.connections_crit, cfg.memory_warn, cfg.memory_crit))
+        return any(
+            v is not None for v in (cfg.connections_warn, cfg.connections_crit, cfg.memory_warn, cfg.memory_crit)
+        )
 
     def _saturation(self, client: redis.Redis, measurements: dict[str, float]) -> list[tuple[Status, str]]:
         cfg = self.config
@@ -110,6 +121,6 @@ def _as_user(user: str | None) -> str:
 
 
 def _connection_reason(exc: BaseException) -> str:
-    """"connection refused" from redis-py's "Error 111 connecting to HOST:PORT. Connection refused."."""
+    """ "connection refused" from redis-py's "Error 111 connecting to HOST:PORT. Connection refused."."""
     text = str(exc).rstrip(".")
     return text.rsplit(". ", 1)[-1].lower() if ". " in text else text

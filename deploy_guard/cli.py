@@ -41,8 +41,13 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("-c", "--config", metavar="FILE", help="policy file (default: $DEPLOY_GUARD_CONFIG, "
-                         "else /etc/shop-watchdog/deploy-guard.yaml, else the embedded default)")
+        sub.add_argument(
+            "-c",
+            "--config",
+            metavar="FILE",
+            help="policy file (default: $DEPLOY_GUARD_CONFIG, "
+            "else /etc/shop-watchdog/deploy-guard.yaml, else the embedded default)",
+        )
         return sub
 
     check = command("check", "may a release start now (or at --at)? exit 0 allowed, 1 blocked, 2 error")
@@ -88,7 +93,9 @@ def _windows(policy: Policy) -> ReleaseWindows:
     return ReleaseWindows(policy, calendar)
 
 
-def _check(args: argparse.Namespace, policy: Policy, environ: Mapping[str, str], clock: Clock, fetch: Fetch | None) -> int:
+def _check(
+    args: argparse.Namespace, policy: Policy, environ: Mapping[str, str], clock: Clock, fetch: Fetch | None
+) -> int:
     from deploy_guard.audit import AuditError, append_record
     from deploy_guard.ci_identity import ci_identity
     from deploy_guard.decision import MissingHotfixReason, decide
@@ -107,8 +114,11 @@ def _check(args: argparse.Namespace, policy: Policy, environ: Mapping[str, str],
     try:
         append_record(policy.audit_log, record)
     except AuditError as exc:
-        print(f"deploy-guard: {exc} (audit_log in {policy.source}); no decision without an audit record: "
-              "refusing (exit 2)", file=sys.stderr)
+        print(
+            f"deploy-guard: {exc} (audit_log in {policy.source}); no decision without an audit record: "
+            "refusing (exit 2)",
+            file=sys.stderr,
+        )
         return 2
     for note in decision.notes:
         print(f"deploy-guard: warning: {note}", file=sys.stderr)
@@ -156,9 +166,11 @@ def _validate(policy: Policy, clock: Clock) -> int:
         f"windows {windows.windows_text()}",
         f"holidays {policy.country or 'none'} + {len(policy.extra_days_off)} company day(s) off, "
         f"{policy.block_days_before} day(s) before each closed",
-        f"{len(policy.freezes)} freeze(s)" + (f" ({', '.join(f.name for f in policy.freezes)})" if policy.freezes else ""),
+        f"{len(policy.freezes)} freeze(s)"
+        + (f" ({', '.join(f.name for f in policy.freezes)})" if policy.freezes else ""),
         f"incident gate {len(gate.status_urls)} URL(s), block_on {gate.block_on}, on_unreachable {gate.on_unreachable}"
-        if gate else "no incident gate",
+        if gate
+        else "no incident gate",
         f"audit log {policy.audit_log}",
     ]
     print(f"OK: {policy.source}: " + "; ".join(parts))

@@ -150,7 +150,9 @@ def _window(cfg: WindowConfig, path: str, problems: Problems) -> Window | None:
     if start is None or end is None:
         return None
     if end <= start:
-        problems.add(join(path, "end"), f"must be after start ({_clock(start)}); a window cannot cross midnight, split it in two")
+        problems.add(
+            join(path, "end"), f"must be after start ({_clock(start)}); a window cannot cross midnight, split it in two"
+        )
         return None
     return Window(frozenset(WEEKDAYS.index(d) for d in cfg.days), start, end)
 
@@ -182,7 +184,9 @@ def _moment(value: object, tz: ZoneInfo) -> datetime | None:
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
 
 
-def _freeze_edge(value: object, tz: ZoneInfo, path: str, problems: Problems, *, is_end: bool) -> tuple[datetime, bool] | None:
+def _freeze_edge(
+    value: object, tz: ZoneInfo, path: str, problems: Problems, *, is_end: bool
+) -> tuple[datetime, bool] | None:
     """(instant, given as a date); a date end means the end of that day (inclusive)."""
     day = _date(value)
     if day is not None:

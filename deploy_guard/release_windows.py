@@ -75,9 +75,7 @@ class ReleaseWindows:
     def window_periods(self, day: date) -> list[Period]:
         """The configured windows of a local date, unmerged, before holidays and freezes."""
         return [
-            Period(self._at(day, w.start), self._at(day, w.end))
-            for w in self.policy.windows
-            if day.weekday() in w.days
+            Period(self._at(day, w.start), self._at(day, w.end)) for w in self.policy.windows if day.weekday() in w.days
         ]
 
     def day_reasons(self, day: date) -> list[Reason]:
@@ -111,7 +109,12 @@ class ReleaseWindows:
         day = self.local_date(moment)
         reasons: list[Reason] = []
         if not any(p.start <= moment < p.end for p in self.window_periods(day)):
-            reasons.append(Reason("outside_window", f"{local_text(moment, self.tz)} is outside the release windows ({self.windows_text()})"))
+            reasons.append(
+                Reason(
+                    "outside_window",
+                    f"{local_text(moment, self.tz)} is outside the release windows ({self.windows_text()})",
+                )
+            )
         reasons.extend(self.day_reasons(day))
         reasons.extend(self._freeze_reason(f) for p, f in self._freezes if p.start <= moment < p.end)
         return reasons
@@ -190,7 +193,9 @@ class ReleaseWindows:
                 ]
             yield from pieces
 
-    def next_window(self, at: datetime, duration: timedelta = timedelta(), horizon_days: int = HORIZON_DAYS) -> Period | None:
+    def next_window(
+        self, at: datetime, duration: timedelta = timedelta(), horizon_days: int = HORIZON_DAYS
+    ) -> Period | None:
         """The first open period in which a release of `duration` can start at or after `at`.
 
         If `at` is inside such a period, that period (its start may lie before `at`). None when

@@ -56,7 +56,9 @@ def decision_line(decision: Decision, tz: ZoneInfo) -> str:
     return f"{head} {next_window_text(decision.next_window, decision.at, tz)}"
 
 
-def audit_record(decision: Decision, policy: Policy, ci: CiIdentity, now: datetime, given_reason: str | None) -> dict[str, Any]:
+def audit_record(
+    decision: Decision, policy: Policy, ci: CiIdentity, now: datetime, given_reason: str | None
+) -> dict[str, Any]:
     """The audit log line: the decision, its reasons, the hotfix reason and the CI identity."""
     tz = policy.timezone
     return {
@@ -93,7 +95,7 @@ def _status(plan: DayPlan) -> str:
 
 
 def _clock_change(day: date, tz: ZoneInfo) -> list[str]:
-    """"clocks change: CET (+01:00) -> CEST (+02:00)" on a DST switch day, else nothing."""
+    """ "clocks change: CET (+01:00) -> CEST (+02:00)" on a DST switch day, else nothing."""
     before = datetime.combine(day, time(), tzinfo=tz)
     after = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
     if before.utcoffset() == after.utcoffset():
@@ -111,11 +113,20 @@ def calendar_table(plans: Iterable[DayPlan], tz: ZoneInfo) -> str:
     rows: list[tuple[str, ...]] = [header]
     for plan in plans:
         windows = ", ".join(w.hours for w in plan.windows) or "-"
-        opened = ", ".join(f"{_clock(p.start, tz)}-{_clock(p.end, tz) if p.end.astimezone(tz).date() == plan.day else '24:00'}" for p in plan.open_periods) or "-"
+        opened = (
+            ", ".join(
+                f"{_clock(p.start, tz)}-{_clock(p.end, tz) if p.end.astimezone(tz).date() == plan.day else '24:00'}"
+                for p in plan.open_periods
+            )
+            or "-"
+        )
         notes = [r.message for r in plan.reasons] or (["no window on this day"] if not plan.windows else [])
         notes.extend(_clock_change(plan.day, tz))
         why = "; ".join(notes)
         rows.append((plan.day.isoformat(), DAY_NAMES[plan.day.weekday()], windows, _status(plan), opened, why))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in rows
+    ]
     return "\n".join(line.rstrip() for line in lines)

@@ -10,7 +10,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def offset_text(moment: datetime) -> str:
-    """"+01:00" style offset of an aware time."""
+    """ "+01:00" style offset of an aware time."""
     offset = moment.utcoffset() or timedelta()
     sign = "-" if offset < timedelta() else "+"
     minutes = abs(int(offset.total_seconds())) // 60
@@ -18,7 +18,7 @@ def offset_text(moment: datetime) -> str:
 
 
 def local_text(moment: datetime, tz: ZoneInfo, *, date: bool = True) -> str:
-    """"Thu 2026-12-24 10:00 CET (+01:00)"; seconds only when not zero."""
+    """ "Thu 2026-12-24 10:00 CET (+01:00)"; seconds only when not zero."""
     local = moment.astimezone(tz)
     clock = local.strftime("%H:%M:%S" if local.second else "%H:%M")
     day = f"{DAY_NAMES[local.weekday()]} {local:%Y-%m-%d} " if date else ""
@@ -26,7 +26,7 @@ def local_text(moment: datetime, tz: ZoneInfo, *, date: bool = True) -> str:
 
 
 def duration_text(delta: timedelta) -> str:
-    """"1h30m", "45m", "20s"."""
+    """ "1h30m", "45m", "20s"."""
     seconds = int(delta.total_seconds())
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
@@ -36,7 +36,7 @@ def duration_text(delta: timedelta) -> str:
 
 
 def days_text(days: Iterable[int]) -> str:
-    """"Mon-Thu", "Mon, Wed, Fri-Sun": weekday numbers (0 = Monday) as ranges."""
+    """ "Mon-Thu", "Mon, Wed, Fri-Sun": weekday numbers (0 = Monday) as ranges."""
     ordered = sorted(set(days))
     runs: list[list[int]] = []
     for day in ordered:

@@ -128,7 +128,9 @@ def test_certificate_expiry_levels_from_the_real_handshake(
     assert abs(result.measurements["cert_expiry_seconds"] - days * 86400) < 120
 
 
-def test_expiry_is_read_even_without_verification(test_ca: CertificateAuthority, make_nginx: Callable[..., NginxServer]) -> None:
+def test_expiry_is_read_even_without_verification(
+    test_ca: CertificateAuthority, make_nginx: Callable[..., NginxServer]
+) -> None:
     server = make_nginx(tls=test_ca.issue("noverify", days=3))
     result = make_check("http", url=server.healthz_url, verify_tls=False).run(timeout=5)
     assert result.status is Status.CRITICAL
@@ -156,7 +158,9 @@ def test_self_signed_certificate_trusted_via_ca_file(tmp_path: Path, make_nginx:
 
 
 def test_headers_are_sent(make_nginx: Callable[..., NginxServer]) -> None:
-    server = make_nginx(extra_server_config='location = /needs-key { if ($http_x_probe_key != "s3") { return 403; } return 200 "yes"; }')
+    server = make_nginx(
+        extra_server_config='location = /needs-key { if ($http_x_probe_key != "s3") { return 403; } return 200 "yes"; }'
+    )
     url = f"{server.url}/needs-key"
     assert make_check("http", url=url).run(timeout=5).status is Status.CRITICAL
     assert make_check("http", url=url, headers={"X-Probe-Key": "s3"}).run(timeout=5).status is Status.OK
@@ -188,13 +192,18 @@ def test_requests_name_the_watchdog_and_close_the_connection(make_recorder: Make
     server = make_recorder()
     url = server.answer("/healthz")
     assert make_check("http", url=url).run(timeout=5).status is Status.OK
-    assert make_check("http", url=url, headers={"user-agent": "probe/2", "Connection": "keep-alive"}).run(timeout=5).status is Status.OK
+    assert (
+        make_check("http", url=url, headers={"user-agent": "probe/2", "Connection": "keep-alive"}).run(timeout=5).status
+        is Status.OK
+    )
     default, configured = (r.headers for r in server.received("/healthz"))
     assert (default["User-Agent"], default["Connection"]) == ("shop-watchdog", "close")
     assert (configured.get_all("User-Agent"), configured.get_all("Connection")) == (["probe/2"], ["close"])
 
 
-def test_basic_auth_from_the_url_reaches_the_server_decoded_and_the_password_stays_hidden(make_recorder: MakeRecorder) -> None:
+def test_basic_auth_from_the_url_reaches_the_server_decoded_and_the_password_stays_hidden(
+    make_recorder: MakeRecorder,
+) -> None:
     server = make_recorder()
     server.answer("/private")
     url = f"http://shop%20monitor:p%40ss%3Aw0rd@127.0.0.1:{server.port}/private"
@@ -204,7 +213,10 @@ def test_basic_auth_from_the_url_reaches_the_server_decoded_and_the_password_sta
     server.close_without_answer("/private")
     failed = make_check("http", url=url).run(timeout=5)
     assert failed.status is Status.CRITICAL
-    assert failed.message == f"server closed the connection without a response: http://shop%20monitor:***@127.0.0.1:{server.port}/private"
+    assert (
+        failed.message
+        == f"server closed the connection without a response: http://shop%20monitor:***@127.0.0.1:{server.port}/private"
+    )
 
 
 def test_ten_redirects_are_followed_and_an_eleventh_is_critical(make_recorder: MakeRecorder) -> None:
@@ -295,7 +307,10 @@ def test_server_closing_without_an_answer_is_critical(make_recorder: MakeRecorde
     server = make_recorder()
     url = server.close_without_answer("/healthz")
     result = make_check("http", url=url).run(timeout=5)
-    assert (result.status, result.message) == (Status.CRITICAL, f"server closed the connection without a response: {url}")
+    assert (result.status, result.message) == (
+        Status.CRITICAL,
+        f"server closed the connection without a response: {url}",
+    )
 
 
 def test_untrusted_certificate_of_a_redirect_target_is_critical(
@@ -306,5 +321,8 @@ def test_untrusted_certificate_of_a_redirect_target_is_critical(
     url = f"{plain.url}/to-tls"
     rejected = make_check("http", url=url).run(timeout=5)
     assert rejected.status is Status.CRITICAL
-    assert rejected.message == f"TLS certificate of 127.0.0.1:{secure.port} rejected: unable to get local issuer certificate: {url}"
+    assert (
+        rejected.message
+        == f"TLS certificate of 127.0.0.1:{secure.port} rejected: unable to get local issuer certificate: {url}"
+    )
     assert make_check("http", url=url, ca_file=str(test_ca.cert), expect_body="ok").run(timeout=5).status is Status.OK

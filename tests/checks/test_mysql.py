@@ -59,7 +59,9 @@ def test_connections_near_max_connections(make_mariadb: Callable[..., MariaDBSer
 
 
 def test_query_slower_than_the_timeout_is_critical(mariadb: MariaDBServer, secret_env: SetSecret) -> None:
-    check = make_check("mysql", port=mariadb.port, password_env=secret_env("MY_PW", mariadb.password), query="SELECT SLEEP(5)")
+    check = make_check(
+        "mysql", port=mariadb.port, password_env=secret_env("MY_PW", mariadb.password), query="SELECT SLEEP(5)"
+    )
     started = time.monotonic()
     result = check.run(timeout=0.5)
     assert time.monotonic() - started < 1.2

@@ -24,8 +24,12 @@ def test_scram_login_and_query_is_ok(postgres: PostgresServer, secret_env: SetSe
     assert method == [("scram-sha-256",)]
 
 
-def test_wrong_or_missing_password_is_critical_without_leaking_it(postgres: PostgresServer, secret_env: SetSecret) -> None:
-    wrong = make_check("postgres", port=postgres.port, user="monitor", password_env=secret_env("PG_BAD", "not-the-pw")).run(timeout=5)
+def test_wrong_or_missing_password_is_critical_without_leaking_it(
+    postgres: PostgresServer, secret_env: SetSecret
+) -> None:
+    wrong = make_check(
+        "postgres", port=postgres.port, user="monitor", password_env=secret_env("PG_BAD", "not-the-pw")
+    ).run(timeout=5)
     assert wrong.status is Status.CRITICAL
     assert wrong.message == f'postgres 127.0.0.1:{postgres.port}: password authentication failed for user "monitor"'
     assert "not-the-pw" not in wrong.message
@@ -36,7 +40,9 @@ def test_wrong_or_missing_password_is_critical_without_leaking_it(postgres: Post
 
 def test_stopped_server_is_critical_connection_refused(postgres: PostgresServer, secret_env: SetSecret) -> None:
     postgres.kill()
-    result = make_check("postgres", port=postgres.port, password_env=secret_env("PG_PW", postgres.password)).run(timeout=5)
+    result = make_check("postgres", port=postgres.port, password_env=secret_env("PG_PW", postgres.password)).run(
+        timeout=5
+    )
     assert result.status is Status.CRITICAL
     assert result.message == f"postgres 127.0.0.1:{postgres.port}: connection refused"
 
@@ -65,7 +71,12 @@ def test_query_blocked_by_a_lock_times_out(postgres: PostgresServer, secret_env:
 
 
 def test_failing_query_is_critical(postgres: PostgresServer, secret_env: SetSecret) -> None:
-    check = make_check("postgres", port=postgres.port, password_env=secret_env("PG_PW", postgres.password), query="SELECT * FROM nowhere")
+    check = make_check(
+        "postgres",
+        port=postgres.port,
+        password_env=secret_env("PG_PW", postgres.password),
+        query="SELECT * FROM nowhere",
+    )
     result = check.run(timeout=5)
     assert result.status is Status.CRITICAL
     assert 'query failed: relation "nowhere" does not exist' in result.message
@@ -77,7 +88,12 @@ def test_connections_near_max_connections(make_postgres: Callable[..., PostgresS
     held: list[psycopg.Connection[Any]] = [server.connect("monitor") for _ in range(7)]
     try:
         result = make_check(
-            "postgres", port=server.port, user="monitor", password_env=env, connections_warn="70%", connections_crit="90%"
+            "postgres",
+            port=server.port,
+            user="monitor",
+            password_env=env,
+            connections_warn="70%",
+            connections_crit="90%",
         ).run(timeout=5)
     finally:
         for conn in held:

@@ -41,7 +41,9 @@ def test_acl_user_login(make_redis: MakeRedis, secret_env: SetSecret) -> None:
     env = secret_env("REDIS_MON_PW", "mon-pw")
     ok = make_check("redis", port=server.port, user="monitor", password_env=env, connections_warn="80%").run(timeout=2)
     assert ok.status is Status.OK, ok.message
-    wrong = make_check("redis", port=server.port, user="monitor", password_env=secret_env("X", "admin-pw")).run(timeout=2)
+    wrong = make_check("redis", port=server.port, user="monitor", password_env=secret_env("X", "admin-pw")).run(
+        timeout=2
+    )
     assert wrong.status is Status.CRITICAL and "login failed as monitor" in wrong.message
 
 
@@ -88,7 +90,9 @@ def test_clients_near_maxclients_are_critical(make_redis: MakeRedis) -> None:
     assert result.measurements["connections_ratio"] == 1.0
 
 
-def test_acl_user_without_info_permission_is_unknown_for_saturation(make_redis: MakeRedis, secret_env: SetSecret) -> None:
+def test_acl_user_without_info_permission_is_unknown_for_saturation(
+    make_redis: MakeRedis, secret_env: SetSecret
+) -> None:
     server = make_redis(password="admin-pw")
     with redis.Redis(port=server.port, password="admin-pw") as admin:
         admin.execute_command("ACL", "SETUSER", "pinger", "on", ">ping-pw", "+ping")

@@ -11,7 +11,9 @@ from tests.checks.building import config_problems, make_check
 
 
 def test_generous_levels_are_ok_and_measure_the_machine() -> None:
-    result = make_check("system", load_warn=1000, load_crit=2000, memory_warn="100%", memory_crit="100%", swap_warn="100%").run(timeout=2)
+    result = make_check(
+        "system", load_warn=1000, load_crit=2000, memory_warn="100%", memory_crit="100%", swap_warn="100%"
+    ).run(timeout=2)
     assert result.status is Status.OK, result.message
     expected_load = os.getloadavg()[1] / (os.cpu_count() or 1)
     assert abs(result.measurements["load_per_core"] - expected_load) < 0.5
@@ -29,7 +31,9 @@ def test_memory_above_level_is_critical_naming_the_level() -> None:
 
 
 def test_load_above_warn_only_warns() -> None:
-    result = make_check("system", load_warn=0, load_crit=None, memory_warn=None, memory_crit=None, swap_warn=None).run(timeout=2)
+    result = make_check("system", load_warn=0, load_crit=None, memory_warn=None, memory_crit=None, swap_warn=None).run(
+        timeout=2
+    )
     assert result.status is Status.WARNING
     assert result.message.startswith("load ") and "warn 0" in result.message
 

@@ -20,7 +20,9 @@ def test_open_port_is_ok(redis_server: RedisServer) -> None:
 def test_send_and_expected_reply(redis_server: RedisServer) -> None:
     ok = make_check("tcp", host="127.0.0.1", port=redis_server.port, send="PING\r\n", expect="+PONG").run(timeout=2)
     assert ok.status is Status.OK, ok.message
-    wrong = make_check("tcp", host="127.0.0.1", port=redis_server.port, send="PING\r\n", expect="+READY").run(timeout=0.5)
+    wrong = make_check("tcp", host="127.0.0.1", port=redis_server.port, send="PING\r\n", expect="+READY").run(
+        timeout=0.5
+    )
     assert wrong.status is Status.CRITICAL
     assert wrong.message == f"127.0.0.1:{redis_server.port}: expected '+READY', got '+PONG'"
 

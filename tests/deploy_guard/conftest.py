@@ -40,12 +40,15 @@ ALWAYS_OPEN: dict[str, Any] = {
     "holidays": {"country": None, "block_days_before": 0},
 }
 
+
 def windows_for(node: Mapping[str, Any]) -> ReleaseWindows:
     policy = parse_policy(dict(node), "<test>")
     return ReleaseWindows(policy, HolidayCalendar(policy.country, policy.extra_days_off, policy.block_days_before))
 
+
 def policy_from(node: Mapping[str, Any]) -> Policy:
     return parse_policy(dict(node), "<test>")
+
 
 @dataclass
 class Result:
@@ -55,6 +58,7 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.out)
+
 
 class GuardRunner:
     """Runs the installed `deploy-guard` console script with a clean CI-free environment."""
@@ -83,7 +87,9 @@ class GuardRunner:
         env.update(extra or {})
         return env
 
-    def run(self, *args: str, policy: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 30) -> Result:
+    def run(
+        self, *args: str, policy: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 30
+    ) -> Result:
         proc = subprocess.run(
             [str(CLI), *args], env=self.env(policy, env), capture_output=True, text=True, timeout=timeout
         )
@@ -94,9 +100,11 @@ class GuardRunner:
             return []
         return [json.loads(line) for line in self.audit_log.read_text().splitlines()]
 
+
 @pytest.fixture
 def guard(tmp_path: Path) -> GuardRunner:
     return GuardRunner(tmp_path)
+
 
 @pytest.fixture
 def status_server() -> Iterator[StatusServer]:

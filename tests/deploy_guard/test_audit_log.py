@@ -26,9 +26,7 @@ for i in range(count):
 
 def test_concurrent_writers_never_interleave_lines(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), "60"]) for w in range(6)
-    ]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), "60"]) for w in range(6)]
     assert [w.wait(timeout=60) for w in writers] == [0] * 6
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(records) == 360
@@ -58,7 +56,15 @@ def test_a_torn_last_line_is_left_alone_and_the_new_record_starts_on_its_own_lin
 
 
 def test_the_record_holds_time_decision_reasons_and_identity(guard: GuardRunner) -> None:
-    result = guard.run("check", "--at", "2026-12-24T10:00", "--reason", "release 4.2", policy=guard.policy(PLAIN), env={"USER": "ci-runner"})
+    result = guard.run(
+        "check",
+        "--at",
+        "2026-12-24T10:00",
+        "--reason",
+        "release 4.2",
+        policy=guard.policy(PLAIN),
+        env={"USER": "ci-runner"},
+    )
     assert result.code == 1
     (record,) = guard.audit_records()
     assert record["decision"] == "blocked"

@@ -14,29 +14,83 @@ from tests.deploy_guard.conftest import ALWAYS_OPEN, PLAIN, REPO, GuardRunner
 
 BAD_POLICIES: list[tuple[str, Any, str]] = [
     ("unknown top-level key", {**PLAIN, "windoes": []}, "windoes: unknown key"),
-    ("unknown nested key", {**PLAIN, "windows": [{"days": ["mon"], "start": "08:00", "end": "12:00", "tz": "UTC"}]}, "windows[0].tz: unknown key"),
+    (
+        "unknown nested key",
+        {**PLAIN, "windows": [{"days": ["mon"], "start": "08:00", "end": "12:00", "tz": "UTC"}]},
+        "windows[0].tz: unknown key",
+    ),
     ("unknown timezone", {**PLAIN, "timezone": "Europe/Warsw"}, "timezone: unknown IANA timezone 'Europe/Warsw'"),
-    ("unknown weekday", {**PLAIN, "windows": [{"days": ["mo"], "start": "08:00", "end": "12:00"}]}, "windows[0].days[0]: expected one of mon"),
-    ("malformed time", {**PLAIN, "windows": [{"days": ["mon"], "start": "8am", "end": "12:00"}]}, 'windows[0].start: expected a time "HH:MM"'),
-    ("end before start", {**PLAIN, "windows": [{"days": ["mon"], "start": "12:00", "end": "08:00"}]}, "windows[0].end: must be after start (12:00)"),
+    (
+        "unknown weekday",
+        {**PLAIN, "windows": [{"days": ["mo"], "start": "08:00", "end": "12:00"}]},
+        "windows[0].days[0]: expected one of mon",
+    ),
+    (
+        "malformed time",
+        {**PLAIN, "windows": [{"days": ["mon"], "start": "8am", "end": "12:00"}]},
+        'windows[0].start: expected a time "HH:MM"',
+    ),
+    (
+        "end before start",
+        {**PLAIN, "windows": [{"days": ["mon"], "start": "12:00", "end": "08:00"}]},
+        "windows[0].end: must be after start (12:00)",
+    ),
     ("unknown country", {**PLAIN, "holidays": {"country": "XX"}}, "holidays.country: unknown country code 'XX'"),
-    ("negative block_days_before", {**PLAIN, "holidays": {"country": "PL", "block_days_before": -1}}, "holidays.block_days_before: must not be negative"),
+    (
+        "negative block_days_before",
+        {**PLAIN, "holidays": {"country": "PL", "block_days_before": -1}},
+        "holidays.block_days_before: must not be negative",
+    ),
     ("extra day not a date", {**PLAIN, "holidays": {"extra": {"soon": "x"}}}, "holidays.extra.soon: expected a date"),
-    ("freeze bad date", {**PLAIN, "freezes": [{"name": "x", "start": "2026-02-30", "end": "2026-03-01"}]}, "freezes[0].start: expected a date"),
-    ("freeze end before start", {**PLAIN, "freezes": [{"name": "x", "start": "2026-03-02", "end": "2026-03-01"}]}, "freezes[0].end: must not be before start"),
-    ("freeze without name", {**PLAIN, "freezes": [{"start": "2026-03-02", "end": "2026-03-03"}]}, "freezes[0].name: required key is missing"),
-    ("bad block_on", {**PLAIN, "incident_gate": {"status_urls": ["http://127.0.0.1:1/"], "block_on": "major"}}, "incident_gate.block_on: expected one of critical, warning"),
-    ("bad on_unreachable", {**PLAIN, "incident_gate": {"status_urls": ["http://127.0.0.1:1/"], "on_unreachable": "ignore"}}, "incident_gate.on_unreachable: expected one of block, allow"),
-    ("status url not http", {**PLAIN, "incident_gate": {"status_urls": ["127.0.0.1:9841"]}}, "incident_gate.status_urls[0]: expected an http:// or https:// URL"),
-    ("empty branch pattern", {**PLAIN, "hotfix": {"branch_patterns": [""]}}, "hotfix.branch_patterns[0]: must not be empty"),
-    ("require_reason not bool", {**PLAIN, "hotfix": {"require_reason": "yes"}}, "hotfix.require_reason: expected true or false"),
+    (
+        "freeze bad date",
+        {**PLAIN, "freezes": [{"name": "x", "start": "2026-02-30", "end": "2026-03-01"}]},
+        "freezes[0].start: expected a date",
+    ),
+    (
+        "freeze end before start",
+        {**PLAIN, "freezes": [{"name": "x", "start": "2026-03-02", "end": "2026-03-01"}]},
+        "freezes[0].end: must not be before start",
+    ),
+    (
+        "freeze without name",
+        {**PLAIN, "freezes": [{"start": "2026-03-02", "end": "2026-03-03"}]},
+        "freezes[0].name: required key is missing",
+    ),
+    (
+        "bad block_on",
+        {**PLAIN, "incident_gate": {"status_urls": ["http://127.0.0.1:1/"], "block_on": "major"}},
+        "incident_gate.block_on: expected one of critical, warning",
+    ),
+    (
+        "bad on_unreachable",
+        {**PLAIN, "incident_gate": {"status_urls": ["http://127.0.0.1:1/"], "on_unreachable": "ignore"}},
+        "incident_gate.on_unreachable: expected one of block, allow",
+    ),
+    (
+        "status url not http",
+        {**PLAIN, "incident_gate": {"status_urls": ["127.0.0.1:9841"]}},
+        "incident_gate.status_urls[0]: expected an http:// or https:// URL",
+    ),
+    (
+        "empty branch pattern",
+        {**PLAIN, "hotfix": {"branch_patterns": [""]}},
+        "hotfix.branch_patterns[0]: must not be empty",
+    ),
+    (
+        "require_reason not bool",
+        {**PLAIN, "hotfix": {"require_reason": "yes"}},
+        "hotfix.require_reason: expected true or false",
+    ),
     ("not a mapping", ["timezone", "UTC"], "expected a mapping of policy keys"),
 ]
 
 
 @pytest.mark.parametrize("case, node, message", BAD_POLICIES, ids=[c[0] for c in BAD_POLICIES])
 @pytest.mark.parametrize("command", ["check", "validate"])
-def test_invalid_policy_exits_2_naming_file_key_and_problem(guard: GuardRunner, case: str, node: Any, message: str, command: str) -> None:
+def test_invalid_policy_exits_2_naming_file_key_and_problem(
+    guard: GuardRunner, case: str, node: Any, message: str, command: str
+) -> None:
     path = guard.policy(node if isinstance(node, dict) else yaml.safe_dump(node))
     result = guard.run(command, "-c", str(path))
     assert result.code == 2, result
@@ -49,7 +103,10 @@ def test_unquoted_time_read_as_a_number_is_explained(guard: GuardRunner) -> None
     path = guard.policy(f"audit_log: {guard.audit_log}\nwindows:\n  - {{days: [mon], start: 10:00, end: 12:00}}\n")
     result = guard.run("validate", policy=path)
     assert result.code == 2
-    assert f'{path}: windows[0].start: write times as quoted "HH:MM" strings (YAML read this one as the number 600)' in result.err
+    assert (
+        f'{path}: windows[0].start: write times as quoted "HH:MM" strings (YAML read this one as the number 600)'
+        in result.err
+    )
 
 
 def test_all_problems_are_reported_at_once(guard: GuardRunner) -> None:
@@ -115,7 +172,7 @@ def test_embedded_default_is_the_contract_policy_and_the_example_file(guard: Gua
     example_path = REPO / "config" / "deploy-guard.yaml"
     example = parse_policy(yaml.safe_load(example_path.read_text()), EMBEDDED_SOURCE)
     assert embedded == example
-    design = (REPO.parent / "shared" / "DESIGN.md")
+    design = REPO.parent / "shared" / "DESIGN.md"
     if design.exists():  # the contract, beside the checkout (here and in CI)
         block = design.read_text().split("## `deploy-guard`", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
         assert parse_policy(yaml.safe_load(block), EMBEDDED_SOURCE) == embedded

@@ -36,7 +36,9 @@ def github_step() -> dict[str, Any]:
 def project(tmp_path: Path, policy: dict[str, Any]) -> Path:
     """A checkout with the policy where the snippets expect it; the audit log lands in it."""
     (tmp_path / "deploy").mkdir()
-    (tmp_path / "deploy" / "deploy-guard.yaml").write_text(yaml.safe_dump({**policy, "audit_log": "deploy-guard-audit.jsonl"}))
+    (tmp_path / "deploy" / "deploy-guard.yaml").write_text(
+        yaml.safe_dump({**policy, "audit_log": "deploy-guard-audit.jsonl"})
+    )
     return tmp_path
 
 
@@ -44,25 +46,45 @@ def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
     base = {"PATH": f"{CLI.parent}:/usr/bin:/bin", "HOME": str(cwd)}
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=60,
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 def run_gitlab(tmp_path: Path, policy: dict[str, Any], ci: dict[str, str]) -> subprocess.CompletedProcess[str]:
     job = gitlab_job()
-    env = {"GITLAB_CI": "true", "CI_PIPELINE_ID": "77", "CI_PIPELINE_URL": "https://gitlab.example/shop/-/pipelines/77",
-           "CI_COMMIT_SHA": "abc123", "GITLAB_USER_LOGIN": "anna", **job["variables"], **ci}
+    env = {
+        "GITLAB_CI": "true",
+        "CI_PIPELINE_ID": "77",
+        "CI_PIPELINE_URL": "https://gitlab.example/shop/-/pipelines/77",
+        "CI_COMMIT_SHA": "abc123",
+        "GITLAB_USER_LOGIN": "anna",
+        **job["variables"],
+        **ci,
+    }
     return run_bash("\n".join(job["script"]), project(tmp_path, policy), env)
 
 
-def run_github(tmp_path: Path, policy: dict[str, Any], ci: dict[str, str], expressions: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_github(
+    tmp_path: Path, policy: dict[str, Any], ci: dict[str, str], expressions: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     step = github_step()
     env = {
         key: re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: expressions.get(m.group(1), ""), str(value))
         for key, value in step["env"].items()
     }
-    ci_env = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "shop/web",
-              "GITHUB_RUN_ID": "5", "GITHUB_SHA": "def456", "GITHUB_ACTOR": "bob", **ci}
+    ci_env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "shop/web",
+        "GITHUB_RUN_ID": "5",
+        "GITHUB_SHA": "def456",
+        "GITHUB_ACTOR": "bob",
+        **ci,
+    }
     return run_bash(step["run"], project(tmp_path, policy), {**ci_env, **env})
 
 
@@ -76,7 +98,9 @@ def test_gitlab_snippet_allows_inside_the_window(tmp_path: Path) -> None:
     assert "ALLOWED at " in result.stdout
     (record,) = audit(tmp_path)
     assert record["duration_seconds"] == 1800
-    assert record["ci"]["pipeline_url"] == "https://gitlab.example/shop/-/pipelines/77" and record["ci"]["user"] == "anna"
+    assert (
+        record["ci"]["pipeline_url"] == "https://gitlab.example/shop/-/pipelines/77" and record["ci"]["user"] == "anna"
+    )
 
 
 def test_gitlab_snippet_fails_the_job_outside_the_window(tmp_path: Path) -> None:
@@ -91,7 +115,16 @@ def test_gitlab_snippet_fails_the_job_outside_the_window(tmp_path: Path) -> None
     [
         ({"CI_COMMIT_REF_NAME": "hotfix/pay", "CI_COMMIT_MESSAGE": "Fix payment 500"}, 0, "Fix payment 500"),
         ({"CI_COMMIT_REF_NAME": "main", "CI_COMMIT_MESSAGE": "[hotfix] stock sync"}, 0, "stock sync"),
-        ({"CI_COMMIT_REF_NAME": "main", "CI_COMMIT_MESSAGE": "x", "DEPLOY_GUARD_HOTFIX": "1", "HOTFIX_REASON": "PSP outage"}, 0, "PSP outage"),
+        (
+            {
+                "CI_COMMIT_REF_NAME": "main",
+                "CI_COMMIT_MESSAGE": "x",
+                "DEPLOY_GUARD_HOTFIX": "1",
+                "HOTFIX_REASON": "PSP outage",
+            },
+            0,
+            "PSP outage",
+        ),
         ({"CI_COMMIT_REF_NAME": "hotfix/pay", "CI_COMMIT_MESSAGE": "[hotfix]"}, 2, None),
     ],
 )
@@ -111,30 +144,40 @@ def test_gitlab_snippet_stops_on_an_invalid_policy(tmp_path: Path) -> None:
 
 
 def test_github_snippet_allows_inside_the_window(tmp_path: Path) -> None:
-    result = run_github(tmp_path, ALWAYS_OPEN, {"GITHUB_REF_NAME": "main"}, {"github.event.head_commit.message": "Release 4.2"})
+    result = run_github(
+        tmp_path, ALWAYS_OPEN, {"GITHUB_REF_NAME": "main"}, {"github.event.head_commit.message": "Release 4.2"}
+    )
     assert result.returncode == 0, result.stderr
     (record,) = audit(tmp_path)
     assert record["ci"]["pipeline_url"] == "https://github.com/shop/web/actions/runs/5"
 
 
 def test_github_snippet_blocks_outside_the_window(tmp_path: Path) -> None:
-    result = run_github(tmp_path, CLOSED, {"GITHUB_REF_NAME": "main"}, {"github.event.head_commit.message": "Release 4.2"})
+    result = run_github(
+        tmp_path, CLOSED, {"GITHUB_REF_NAME": "main"}, {"github.event.head_commit.message": "Release 4.2"}
+    )
     assert result.returncode == 1
     assert "BLOCKED at " in result.stdout
 
 
 def test_github_snippet_pull_request_hotfix_branch_with_reason_variable(tmp_path: Path) -> None:
     result = run_github(
-        tmp_path, CLOSED, {"GITHUB_HEAD_REF": "hotfix/cart", "GITHUB_REF_NAME": "12/merge"},
+        tmp_path,
+        CLOSED,
+        {"GITHUB_HEAD_REF": "hotfix/cart", "GITHUB_REF_NAME": "12/merge"},
         {"vars.HOTFIX_REASON": "cart totals wrong"},
     )
     assert result.returncode == 0, result.stderr
     (record,) = audit(tmp_path)
-    assert record["hotfix_triggers"] == ["GITHUB_HEAD_REF=hotfix/cart"] and record["reason_given"] == "cart totals wrong"
+    assert (
+        record["hotfix_triggers"] == ["GITHUB_HEAD_REF=hotfix/cart"] and record["reason_given"] == "cart totals wrong"
+    )
 
 
 def test_github_snippet_commit_tag_hotfix_on_push(tmp_path: Path) -> None:
-    result = run_github(tmp_path, CLOSED, {"GITHUB_REF_NAME": "main"}, {"github.event.head_commit.message": "[hotfix] refund button"})
+    result = run_github(
+        tmp_path, CLOSED, {"GITHUB_REF_NAME": "main"}, {"github.event.head_commit.message": "[hotfix] refund button"}
+    )
     assert result.returncode == 0, result.stderr
     assert audit(tmp_path)[0]["reason_given"] == "refund button"
 

@@ -41,13 +41,18 @@ def test_duration_crossing_the_window_end_is_blocked_with_the_reason(guard: Guar
     assert result.code == 1
     document = result.json()
     assert [r["code"] for r in document["reasons"]] == ["outside_window"]
-    assert "45m release starting 11:30 CET (+01:00) would run past the window's end at Wed 2026-12-02 12:00" in document["reasons"][0]["message"]
+    assert (
+        "45m release starting 11:30 CET (+01:00) would run past the window's end at Wed 2026-12-02 12:00"
+        in document["reasons"][0]["message"]
+    )
     assert document["next_window"]["start"] == "2026-12-03T08:00:00+01:00"
     assert guard.run("check", "--at", "2026-12-02T11:30", "--duration", "30m", policy=guard.policy(PLAIN)).code == 0
 
 
 def test_json_reasons_list_every_cause(guard: GuardRunner) -> None:
-    policy = guard.policy({**PLAIN, "freezes": [{"name": "xmas", "start": "2026-12-20", "end": "2026-12-27", "reason": "peak"}]})
+    policy = guard.policy(
+        {**PLAIN, "freezes": [{"name": "xmas", "start": "2026-12-20", "end": "2026-12-27", "reason": "peak"}]}
+    )
     result = guard.run("check", "--at", "2026-12-25T10:00", "--json", policy=policy)
     assert [r["code"] for r in result.json()["reasons"]] == ["outside_window", "holiday", "freeze"]
 
@@ -76,7 +81,9 @@ def test_next_says_so_when_nothing_opens_within_a_year(guard: GuardRunner) -> No
 
 
 def test_calendar_shows_each_day_its_window_and_why(guard: GuardRunner) -> None:
-    policy = guard.policy({**PLAIN, "holidays": {"country": "PL", "extra": {"2026-12-31": "company day off"}, "block_days_before": 1}})
+    policy = guard.policy(
+        {**PLAIN, "holidays": {"country": "PL", "extra": {"2026-12-31": "company day off"}, "block_days_before": 1}}
+    )
     result = guard.run("calendar", "--from", "2026-12-21", "--days", "14", policy=policy)
     assert result.code == 0
     lines = result.out.splitlines()

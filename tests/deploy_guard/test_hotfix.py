@@ -28,7 +28,9 @@ CONFIG = HotfixConfig(branch_patterns=("hotfix/*", "urgent-*"), commit_tags=("[h
         ({"CI_COMMIT_MESSAGE": "hotfix cart totals"}, False, ()),
     ],
 )
-def test_hotfix_is_detected_from_flag_environment_branches_and_tags(env: dict[str, str], flag: bool, triggers: tuple[str, ...]) -> None:
+def test_hotfix_is_detected_from_flag_environment_branches_and_tags(
+    env: dict[str, str], flag: bool, triggers: tuple[str, ...]
+) -> None:
     assert detect_hotfix(CONFIG, env, flag=flag, reason=None).triggers == triggers
 
 
@@ -42,7 +44,9 @@ def test_hotfix_is_detected_from_flag_environment_branches_and_tags(env: dict[st
         ("[hotfix] from the commit", "  from   the flag ", "from the flag"),
     ],
 )
-def test_reason_comes_from_the_flag_else_the_commit_message(message: str, given: str | None, reason: str | None) -> None:
+def test_reason_comes_from_the_flag_else_the_commit_message(
+    message: str, given: str | None, reason: str | None
+) -> None:
     found = detect_hotfix(CONFIG, {"CI_COMMIT_MESSAGE": message}, flag=True, reason=given)
     assert found.reason == reason
 
@@ -74,15 +78,22 @@ def test_gitlab_hotfix_branch_ships_outside_the_window_and_is_recorded(guard: Gu
     }
     result = guard.run("check", "--at", "2026-12-24T22:00", policy=policy, env=env)
     assert result.code == 0, result
-    assert result.out.startswith("ALLOWED at Thu 2026-12-24 22:00 CET (+01:00) - hotfix (declared by CI_COMMIT_REF_NAME=hotfix/pay-500)")
+    assert result.out.startswith(
+        "ALLOWED at Thu 2026-12-24 22:00 CET (+01:00) - hotfix (declared by CI_COMMIT_REF_NAME=hotfix/pay-500)"
+    )
     assert "Fix payment 500 after PSP change" in result.out
     record = guard.audit_records()[-1]
     assert record["decision"] == "allowed" and record["hotfix"] is True
     assert record["reason_given"] == "Fix payment 500 after PSP change"
     assert record["reasons"] == ["hotfix"]
     assert record["ci"] == {
-        "system": "gitlab", "user": "anna", "ref": "hotfix/pay-500", "commit": "0123abcd",
-        "pipeline_url": "https://gitlab.example/shop/-/pipelines/4242", "job_url": None, "project": None,
+        "system": "gitlab",
+        "user": "anna",
+        "ref": "hotfix/pay-500",
+        "commit": "0123abcd",
+        "pipeline_url": "https://gitlab.example/shop/-/pipelines/4242",
+        "job_url": None,
+        "project": None,
     }
 
 
@@ -117,6 +128,8 @@ def test_environment_hotfix_with_commit_tag_reason(guard: GuardRunner) -> None:
 
 def test_a_normal_release_on_a_hotfix_looking_branch_elsewhere_is_not_a_hotfix(guard: GuardRunner) -> None:
     policy = guard.policy({**PLAIN, "windows": []})
-    result = guard.run("check", "--json", policy=policy, env={"CI_COMMIT_REF_NAME": "main", "CI_COMMIT_MESSAGE": "hotfix later"})
+    result = guard.run(
+        "check", "--json", policy=policy, env={"CI_COMMIT_REF_NAME": "main", "CI_COMMIT_MESSAGE": "hotfix later"}
+    )
     assert result.code == 1
     assert result.json()["hotfix"] is False

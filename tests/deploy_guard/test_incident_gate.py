@@ -12,8 +12,20 @@ from deploy_guard.policy import IncidentGateConfig
 from tests.deploy_guard.conftest import ALWAYS_OPEN, GuardRunner
 from tests.servers.status_server import StatusServer, closed_port_url
 
-CRITICAL = {"id": "inc-7a1", "check": "web", "severity": "critical", "state": "paged", "opened_at": "2026-11-23T08:00:00Z"}
-WARNING = {"id": "inc-7a2", "check": "root-disk", "severity": "warning", "state": "open", "opened_at": "2026-11-23T08:05:00Z"}
+CRITICAL = {
+    "id": "inc-7a1",
+    "check": "web",
+    "severity": "critical",
+    "state": "paged",
+    "opened_at": "2026-11-23T08:00:00Z",
+}
+WARNING = {
+    "id": "inc-7a2",
+    "check": "root-disk",
+    "severity": "warning",
+    "state": "open",
+    "opened_at": "2026-11-23T08:05:00Z",
+}
 ACKED = {**CRITICAL, "id": "inc-7a3", "state": "acknowledged"}
 
 
@@ -33,7 +45,9 @@ def gate(*urls: str, **options: Any) -> IncidentGateConfig:
         ([], "warning", []),
     ],
 )
-def test_open_incidents_block_by_severity(status_server: StatusServer, incidents: list[dict[str, Any]], block_on: str, expected: list[str]) -> None:
+def test_open_incidents_block_by_severity(
+    status_server: StatusServer, incidents: list[dict[str, Any]], block_on: str, expected: list[str]
+) -> None:
     url = status_server.incidents("/api/v1/status", *incidents)
     result = check_incident_gate(gate(url, block_on=block_on))
     assert [r.code for r in result.reasons] == expected
@@ -53,7 +67,9 @@ def test_open_incidents_block_by_severity(status_server: StatusServer, incidents
     ],
 )
 @pytest.mark.parametrize("on_unreachable", ["block", "allow"])
-def test_a_status_url_without_a_usable_answer_follows_on_unreachable(status_server: StatusServer, setup: Any, error: str, on_unreachable: str) -> None:
+def test_a_status_url_without_a_usable_answer_follows_on_unreachable(
+    status_server: StatusServer, setup: Any, error: str, on_unreachable: str
+) -> None:
     url = setup(status_server)
     result = check_incident_gate(gate(url, on_unreachable=on_unreachable, timeout=1.0))
     if on_unreachable == "block":
@@ -89,7 +105,9 @@ def gated_policy(guard: GuardRunner, *urls: str, **options: Any) -> Any:
     return guard.policy({**ALWAYS_OPEN, "incident_gate": {"status_urls": list(urls), **options}})
 
 
-def test_cli_blocks_a_normal_release_while_a_critical_incident_is_open(guard: GuardRunner, status_server: StatusServer) -> None:
+def test_cli_blocks_a_normal_release_while_a_critical_incident_is_open(
+    guard: GuardRunner, status_server: StatusServer
+) -> None:
     url = status_server.incidents("/api/v1/status", CRITICAL)
     result = guard.run("check", "--json", policy=gated_policy(guard, url))
     assert result.code == 1
@@ -114,7 +132,9 @@ def test_cli_outside_the_window_does_not_ask_the_gate(guard: GuardRunner, status
     assert status_server.requests == []
 
 
-def test_cli_with_a_hung_status_url_answers_within_the_default_3s(guard: GuardRunner, status_server: StatusServer) -> None:
+def test_cli_with_a_hung_status_url_answers_within_the_default_3s(
+    guard: GuardRunner, status_server: StatusServer
+) -> None:
     hung = status_server.hang("/api/v1/status")
     started = time.monotonic()
     result = guard.run("check", "--json", policy=gated_policy(guard, hung), timeout=20)

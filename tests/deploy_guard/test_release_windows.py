@@ -115,7 +115,9 @@ def test_window_edges_are_start_inclusive_end_exclusive(plain: ReleaseWindows, w
         ("2026-10-26T11:00:00Z", ["outside_window"]),
     ],
 )
-def test_windows_keep_local_hours_across_dst_switch_weeks(plain: ReleaseWindows, when: str, expected: list[str]) -> None:
+def test_windows_keep_local_hours_across_dst_switch_weeks(
+    plain: ReleaseWindows, when: str, expected: list[str]
+) -> None:
     assert codes(plain, when) == expected
 
 
@@ -131,7 +133,9 @@ def test_windows_keep_local_hours_across_dst_switch_weeks(plain: ReleaseWindows,
     ],
 )
 def test_duration_counts_real_time_across_dst_changes(when: str, duration: timedelta, allowed: bool) -> None:
-    windows = windows_for({**PLAIN, "holidays": {"country": None}, "windows": [{"days": ["sun"], "start": "01:00", "end": "04:00"}]})
+    windows = windows_for(
+        {**PLAIN, "holidays": {"country": None}, "windows": [{"days": ["sun"], "start": "01:00", "end": "04:00"}]}
+    )
     assert (windows.blockers(at(when), duration) == []) is allowed
 
 
@@ -145,7 +149,9 @@ def test_duration_counts_real_time_across_dst_changes(when: str, duration: timed
         ("2026-12-02T07:30", timedelta(minutes=10), ["outside_window"]),
     ],
 )
-def test_duration_must_fit_before_the_window_closes(plain: ReleaseWindows, when: str, duration: timedelta, expected: list[str]) -> None:
+def test_duration_must_fit_before_the_window_closes(
+    plain: ReleaseWindows, when: str, duration: timedelta, expected: list[str]
+) -> None:
     assert codes(plain, when, duration) == expected
 
 
@@ -201,7 +207,9 @@ FREEZES: dict[str, Any] = {
         ("2027-03-02T11:00", timedelta(), []),
     ],
 )
-def test_freezes_close_dates_inclusively_and_date_times_half_open(when: str, duration: timedelta, expected: list[str]) -> None:
+def test_freezes_close_dates_inclusively_and_date_times_half_open(
+    when: str, duration: timedelta, expected: list[str]
+) -> None:
     assert codes(windows_for(FREEZES), when, duration) == expected
 
 

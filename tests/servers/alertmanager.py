@@ -48,8 +48,13 @@ class Alertmanager:
         (self.dir / "data").mkdir(exist_ok=True)
         with open(self.dir / "alertmanager.log", "wb") as log:  # the child keeps its own descriptor
             self._proc = subprocess.Popen(
-                [BINARY, f"--config.file={config}", f"--storage.path={self.dir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+                [
+                    BINARY,
+                    f"--config.file={config}",
+                    f"--storage.path={self.dir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--cluster.listen-address=",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -62,7 +62,9 @@ class CertificateAuthority:
         return CertFiles(cert=cert, key=key)
 
 
-def self_signed(directory: Path, name: str, *, days: int, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> CertFiles:
+def self_signed(
+    directory: Path, name: str, *, days: int, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
+) -> CertFiles:
     """A self-signed server certificate (its own CA file) valid for `days` days."""
     directory.mkdir(parents=True, exist_ok=True)
     key = directory / f"{name}.key"

@@ -24,7 +24,9 @@ class HttpThread:
     daemon threads, so a request a test left hanging never blocks the interpreter's exit.
     """
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], *, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], *, name: str, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         server_class = _IPv6HTTPServer if ":" in host else ThreadingHTTPServer
         self.server = server_class((host, port), handler)
         self.server.daemon_threads = True

@@ -75,7 +75,9 @@ class MariaDBServer(DataDirServer[MariaDBTemplate]):
             conn.close()
 
     def connect_monitor(self) -> pymysql.connections.Connection[Any]:
-        return pymysql.connect(host="127.0.0.1", port=self.port, user="monitor", password=self.password, connect_timeout=5)
+        return pymysql.connect(
+            host="127.0.0.1", port=self.port, user="monitor", password=self.password, connect_timeout=5
+        )
 
     def try_login(self) -> None:
         self.sql_as_root("SELECT 1")

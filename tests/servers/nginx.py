@@ -186,7 +186,9 @@ class NginxServer(ChildServer):
         deadline = time.monotonic() + self.start_timeout
         while self.master_pid() != self.pid:
             if time.monotonic() >= deadline or not self.running:
-                raise ServerStartError(f"nginx accepts but did not write {self.pid_path}: {tail(str(self.directory / 'error.log'))}")
+                raise ServerStartError(
+                    f"nginx accepts but did not write {self.pid_path}: {tail(str(self.directory / 'error.log'))}"
+                )
             time.sleep(0.005)
 
     def master_pid(self) -> int | None:

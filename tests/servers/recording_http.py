@@ -51,7 +51,9 @@ class RecordingHTTPServer(StopOnExit):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{path}"
 
-    def answer(self, path: str, body: bytes = b"ok", *, status: int = 200, headers: dict[str, str] | None = None) -> str:
+    def answer(
+        self, path: str, body: bytes = b"ok", *, status: int = 200, headers: dict[str, str] | None = None
+    ) -> str:
         """`path` answers `status` with `body` (Content-Length) and `headers`; returns its URL."""
         return self._set(path, _Answer(status, (body,), tuple((headers or {}).items()), False, 0.0, False))
 

@@ -87,7 +87,9 @@ def test_postgres_copy_accepts_scram_logins_and_kill_leaves_no_shared_memory(pos
     assert shmid in sysv_shm_ids()
     postgres.kill()
     assert shmid not in sysv_shm_ids()
-    assert not [f for f in os.listdir("/dev/shm") if f.startswith("PostgreSQL.") and os.stat(f"/dev/shm/{f}").st_gid == 0]
+    assert not [
+        f for f in os.listdir("/dev/shm") if f.startswith("PostgreSQL.") and os.stat(f"/dev/shm/{f}").st_gid == 0
+    ]
     postgres.start()
     assert postgres.sql("SELECT 1") == [(1,)]
 
@@ -106,7 +108,10 @@ def test_mariadb_copy_has_the_monitor_user(mariadb: MariaDBServer) -> None:
 def still_valid_in(cert: Path, seconds: int) -> bool:
     """`openssl x509 -checkend`: whether `cert` is still valid `seconds` from now."""
     done = subprocess.run(
-        ["openssl", "x509", "-in", str(cert), "-noout", "-checkend", str(seconds)], capture_output=True, check=False, timeout=30
+        ["openssl", "x509", "-in", str(cert), "-noout", "-checkend", str(seconds)],
+        capture_output=True,
+        check=False,
+        timeout=30,
     )
     assert done.returncode in (0, 1), done.stderr
     return done.returncode == 0

@@ -21,7 +21,12 @@ def tmpfs_mount(size: str = "8m", *, nr_inodes: int | None = None) -> Iterator[P
     mountpoint = Path(tempfile.mkdtemp(prefix="watchdog-tmpfs-"))
     options = f"size={size}" + (f",nr_inodes={nr_inodes}" if nr_inodes is not None else "")
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)], check=True, capture_output=True, timeout=10)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
         try:
             yield mountpoint
         finally:

@@ -59,7 +59,9 @@ class WatchdogDaemon(ChildServer):
         return ROOT
 
     def child_env(self) -> Mapping[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "SHOP_WATCHDOG_CONFIG", "WATCHDOG_USEC")}
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "SHOP_WATCHDOG_CONFIG", "WATCHDOG_USEC")
+        }
         return env | self.extra_env
 
     def wait_ready(self) -> None:

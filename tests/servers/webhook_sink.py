@@ -52,7 +52,9 @@ class WebhookSink:
     def messages(self, path: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         """Bodies received (on `path`, of notification `kind`), oldest first."""
         with self._lock:
-            return [b for p, b in self._received if (path is None or p == path) and (kind is None or b.get("kind") == kind)]
+            return [
+                b for p, b in self._received if (path is None or p == path) and (kind is None or b.get("kind") == kind)
+            ]
 
     def wait_for(self, predicate: Callable[[WebhookSink], bool], timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout

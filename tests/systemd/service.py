@@ -96,7 +96,9 @@ HEARTBEAT_PORT = 8099
 
 def daemon_config(*, interval: str = "1s", heartbeat: bool = True, extra_checks: str = "") -> str:
     """A config for the container: the local nginx (restartable) and the root disk."""
-    beat = f"heartbeat: {{url: 'http://127.0.0.1:{HEARTBEAT_PORT}/ping/test-check', interval: 1s}}\n" if heartbeat else ""
+    beat = (
+        f"heartbeat: {{url: 'http://127.0.0.1:{HEARTBEAT_PORT}/ping/test-check', interval: 1s}}\n" if heartbeat else ""
+    )
     return f"""\
 host: test-box
 state_dir: /var/lib/shop-watchdog

@@ -35,7 +35,9 @@ def receiver(installed: Container) -> Iterator[PingLog]:
         "systemd-run", f"--unit={unit}", "--property=DynamicUser=yes",
         "/usr/bin/python3", "/src/tests/systemd/heartbeat_receiver.py", str(HEARTBEAT_PORT),
     )  # fmt: skip
-    wait_until(lambda: installed.run("python3", "-c", _CONNECT, check=False).returncode == 0, 10, "the receiver to listen")
+    wait_until(
+        lambda: installed.run("python3", "-c", _CONNECT, check=False).returncode == 0, 10, "the receiver to listen"
+    )
     yield PingLog(installed, unit)
     installed.systemctl("stop", unit, check=False)
 
@@ -76,8 +78,10 @@ def test_a_killed_web_server_is_restarted_by_the_daemon_through_polkit(service: 
     service.box.run("kill", "-KILL", *pids)
 
     wait_until(
-        lambda: service.box.show("nginx.service", "MainPID") not in ("0", killed)
-        and service.box.show("nginx.service", "ActiveState") == "active",
+        lambda: (
+            service.box.show("nginx.service", "MainPID") not in ("0", killed)
+            and service.box.show("nginx.service", "ActiveState") == "active"
+        ),
         20,
         "nginx to be running again",
     )

@@ -58,7 +58,9 @@ def test_reload_is_announced_and_keeps_the_process(service: Service) -> None:
 
     service.box.systemctl("reload", "shop-watchdog.service")
 
-    wait_until(lambda: service.prop("StatusText") == "3 checks, 1 failing, 0 incidents open", 10, "the reload to finish")
+    wait_until(
+        lambda: service.prop("StatusText") == "3 checks, 1 failing, 0 incidents open", 10, "the reload to finish"
+    )
     assert service.main_pid() == pid
     assert service.prop("ActiveState") == "active"
     service.wait_log("event=probe_reloaded reloads=1")

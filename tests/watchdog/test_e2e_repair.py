@@ -39,7 +39,12 @@ def daemon_config(nginx: NginxServer, sink: WebhookSink, **remediation: Any) -> 
         "notify": {
             "channels": [{"name": n, "type": "webhook", "url": sink.url(n)} for n in ("pager", "admins", "boss")],
             "routes": {
-                "critical": {"channels": ["pager", "admins"], "repeat_every": "2s", "escalate_after": "3s", "escalate_to": ["boss"]},
+                "critical": {
+                    "channels": ["pager", "admins"],
+                    "repeat_every": "2s",
+                    "escalate_after": "3s",
+                    "escalate_to": ["boss"],
+                },
                 "warning": {"channels": ["admins"]},
             },
         },
@@ -57,10 +62,14 @@ def test_killed_nginx_is_restarted_and_nobody_is_paged(daemon_dir: Path, nginx: 
     daemon = WatchdogDaemon(daemon_dir, daemon_config(nginx, sink))
     daemon.start()
     try:
-        daemon.wait_until(lambda: daemon.metric('shop_watchdog_check_status{check="web"}') == 0 and
-                          'check="web"' in daemon.metrics(), what="web OK")
+        daemon.wait_until(
+            lambda: daemon.metric('shop_watchdog_check_status{check="web"}') == 0 and 'check="web"' in daemon.metrics(),
+            what="web OK",
+        )
         nginx.kill()
-        daemon.wait_until(lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, what="auto repair")
+        daemon.wait_until(
+            lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, what="auto repair"
+        )
         assert requests.get(nginx.healthz_url, timeout=2).text == "ok"
         assert daemon.metric('shop_watchdog_restarts_total{check="web",result="ok"}') == 1
         assert daemon.incidents() == []
@@ -161,8 +170,13 @@ def test_daemon_killed_mid_incident_does_not_page_twice_and_still_resolves(
         daemon.kill()
         daemon.start()
         assert [i["id"] for i in daemon.incidents("web")] == [incident["id"]]
-        daemon.wait_until(lambda: 'shop_watchdog_check_status{check="web"} 2.0' in daemon.metrics(), what="web failing again")
-        daemon.wait_until(lambda: 'shop_watchdog_check_runs_total{check="web",status="critical"} 5.0' in daemon.metrics(), what="more runs")
+        daemon.wait_until(
+            lambda: 'shop_watchdog_check_status{check="web"} 2.0' in daemon.metrics(), what="web failing again"
+        )
+        daemon.wait_until(
+            lambda: 'shop_watchdog_check_runs_total{check="web",status="critical"} 5.0' in daemon.metrics(),
+            what="more runs",
+        )
         assert daemon.incidents("web")[0]["state"] == "paged"
         assert len(sink.messages(kind="trigger")) == 2
         nginx.fix_config()

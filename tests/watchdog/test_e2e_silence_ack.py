@@ -30,7 +30,9 @@ def test_silenced_nginx_is_left_alone_and_told_at_once_when_the_silence_ends(
     daemon: WatchdogDaemon, nginx: NginxServer, sink: WebhookSink
 ) -> None:
     reply = requests.post(
-        f"{daemon.base_url}/api/v1/silences", json={"check": "web", "duration": "3s", "reason": "nginx upgrade", "by": "ops"}, timeout=5
+        f"{daemon.base_url}/api/v1/silences",
+        json={"check": "web", "duration": "3s", "reason": "nginx upgrade", "by": "ops"},
+        timeout=5,
     )
     assert reply.status_code == 201, reply.text
     nginx.kill()
@@ -38,7 +40,9 @@ def test_silenced_nginx_is_left_alone_and_told_at_once_when_the_silence_ends(
     time.sleep(1)
     assert nginx.master_pid() is None  # not restarted during planned work
     assert sink.messages() == []
-    daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], timeout=10, what="paged after the silence")
+    daemon.wait_until(
+        lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], timeout=10, what="paged after the silence"
+    )
     [page] = sink.wait_count("pager", "trigger", 1)
     assert "silence ended" in page["details"]
     assert daemon.metric('shop_watchdog_restarts_total{check="web",result="ok"}') == 0

@@ -44,7 +44,9 @@ EXIT_BAD_CONFIG = 2
 EXIT_UNREACHABLE = 3
 
 
-def config_source(explicit: str | None, environ: Mapping[str, str], exists: Callable[[str], bool] = os.path.exists) -> str | None:
+def config_source(
+    explicit: str | None, environ: Mapping[str, str], exists: Callable[[str], bool] = os.path.exists
+) -> str | None:
     """The config file to read, or None for the embedded default."""
     if explicit:
         return explicit
@@ -171,7 +173,9 @@ def cmd_silence(args: argparse.Namespace, config: WatchdogConfig) -> int:
         return EXIT_UNREACHABLE
     if code == 201:
         until = body.get("until") or body.get("end")
-        print(f"silenced {args.check} for {args.duration}" + (f" (until {until})" if until else "") + f": {args.reason}")
+        print(
+            f"silenced {args.check} for {args.duration}" + (f" (until {until})" if until else "") + f": {args.reason}"
+        )
         return EXIT_OK
     print(f"shop-watchdog silence: {body.get('error', f'HTTP {code}')}", file=sys.stderr)
     return 2
@@ -215,21 +219,31 @@ def _default_user() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shop-watchdog", description="Keeps online-shop servers alive: probes, repairs, pages.")
+    parser = argparse.ArgumentParser(
+        prog="shop-watchdog", description="Keeps online-shop servers alive: probes, repairs, pages."
+    )
     parser.add_argument("--version", action="version", version=f"shop-watchdog {package_version()}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", metavar="FILE", help="config file (default: $SHOP_WATCHDOG_CONFIG, "
-                        f"else {DEFAULT_CONFIG_PATH}, else the embedded default)")
+    common.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help=f"config file (default: $SHOP_WATCHDOG_CONFIG, else {DEFAULT_CONFIG_PATH}, else the embedded default)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace, WatchdogConfig], int], text: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace, WatchdogConfig], int], text: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=text, description=text)
         p.set_defaults(handler=handler)
         return p
 
     add("run", cmd_run, "run the daemon in the foreground")
     add("check-config", cmd_check_config, "validate the config and print a summary")
-    p = add("once", cmd_once, "run every check once; exit with the worst status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)")
+    p = add(
+        "once", cmd_once, "run every check once; exit with the worst status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p = add("status", cmd_status, "show the running daemon's checks, open incidents and outbox")
     p.add_argument("--json", action="store_true", help="print the daemon's JSON status")
@@ -245,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("channel", metavar="CHANNEL")
     p = add("install-polkit", cmd_install_polkit, "write the polkit rule allowing restarts of the configured units")
     p.add_argument("--user", default="shop-watchdog", help="the daemon's system user (default: shop-watchdog)")
-    p.add_argument("--output", metavar="PATH", help="where to write the rule (default: /etc/polkit-1/rules.d/50-shop-watchdog.rules)")
+    p.add_argument(
+        "--output",
+        metavar="PATH",
+        help="where to write the rule (default: /etc/polkit-1/rules.d/50-shop-watchdog.rules)",
+    )
     return parser
 
 

@@ -65,17 +65,25 @@ def format_once(config: WatchdogConfig, outcomes: list[RunOutcome | None], overa
 def format_status(status: dict[str, Any]) -> str:
     checks = sorted(status.get("checks", []), key=lambda c: (_ORDER.get(c.get("status", ""), 9), c.get("name", "")))
     width = max((len(c.get("name", "")) for c in checks), default=4)
-    lines = [f"{status.get('host')}: {len(checks)} checks "
-        f"(daemon {status.get('version', '?')}, since {status.get('started_at')})"]
+    lines = [
+        f"{status.get('host')}: {len(checks)} checks "
+        f"(daemon {status.get('version', '?')}, since {status.get('started_at')})"
+    ]
     for c in checks:
-        soft = "" if c.get("hard", True) or c.get("status") == "OK" else f" [soft {c.get('failures')}/{c.get('retries')}]"
-        lines.append(f"  {c.get('status', '?'):<8} {c.get('name', ''):<{width}}  "
-            f"{c.get('message', '')}{soft} (since {c.get('since')})")
+        soft = (
+            "" if c.get("hard", True) or c.get("status") == "OK" else f" [soft {c.get('failures')}/{c.get('retries')}]"
+        )
+        lines.append(
+            f"  {c.get('status', '?'):<8} {c.get('name', ''):<{width}}  "
+            f"{c.get('message', '')}{soft} (since {c.get('since')})"
+        )
     incidents = status.get("incidents", [])
     lines.append(f"{len(incidents)} open incidents" + (":" if incidents else ""))
     for inc in incidents:
-        lines.append(f"  {inc.get('id')} {inc.get('check')} {inc.get('severity')} {inc.get('state')} "
-            f"since {inc.get('opened_at')}")
+        lines.append(
+            f"  {inc.get('id')} {inc.get('check')} {inc.get('severity')} {inc.get('state')} "
+            f"since {inc.get('opened_at')}"
+        )
     outbox = status.get("outbox") or {}
     if outbox:
         lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()))

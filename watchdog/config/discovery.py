@@ -103,13 +103,28 @@ def default_config_dict(
     checks: list[dict[str, Any]] = []
     if "disk" in check_types:
         for mount in mounts:
-            checks.append({"name": disk_name(mount), "type": "disk", "path": mount, "warn": "80%", "crit": "90%", "severity": "critical"})
+            checks.append(
+                {
+                    "name": disk_name(mount),
+                    "type": "disk",
+                    "path": mount,
+                    "warn": "80%",
+                    "crit": "90%",
+                    "severity": "critical",
+                }
+            )
     for service in SERVICES:
         host = ports.get(service.port)
         if host is None or service.check_type not in check_types:
             continue
         checks.append(
-            {"name": service.name, "type": service.check_type, "host": host, "port": service.port, "severity": service.severity}
+            {
+                "name": service.name,
+                "type": service.check_type,
+                "host": host,
+                "port": service.port,
+                "severity": service.severity,
+            }
         )
     return {"state_dir": state_dir, "listen": "127.0.0.1:9841", "checks": checks}
 

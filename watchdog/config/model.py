@@ -59,9 +59,7 @@ class Remediate:
         if self.restart is None and not self.command:
             raise ValueError("give restart: UNIT (systemd backend) or command: [argv...] (command backend)")
         if self.restart is not None and not _UNIT_RE.fullmatch(self.restart):
-            raise ValueError(
-                f"restart: {self.restart!r} is not a systemd unit name (expected e.g. nginx.service)"
-            )
+            raise ValueError(f"restart: {self.restart!r} is not a systemd unit name (expected e.g. nginx.service)")
 
 
 @dataclass(frozen=True)

@@ -199,8 +199,14 @@ class Outbox:
                 for name in targets:
                     spare = [f for f in dict.fromkeys(fallback) if f != name]
                     self._insert(conn, n, name, spare, fallback_of=None)
-            event(log, "outbox_enqueued", notification=n.id, incident=n.incident_id, kind=n.kind,
-                  channels=",".join(targets))
+            event(
+                log,
+                "outbox_enqueued",
+                notification=n.id,
+                incident=n.incident_id,
+                kind=n.kind,
+                channels=",".join(targets),
+            )
             self._reject_orphans(self._conn)
             self._update_gauge(self._conn)
             self._prune_if_due(self._conn)
@@ -440,8 +446,17 @@ class Outbox:
             self._update_gauge(conn)
         self._sent.labels(channel.name, n.kind, "delivered").inc()
         age = (self._clock.now() - datetime.fromisoformat(row["created_at"])).total_seconds()
-        event(log, "notification_delivered", channel=channel.name, notification=n.id, incident=n.incident_id,
-              kind=n.kind, attempts=attempts, send_seconds=f"{took:.3f}", queued_seconds=f"{age:.3f}")
+        event(
+            log,
+            "notification_delivered",
+            channel=channel.name,
+            notification=n.id,
+            incident=n.incident_id,
+            kind=n.kind,
+            attempts=attempts,
+            send_seconds=f"{took:.3f}",
+            queued_seconds=f"{age:.3f}",
+        )
 
     def _retry_later(
         self,
@@ -466,8 +481,18 @@ class Outbox:
                 (attempts, error, self._stamp(), seq),
             )
         self._sent.labels(channel.name, n.kind, "retry").inc()
-        event(log, "notification_retry", logging.WARNING, channel=channel.name, notification=n.id,
-              incident=n.incident_id, kind=n.kind, attempts=attempts, retry_in=f"{delay:.1f}s", error=error)
+        event(
+            log,
+            "notification_retry",
+            logging.WARNING,
+            channel=channel.name,
+            notification=n.id,
+            incident=n.incident_id,
+            kind=n.kind,
+            attempts=attempts,
+            retry_in=f"{delay:.1f}s",
+            error=error,
+        )
         keeps_failing = (
             attempts >= self._policy.fallback_after_attempts or now - failing_since >= self._policy.fallback_after
         )
@@ -486,8 +511,16 @@ class Outbox:
             )
             spare, added = self._copy_to_fallback(conn, row)
         self._sent.labels(row["channel"], row["kind"], "rejected").inc()
-        event(log, "notification_rejected", logging.ERROR, channel=row["channel"], notification=row["notification_id"],
-              incident=row["incident_id"], kind=row["kind"], error=error)
+        event(
+            log,
+            "notification_rejected",
+            logging.ERROR,
+            channel=row["channel"],
+            notification=row["notification_id"],
+            incident=row["incident_id"],
+            kind=row["kind"],
+            error=error,
+        )
         self._announce_fallback(row, spare, added, error)
         self._update_gauge(conn)
 
@@ -512,8 +545,11 @@ class Outbox:
 
     def _announce_fallback(self, row: sqlite3.Row, spare: list[str], added: list[str], why: str) -> None:
         fields: dict[str, object] = {
-            "channel": row["channel"], "notification": row["notification_id"], "incident": row["incident_id"],
-            "kind": row["kind"], "reason": why,
+            "channel": row["channel"],
+            "notification": row["notification_id"],
+            "incident": row["incident_id"],
+            "kind": row["kind"],
+            "reason": why,
         }
         if row["fell_back"]:
             return
@@ -545,14 +581,22 @@ class Outbox:
                 n = Notification.from_json(row["body"])
             except (ValueError, TypeError, KeyError):
                 with self._lock:
-                    conn.execute("DELETE FROM outbox_firing WHERE channel = ? AND incident_id = ?", (channel.name, incident))
+                    conn.execute(
+                        "DELETE FROM outbox_firing WHERE channel = ? AND incident_id = ?", (channel.name, incident)
+                    )
                 continue
             try:
                 channel.send(n)
             except Exception as exc:  # the next periodic re-send is the retry
                 self._sent.labels(channel.name, n.kind, "retry").inc()
-                event(log, "notification_resend_failed", logging.WARNING, channel=channel.name,
-                      incident=incident, error=str(exc))
+                event(
+                    log,
+                    "notification_resend_failed",
+                    logging.WARNING,
+                    channel=channel.name,
+                    incident=incident,
+                    error=str(exc),
+                )
             else:
                 self._sent.labels(channel.name, n.kind, "resent").inc()
             schedule.resend_at[incident] = self._clock.monotonic() + channel.resend_every

@@ -96,7 +96,10 @@ class EngineMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
         self.opened = Counter(
-            "shop_watchdog_incidents_opened_total", "Incidents opened, by check and severity.", ["check", "severity"], registry=r
+            "shop_watchdog_incidents_opened_total",
+            "Incidents opened, by check and severity.",
+            ["check", "severity"],
+            registry=r,
         )
         self.restarts = Counter(
             "shop_watchdog_restarts_total",
@@ -105,10 +108,16 @@ class EngineMetrics:
             registry=r,
         )
         self.repairs = Counter(
-            "shop_watchdog_auto_repairs_total", "Incidents closed by a restart that fixed the check (no page).", ["check"], registry=r
+            "shop_watchdog_auto_repairs_total",
+            "Incidents closed by a restart that fixed the check (no page).",
+            ["check"],
+            registry=r,
         )
         self.pages = Counter(
-            "shop_watchdog_pages_total", "Incidents that paged people, by check and severity.", ["check", "severity"], registry=r
+            "shop_watchdog_pages_total",
+            "Incidents that paged people, by check and severity.",
+            ["check", "severity"],
+            registry=r,
         )
         self.messages = Counter(
             "shop_watchdog_incident_messages_total",
@@ -117,7 +126,10 @@ class EngineMetrics:
             registry=r,
         )
         self.give_ups = Counter(
-            "shop_watchdog_restart_give_ups_total", "Failures not restarted because the restart budget was used up.", ["check"], registry=r
+            "shop_watchdog_restart_give_ups_total",
+            "Failures not restarted because the restart budget was used up.",
+            ["check"],
+            registry=r,
         )
         self.open = Gauge("shop_watchdog_incidents_open", "Unresolved incidents by state.", ["state"], registry=r)
         self.silences = Gauge("shop_watchdog_silences_active", "Checks currently silenced.", registry=r)
@@ -194,7 +206,10 @@ class IncidentEngine:
         cfg = self._config.remediation
         for b in self._store.budgets():
             self._budgets[b.check] = RestartBudget(
-                cfg.max_restarts, cfg.restart_window, BudgetState(b.state), b.count,
+                cfg.max_restarts,
+                cfg.restart_window,
+                BudgetState(b.state),
+                b.count,
                 self._mono(b.ok_since) if b.ok_since is not None else None,
             )
         now = self._clock.monotonic()
@@ -341,7 +356,14 @@ class IncidentEngine:
                 if budget.give_up():
                     self._save_budget(spec.name, budget)
                     self._metrics.give_ups.labels(spec.name).inc()
-                    event(log, "restart_gave_up", logging.WARNING, check=spec.name, incident=inc.rec.id, restarts=budget.count)
+                    event(
+                        log,
+                        "restart_gave_up",
+                        logging.WARNING,
+                        check=spec.name,
+                        incident=inc.rec.id,
+                        restarts=budget.count,
+                    )
                 cfg = self._config.remediation
                 self._page(
                     inc,
@@ -352,7 +374,9 @@ class IncidentEngine:
         delivery = self._router.delivery(inc.rec.severity, now)
         if delivery.not_before is not None:
             inc.deferred_until = delivery.not_before
-            self._note(inc, "deferred", f"outside business hours: told at {delivery.not_before.isoformat()} if still failing")
+            self._note(
+                inc, "deferred", f"outside business hours: told at {delivery.not_before.isoformat()} if still failing"
+            )
             return
         self._page(inc, "")
 
@@ -361,11 +385,23 @@ class IncidentEngine:
     def _start_restart(self, inc: Incident, spec: CheckSpec, argv: tuple[str, ...], budget: RestartBudget) -> None:
         budget.record_restart()
         self._save_budget(spec.name, budget)
-        self._change(inc, IncidentEvent.RESTART, "restart", f"restarting: {' '.join(argv)} (restart {budget.count} of {budget.max_restarts})")
+        self._change(
+            inc,
+            IncidentEvent.RESTART,
+            "restart",
+            f"restarting: {' '.join(argv)} (restart {budget.count} of {budget.max_restarts})",
+        )
         # Until the restart reports back: a lost outcome must end in a page, never in an
         # incident stuck in REPAIRING.
         cfg = self._config.remediation
-        inc.verify_deadline = self._clock.monotonic() + cfg.restart_timeout + cfg.verify_after + spec.timeout + spec.interval + VERIFY_GRACE
+        inc.verify_deadline = (
+            self._clock.monotonic()
+            + cfg.restart_timeout
+            + cfg.verify_after
+            + spec.timeout
+            + spec.interval
+            + VERIFY_GRACE
+        )
         try:
             self._restarter.start(spec.name, inc.rec.id, argv)
         except (PermissionError, RuntimeError) as exc:
@@ -374,7 +410,15 @@ class IncidentEngine:
     def _restart_done(self, outcome: RestartOutcome) -> None:
         now = self._clock.now()
         self._store.record_restart(
-            RestartRecord(outcome.check, outcome.incident_id, now, outcome.result, outcome.returncode, outcome.duration, outcome.output)
+            RestartRecord(
+                outcome.check,
+                outcome.incident_id,
+                now,
+                outcome.result,
+                outcome.returncode,
+                outcome.duration,
+                outcome.output,
+            )
         )
         self._metrics.restarts.labels(outcome.check, outcome.result).inc()
         event(
@@ -425,19 +469,34 @@ class IncidentEngine:
         self._send(inc, "trigger", channels, fallback=channels)
         inc.rec.paged_channels = tuple(dict.fromkeys(inc.rec.paged_channels + channels))
         inc.rec.paged_at = self._clock.now()
-        self._change(inc, IncidentEvent.PAGE, "paged", f"paged {', '.join(channels) or 'no channel (none configured)'}" + (f": {why}" if why else ""))
+        self._change(
+            inc,
+            IncidentEvent.PAGE,
+            "paged",
+            f"paged {', '.join(channels) or 'no channel (none configured)'}" + (f": {why}" if why else ""),
+        )
         self._metrics.pages.labels(inc.rec.check, inc.rec.severity).inc()
         self._schedule_followups(inc)
 
     def _send(self, inc: Incident, kind: Kind, channels: Sequence[str], fallback: Sequence[str] = ()) -> None:
         if not channels:
-            event(log, "notification_skipped", logging.WARNING, check=inc.rec.check, incident=inc.rec.id, kind=kind, reason="no channels")
+            event(
+                log,
+                "notification_skipped",
+                logging.WARNING,
+                check=inc.rec.check,
+                incident=inc.rec.id,
+                kind=kind,
+                reason="no channels",
+            )
             return
         n = self._notification(inc, kind)
         inc.rec.notifications += 1
         self._pager.enqueue(n, list(channels), list(fallback))
         self._metrics.messages.labels(kind).inc()
-        event(log, "notification_queued", check=inc.rec.check, incident=inc.rec.id, kind=kind, channels=",".join(channels))
+        event(
+            log, "notification_queued", check=inc.rec.check, incident=inc.rec.id, kind=kind, channels=",".join(channels)
+        )
 
     def _notification(self, inc: Incident, kind: Kind) -> Notification:
         rec = inc.rec
@@ -558,7 +617,15 @@ class IncidentEngine:
         after = transition(before, ev)
         inc.rec.state = after.value
         self._save(inc, kind, text)
-        event(log, "incident_state", check=inc.rec.check, incident=inc.rec.id, trigger=ev.value, old=before.value, new=after.value)
+        event(
+            log,
+            "incident_state",
+            check=inc.rec.check,
+            incident=inc.rec.id,
+            trigger=ev.value,
+            old=before.value,
+            new=after.value,
+        )
 
     def _note(self, inc: Incident, key: str, text: str) -> None:
         """A timeline note written once per reason (not on every result)."""

@@ -161,7 +161,12 @@ class Scheduler:
                     continue
                 (changed if old is not None else added).append(spec.name)
                 p = phase(spec.name)
-                entry = _Entry(spec, self._make_check(spec), now + p * spec.interval, now + p * min(self._first_round, spec.interval))
+                entry = _Entry(
+                    spec,
+                    self._make_check(spec),
+                    now + p * spec.interval,
+                    now + p * min(self._first_round, spec.interval),
+                )
                 new[spec.name] = entry
                 self._push(entry)
             removed = [name for name in self._entries if name not in new]

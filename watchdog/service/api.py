@@ -209,7 +209,9 @@ class ApiServer:
         server.backend = self._backend
         server.token = self._token
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="api", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="api", daemon=True
+        )
         self._thread.start()
 
     @property

@@ -250,7 +250,13 @@ class Daemon:
                 self.metrics.lag.observe(item.lag)
             elif isinstance(item, Skipped):
                 self.metrics.skipped.labels(item.name).inc()
-                event(log, "check_skipped_still_running", logging.WARNING, check=item.name, running_for=round(item.hanging_for, 1))
+                event(
+                    log,
+                    "check_skipped_still_running",
+                    logging.WARNING,
+                    check=item.name,
+                    running_for=round(item.hanging_for, 1),
+                )
                 if item.result is not None:
                     self._deliver(*item.result, timed_out=False)
         self._guard("tick", self.sink.tick)
@@ -355,15 +361,29 @@ class Daemon:
             self._notifier.ready(self._status())
             return
         if new.listen != self.config.listen:
-            event(log, "config_listen_unchanged", logging.WARNING, wanted=str(new.listen), kept=str(self.config.listen), reason="listen changes need a restart")
+            event(
+                log,
+                "config_listen_unchanged",
+                logging.WARNING,
+                wanted=str(new.listen),
+                kept=str(self.config.listen),
+                reason="listen changes need a restart",
+            )
         register_secrets(new)
         added, removed, changed = self._configure(new)
         self.config = new
         self.api.set_token(new.api_token)
         self._guard("reload", lambda: self.sink.reload(new))
         self.metrics.reloads.labels("ok").inc()
-        event(log, "config_reloaded", config=new.source, checks=len(new.checks), added=",".join(added) or None,
-              removed=",".join(removed) or None, changed=",".join(changed) or None)
+        event(
+            log,
+            "config_reloaded",
+            config=new.source,
+            checks=len(new.checks),
+            added=",".join(added) or None,
+            removed=",".join(removed) or None,
+            changed=",".join(changed) or None,
+        )
         self._notifier.ready(self._status())
 
     # -- heartbeat ---------------------------------------------------------------------------

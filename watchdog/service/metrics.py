@@ -33,7 +33,9 @@ class Metrics:
     def __init__(self, version: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.build_info = Gauge("shop_watchdog_build_info", "Version of the running daemon (value 1).", ["version"], registry=r)
+        self.build_info = Gauge(
+            "shop_watchdog_build_info", "Version of the running daemon (value 1).", ["version"], registry=r
+        )
         self.build_info.labels(version).set(1)
         self.checks = Gauge("shop_watchdog_checks", "Number of configured checks.", registry=r)
         self.status = Gauge(
@@ -43,12 +45,25 @@ class Metrics:
             registry=r,
         )
         self.info = Gauge(
-            "shop_watchdog_check_info", "Configured checks (value 1) with their type and severity.", ["check", "type", "severity"], registry=r
+            "shop_watchdog_check_info",
+            "Configured checks (value 1) with their type and severity.",
+            ["check", "type", "severity"],
+            registry=r,
         )
-        self.hard = Gauge("shop_watchdog_check_hard", "1 when the check's status is confirmed (hard), 0 while soft.", ["check"], registry=r)
-        self.failures = Gauge("shop_watchdog_check_consecutive_failures", "Consecutive non-OK results of a check.", ["check"], registry=r)
+        self.hard = Gauge(
+            "shop_watchdog_check_hard",
+            "1 when the check's status is confirmed (hard), 0 while soft.",
+            ["check"],
+            registry=r,
+        )
+        self.failures = Gauge(
+            "shop_watchdog_check_consecutive_failures", "Consecutive non-OK results of a check.", ["check"], registry=r
+        )
         self.last_run = Gauge(
-            "shop_watchdog_check_last_run_timestamp_seconds", "Unix time of the check's latest result.", ["check"], registry=r
+            "shop_watchdog_check_last_run_timestamp_seconds",
+            "Unix time of the check's latest result.",
+            ["check"],
+            registry=r,
         )
         self.last_duration = Gauge(
             "shop_watchdog_check_last_duration_seconds", "Duration of the check's latest run.", ["check"], registry=r
@@ -60,8 +75,15 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
-        self.runs = Counter("shop_watchdog_check_runs_total", "Finished check runs by resulting status.", ["check", "status"], registry=r)
-        self.timeouts = Counter("shop_watchdog_check_timeouts_total", "Check runs that exceeded their timeout.", ["check"], registry=r)
+        self.runs = Counter(
+            "shop_watchdog_check_runs_total",
+            "Finished check runs by resulting status.",
+            ["check", "status"],
+            registry=r,
+        )
+        self.timeouts = Counter(
+            "shop_watchdog_check_timeouts_total", "Check runs that exceeded their timeout.", ["check"], registry=r
+        )
         self.skipped = Counter(
             "shop_watchdog_check_skipped_runs_total",
             "Due runs not started because the previous run of the check was still in flight.",
@@ -81,11 +103,17 @@ class Metrics:
             registry=r,
         )
         self.loop_timestamp = Gauge(
-            "shop_watchdog_loop_last_iteration_timestamp_seconds", "Unix time of the main loop's latest iteration.", registry=r
+            "shop_watchdog_loop_last_iteration_timestamp_seconds",
+            "Unix time of the main loop's latest iteration.",
+            registry=r,
         )
-        self.hanging = Gauge("shop_watchdog_hanging_runs", "Runs past their timeout whose thread has not returned.", registry=r)
+        self.hanging = Gauge(
+            "shop_watchdog_hanging_runs", "Runs past their timeout whose thread has not returned.", registry=r
+        )
         self.threads = Gauge("shop_watchdog_worker_threads", "Worker threads started by the runner.", registry=r)
-        self.reloads = Counter("shop_watchdog_config_reloads_total", "Config reloads by result.", ["result"], registry=r)
+        self.reloads = Counter(
+            "shop_watchdog_config_reloads_total", "Config reloads by result.", ["result"], registry=r
+        )
         self._measured: dict[str, set[str]] = {}
         self._children: dict[str, _CheckChildren] = {}
 
@@ -100,7 +128,15 @@ class Metrics:
 
     def _forget(self, name: str) -> None:
         self._children.pop(name, None)
-        for metric in (self.status, self.hard, self.failures, self.last_run, self.last_duration, self.timeouts, self.skipped):
+        for metric in (
+            self.status,
+            self.hard,
+            self.failures,
+            self.last_run,
+            self.last_duration,
+            self.timeouts,
+            self.skipped,
+        ):
             _remove(metric, name)
         for status in _STATUSES:
             _remove(self.runs, name, status)

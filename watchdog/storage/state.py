@@ -247,10 +247,24 @@ class StateStore:
             rows = self._db.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {where}", args).fetchall()
         return [
             IncidentRecord(
-                id=r[0], check=r[1], check_type=r[2], severity=r[3], state=r[4], opened_at=datetime.fromisoformat(r[5]),
-                since=datetime.fromisoformat(r[6]), summary=r[7], closed_at=_dt(r[8]), resolution=r[9],
-                paged_channels=tuple(json.loads(r[10])), paged_at=_dt(r[11]), last_reminder_at=_dt(r[12]),
-                escalated_at=_dt(r[13]), acked_by=r[14], acked_at=_dt(r[15]), notifications=r[16], tried=r[17],
+                id=r[0],
+                check=r[1],
+                check_type=r[2],
+                severity=r[3],
+                state=r[4],
+                opened_at=datetime.fromisoformat(r[5]),
+                since=datetime.fromisoformat(r[6]),
+                summary=r[7],
+                closed_at=_dt(r[8]),
+                resolution=r[9],
+                paged_channels=tuple(json.loads(r[10])),
+                paged_at=_dt(r[11]),
+                last_reminder_at=_dt(r[12]),
+                escalated_at=_dt(r[13]),
+                acked_by=r[14],
+                acked_at=_dt(r[15]),
+                notifications=r[16],
+                tried=r[17],
             )
             for r in rows
         ]
@@ -320,4 +334,7 @@ class StateStore:
                 "SELECT id, check_name, until, reason, created_by, created_at FROM silences "
                 "WHERE ended_at IS NULL ORDER BY created_at"
             ).fetchall()
-        return [SilenceRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], datetime.fromisoformat(r[5])) for r in rows]
+        return [
+            SilenceRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], datetime.fromisoformat(r[5]))
+            for r in rows
+        ]

@@ -43,51 +43,78 @@ PLUGIN_UNKNOWN = [sys.executable, "-c", "print('UNKNOWN - cannot read queue'); r
 
 # -- once ---------------------------------------------------------------------------------------
 
+
 def test_once_all_ok_exits_0(tmp_path: Path, nginx: NginxServer) -> None:
-    proc = once(tmp_path, [
-        {"name": "web", "type": "http", "url": nginx.healthz_url, "expect_body": "ok"},
-        {"name": "port", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
-    ])
+    proc = once(
+        tmp_path,
+        [
+            {"name": "web", "type": "http", "url": nginx.healthz_url, "expect_body": "ok"},
+            {"name": "port", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
+        ],
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("OK       port ") and lines[1].startswith("OK       web ")
     assert lines[-1].startswith("OK: 2 checks on ")
 
 
-def test_once_disk_over_its_warning_threshold_exits_1(tmp_path: Path, make_tmpfs: Callable[..., Path], nginx: NginxServer) -> None:
+def test_once_disk_over_its_warning_threshold_exits_1(
+    tmp_path: Path, make_tmpfs: Callable[..., Path], nginx: NginxServer
+) -> None:
     disk = make_tmpfs("8m")
     fill_to(disk, 0.5)
-    proc = once(tmp_path, [
-        {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
-        {"name": "data", "type": "disk", "path": str(disk), "warn": "40%", "crit": "90%"},
-    ])
+    proc = once(
+        tmp_path,
+        [
+            {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
+            {"name": "data", "type": "disk", "path": str(disk), "warn": "40%", "crit": "90%"},
+        ],
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[0].startswith("WARNING  data ")
 
 
 def test_once_closed_port_exits_2_even_next_to_unknown(tmp_path: Path, nginx: NginxServer) -> None:
-    proc = once(tmp_path, [
-        {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
-        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port()},
-        {"name": "queue", "type": "command", "argv": PLUGIN_UNKNOWN},
-    ])
+    proc = once(
+        tmp_path,
+        [
+            {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
+            {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port()},
+            {"name": "queue", "type": "command", "argv": PLUGIN_UNKNOWN},
+        ],
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[0].startswith("CRITICAL db ")
     assert proc.stdout.splitlines()[1].startswith("UNKNOWN  queue ")
 
 
 def test_once_plugin_unknown_exits_3(tmp_path: Path, nginx: NginxServer) -> None:
-    proc = once(tmp_path, [
-        {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
-        {"name": "queue", "type": "command", "argv": PLUGIN_UNKNOWN},
-    ])
+    proc = once(
+        tmp_path,
+        [
+            {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port},
+            {"name": "queue", "type": "command", "argv": PLUGIN_UNKNOWN},
+        ],
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "cannot read queue" in proc.stdout
 
 
-def test_once_json_and_timeouts_run_concurrently(tmp_path: Path, hanging_tcp: HangingTCPServer, nginx: NginxServer) -> None:
-    checks = [{"name": f"hang{i}", "type": "tcp", "host": "127.0.0.1", "port": hanging_tcp.port,
-               "send": "PING\r\n", "expect": "PONG", "timeout": "1s"} for i in range(5)]
+def test_once_json_and_timeouts_run_concurrently(
+    tmp_path: Path, hanging_tcp: HangingTCPServer, nginx: NginxServer
+) -> None:
+    checks = [
+        {
+            "name": f"hang{i}",
+            "type": "tcp",
+            "host": "127.0.0.1",
+            "port": hanging_tcp.port,
+            "send": "PING\r\n",
+            "expect": "PONG",
+            "timeout": "1s",
+        }
+        for i in range(5)
+    ]
     checks.append({"name": "web", "type": "http", "url": nginx.healthz_url})
     proc = once(tmp_path, checks, "--json")
     assert proc.returncode == 2, proc.stderr
@@ -121,12 +148,16 @@ def test_config_path_resolution_order(tmp_path: Path) -> None:
 
 # -- talking to the daemon ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def running(tmp_path: Path, nginx: NginxServer) -> Iterator[WatchdogDaemon]:
-    config = {"host": "shop-cli-1", "checks": [
-        {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "1s"},
-        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1, "interval": "1s"},
-    ]}
+    config = {
+        "host": "shop-cli-1",
+        "checks": [
+            {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "1s"},
+            {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1, "interval": "1s"},
+        ],
+    }
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("db", lambda c: c["status"] == "CRITICAL")
         daemon.wait_for("web", lambda c: c["status"] == "OK")
@@ -197,10 +228,27 @@ def test_test_notify_unknown_channel_exits_2(tmp_path: Path) -> None:
 
 
 def test_install_polkit_writes_the_rule_for_the_configured_units(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "c.yaml", {"checks": [
-        {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": 80, "remediate": {"restart": "nginx.service"}},
-        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": 3306, "remediate": {"restart": "mariadb.service"}},
-    ]})
+    path = write_config(
+        tmp_path / "c.yaml",
+        {
+            "checks": [
+                {
+                    "name": "web",
+                    "type": "tcp",
+                    "host": "127.0.0.1",
+                    "port": 80,
+                    "remediate": {"restart": "nginx.service"},
+                },
+                {
+                    "name": "db",
+                    "type": "tcp",
+                    "host": "127.0.0.1",
+                    "port": 3306,
+                    "remediate": {"restart": "mariadb.service"},
+                },
+            ]
+        },
+    )
     rule = tmp_path / "50-shop-watchdog.rules"
     proc = cli("install-polkit", "--output", str(rule), "-c", str(path))
     assert proc.returncode == 0, proc.stderr
@@ -210,10 +258,18 @@ def test_install_polkit_writes_the_rule_for_the_configured_units(tmp_path: Path)
 
 
 def test_test_notify_delivered_exits_0_and_failed_exits_1(tmp_path: Path, webhook_server: WebhookServer) -> None:
-    path = write_config(tmp_path / "c.yaml", {"checks": [], "notify": {"channels": [
-        {"name": "hook", "type": "webhook", "url": webhook_server.url},
-        {"name": "dead", "type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hook", "timeout": "2s"},
-    ]}})
+    path = write_config(
+        tmp_path / "c.yaml",
+        {
+            "checks": [],
+            "notify": {
+                "channels": [
+                    {"name": "hook", "type": "webhook", "url": webhook_server.url},
+                    {"name": "dead", "type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hook", "timeout": "2s"},
+                ]
+            },
+        },
+    )
     delivered = cli("test-notify", "hook", "-c", str(path))
     assert delivered.returncode == 0, delivered.stdout + delivered.stderr
     assert len(webhook_server.requests) == 1

@@ -23,7 +23,16 @@ from watchdog.common.configtools import (
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("1d", 86400.0), ("1.5s", 1.5), (10, 10.0), ("7", 7.0)],
+    [
+        ("500ms", 0.5),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("1d", 86400.0),
+        ("1.5s", 1.5),
+        (10, 10.0),
+        ("7", 7.0),
+    ],
 )
 def test_durations_in_all_units(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -58,10 +67,19 @@ class Sample:
 
 def test_build_reports_every_problem_at_once_with_its_path() -> None:
     problems = Problems()
-    result = build(Sample, {"every": "soon", "full": "120%", "mode": "c", "tags": {"x": 1}, "colour": "red"}, "checks[3]", problems)
+    result = build(
+        Sample, {"every": "soon", "full": "120%", "mode": "c", "tags": {"x": 1}, "colour": "red"}, "checks[3]", problems
+    )
     assert result is None
     by_path = {p.path: p.message for p in problems.items}
-    assert set(by_path) == {"checks[3].every", "checks[3].full", "checks[3].mode", "checks[3].tags", "checks[3].colour", "checks[3].name"}
+    assert set(by_path) == {
+        "checks[3].every",
+        "checks[3].full",
+        "checks[3].mode",
+        "checks[3].tags",
+        "checks[3].colour",
+        "checks[3].name",
+    }
     assert by_path["checks[3].name"] == "required key is missing"
     assert by_path["checks[3].colour"].startswith("unknown key (valid keys: ")
     assert "every" in by_path["checks[3].colour"] and "password_env" in by_path["checks[3].colour"]
@@ -88,7 +106,11 @@ def test_inline_secret_and_missing_sources_are_problems(tmp_path: Path, monkeypa
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     cases = [
         ({"name": "x", "password": "s3cr3t-inline-value"}, "password", "inline secrets are not accepted"),
-        ({"name": "x", "password_env": "NOT_SET_ANYWHERE"}, "password_env", "environment variable NOT_SET_ANYWHERE is not set"),
+        (
+            {"name": "x", "password_env": "NOT_SET_ANYWHERE"},
+            "password_env",
+            "environment variable NOT_SET_ANYWHERE is not set",
+        ),
         ({"name": "x", "password_file": str(tmp_path / "none")}, "password_file", "No such file"),
         ({"name": "x", "password_env": "A", "password_file": "/b"}, "password_env", "not both"),
     ]

@@ -36,36 +36,63 @@ def part(device: str, mountpoint: str, fstype: str = "ext4", opts: str = "rw,rel
 
 
 def listen(ip: str, port: int) -> sconn:
-    return sconn(3, socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, addr(ip, port), (), psutil.CONN_LISTEN, None)
+    return sconn(
+        3,
+        socket.AF_INET6 if ":" in ip else socket.AF_INET,
+        socket.SOCK_STREAM,
+        addr(ip, port),
+        (),
+        psutil.CONN_LISTEN,
+        None,
+    )
 
 
 def test_only_writable_real_filesystems_once_per_device() -> None:
-    mounts = local_filesystems([
-        part("/dev/sda1", "/"),
-        part("/dev/sda2", "/var/lib/mysql", "xfs"),
-        part("/dev/sda2", "/srv/bind-of-mysql", "xfs"),
-        part("/dev/loop3", "/snap/core22/1234", "squashfs", "ro,nodev"),
-        part("/dev/sdb1", "/mnt/backup-ro", "ext4", "ro,relatime"),
-        part("overlay", "/var/lib/docker/overlay2/abc/merged", "overlay"),
-        part("/dev/sdc1", "/var/lib/docker", "ext4"),
-        part("/dev/sr0", "/media/cdrom", "iso9660", "ro"),
-    ])
+    mounts = local_filesystems(
+        [
+            part("/dev/sda1", "/"),
+            part("/dev/sda2", "/var/lib/mysql", "xfs"),
+            part("/dev/sda2", "/srv/bind-of-mysql", "xfs"),
+            part("/dev/loop3", "/snap/core22/1234", "squashfs", "ro,nodev"),
+            part("/dev/sdb1", "/mnt/backup-ro", "ext4", "ro,relatime"),
+            part("overlay", "/var/lib/docker/overlay2/abc/merged", "overlay"),
+            part("/dev/sdc1", "/var/lib/docker", "ext4"),
+            part("/dev/sr0", "/media/cdrom", "iso9660", "ro"),
+        ]
+    )
     assert mounts == ["/", "/var/lib/docker", "/var/lib/mysql"]
 
 
 def test_listening_ports_are_probed_on_loopback_when_bound_widely() -> None:
-    ports = listening_ports([
-        listen("0.0.0.0", 80), listen("::1", 6379), listen("127.0.0.1", 6379),
-        listen("10.1.2.3", 5432), listen("::", 443), sconn(4, socket.AF_INET, socket.SOCK_STREAM, addr("0.0.0.0", 9), addr("1.2.3.4", 5), "ESTABLISHED", None),
-    ])
+    ports = listening_ports(
+        [
+            listen("0.0.0.0", 80),
+            listen("::1", 6379),
+            listen("127.0.0.1", 6379),
+            listen("10.1.2.3", 5432),
+            listen("::", 443),
+            sconn(4, socket.AF_INET, socket.SOCK_STREAM, addr("0.0.0.0", 9), addr("1.2.3.4", 5), "ESTABLISHED", None),
+        ]
+    )
     assert ports == {80: "127.0.0.1", 6379: "127.0.0.1", 5432: "10.1.2.3", 443: "127.0.0.1"}
 
 
 def test_default_config_has_disks_and_services_without_credentials() -> None:
-    node = default_config_dict(["/", "/var/lib/mysql"], {80: "127.0.0.1", 3306: "127.0.0.1", 6379: "127.0.0.1", 8080: "127.0.0.1"}, "/st", CHECKS)
+    node = default_config_dict(
+        ["/", "/var/lib/mysql"],
+        {80: "127.0.0.1", 3306: "127.0.0.1", 6379: "127.0.0.1", 8080: "127.0.0.1"},
+        "/st",
+        CHECKS,
+    )
     assert node["state_dir"] == "/st" and node["listen"] == "127.0.0.1:9841"
     kinds = [(c["name"], c["type"]) for c in node["checks"]]
-    assert kinds == [("disk-root", "disk"), ("disk-var-lib-mysql", "disk"), ("web-http", "tcp"), ("mysql", "tcp"), ("redis", "redis")]
+    assert kinds == [
+        ("disk-root", "disk"),
+        ("disk-var-lib-mysql", "disk"),
+        ("web-http", "tcp"),
+        ("mysql", "tcp"),
+        ("redis", "redis"),
+    ]
     assert not any(k.endswith(("_env", "_file")) or k == "password" for c in node["checks"] for k in c)
 
 
@@ -100,7 +127,9 @@ def test_embedded_default_with_a_private_listener_and_tmpfs(make_tmpfs: Callable
         config = embedded_default(
             partitions=lambda: [*real, part("/dev/vdz9", str(mount), "ext4")],
             connections=lambda: [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port],
-            environ={"STATE_DIRECTORY": "/run/x"}, checks=CHECKS, channels=CHANNELS,
+            environ={"STATE_DIRECTORY": "/run/x"},
+            checks=CHECKS,
+            channels=CHANNELS,
         )
     assert config.state_dir == "/run/x"
     assert any(c.type == "disk" and c.options.path == str(mount) for c in config.checks)

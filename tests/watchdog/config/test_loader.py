@@ -23,7 +23,9 @@ EXAMPLE = ROOT / "config" / "watchdog.yaml"
 
 def check_config(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "SHOP_WATCHDOG_CONFIG"} | (env or {})
-    return subprocess.run([CLI, "check-config", "-c", str(path)], capture_output=True, text=True, env=full_env, timeout=60)
+    return subprocess.run(
+        [CLI, "check-config", "-c", str(path)], capture_output=True, text=True, env=full_env, timeout=60
+    )
 
 
 def problems_of(node: object) -> list[str]:
@@ -33,36 +35,57 @@ def problems_of(node: object) -> list[str]:
 
 
 def test_minimal_config_gets_documented_defaults() -> None:
-    config = parse_config({"checks": [{"name": "root", "type": "disk", "path": "/"}]}, "t.yaml", checks=CHECKS, channels=CHANNELS)
+    config = parse_config(
+        {"checks": [{"name": "root", "type": "disk", "path": "/"}]}, "t.yaml", checks=CHECKS, channels=CHANNELS
+    )
     assert config.state_dir == "/var/lib/shop-watchdog"
     assert str(config.listen) == "127.0.0.1:9841" and config.listen.loopback_only
     (spec,) = config.checks
-    assert (spec.interval, spec.timeout, spec.retries, spec.retry_interval, spec.severity) == (30.0, 5.0, 3, 5.0, "critical")
+    assert (spec.interval, spec.timeout, spec.retries, spec.retry_interval, spec.severity) == (
+        30.0,
+        5.0,
+        3,
+        5.0,
+        "critical",
+    )
     assert spec.options.warn == 80.0
 
 
 def test_check_timing_overrides_defaults() -> None:
     config = parse_config(
-        {"defaults": {"interval": "1m", "retries": 2},
-         "checks": [{"name": "a", "type": "disk", "path": "/", "interval": "10s", "timeout": "500ms"}]},
-        "t.yaml", checks=CHECKS, channels=CHANNELS,
+        {
+            "defaults": {"interval": "1m", "retries": 2},
+            "checks": [{"name": "a", "type": "disk", "path": "/", "interval": "10s", "timeout": "500ms"}],
+        },
+        "t.yaml",
+        checks=CHECKS,
+        channels=CHANNELS,
     )
     (spec,) = config.checks
     assert (spec.interval, spec.timeout, spec.retries) == (10.0, 0.5, 2)
 
 
 def test_every_problem_is_reported_at_once_with_its_yaml_path() -> None:
-    problems = problems_of({
-        "listne": "127.0.0.1:1",
-        "defaults": {"interval": "often"},
-        "checks": [
-            {"name": "root", "type": "disk", "path": "/", "warn": "180%"},
-            {"name": "web", "type": "htp", "url": "http://x"},
-            {"name": "root", "type": "disk", "path": "/var"},
-            {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": 1, "depends_on": ["nope"], "timeout": "5 sec"},
-        ],
-        "notify": {"routes": {"critical": {"channels": ["pager"]}}},
-    })
+    problems = problems_of(
+        {
+            "listne": "127.0.0.1:1",
+            "defaults": {"interval": "often"},
+            "checks": [
+                {"name": "root", "type": "disk", "path": "/", "warn": "180%"},
+                {"name": "web", "type": "htp", "url": "http://x"},
+                {"name": "root", "type": "disk", "path": "/var"},
+                {
+                    "name": "db",
+                    "type": "tcp",
+                    "host": "127.0.0.1",
+                    "port": 1,
+                    "depends_on": ["nope"],
+                    "timeout": "5 sec",
+                },
+            ],
+            "notify": {"routes": {"critical": {"channels": ["pager"]}}},
+        }
+    )
     assert problems == [
         "defaults.interval: expected a duration like 30s, 5m or 500ms, got 'often'",
         "listne: unknown key (valid keys: api_token, api_token_env, api_token_file, business_hours, checks, defaults, "
@@ -83,19 +106,33 @@ def test_unknown_key_inside_a_check_lists_the_valid_ones() -> None:
 
 
 def test_dependencies_must_exist_and_not_loop() -> None:
-    problems = problems_of({"checks": [
-        {"name": "a", "type": "disk", "path": "/", "depends_on": ["b"]},
-        {"name": "b", "type": "disk", "path": "/", "depends_on": ["a", "ghost"]},
-    ]})
+    problems = problems_of(
+        {
+            "checks": [
+                {"name": "a", "type": "disk", "path": "/", "depends_on": ["b"]},
+                {"name": "b", "type": "disk", "path": "/", "depends_on": ["a", "ghost"]},
+            ]
+        }
+    )
     assert "checks[1].depends_on[1]: no check named 'ghost'" in problems
     assert any(p.startswith("checks[0].depends_on: dependency cycle") for p in problems)
 
 
 def test_remediation_must_fit_the_backend_and_name_a_unit() -> None:
-    problems = problems_of({"checks": [
-        {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": 80, "remediate": {"command": ["/bin/true"]}},
-        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": 5432, "remediate": {"restart": "rm -rf /"}},
-    ]})
+    problems = problems_of(
+        {
+            "checks": [
+                {
+                    "name": "web",
+                    "type": "tcp",
+                    "host": "127.0.0.1",
+                    "port": 80,
+                    "remediate": {"command": ["/bin/true"]},
+                },
+                {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": 5432, "remediate": {"restart": "rm -rf /"}},
+            ]
+        }
+    )
     assert "checks[0].remediate: remediation.backend is systemd: give restart: UNIT" in problems
     assert any(p.startswith("checks[1].remediate: restart: 'rm -rf /' is not a systemd unit name") for p in problems)
 
@@ -106,14 +143,17 @@ def test_non_loopback_listener_requires_an_api_token(tmp_path: Path) -> None:
     ]
     token = tmp_path / "token"
     token.write_text("tok-123456\n")
-    config = parse_config({"listen": "0.0.0.0:9841", "api_token_file": str(token)}, "t.yaml", checks=CHECKS, channels=CHANNELS)
+    config = parse_config(
+        {"listen": "0.0.0.0:9841", "api_token_file": str(token)}, "t.yaml", checks=CHECKS, channels=CHANNELS
+    )
     assert config.api_token is not None and config.api_token.reveal() == "tok-123456"
     assert [s.reveal() for s in config.secrets()] == ["tok-123456"]
 
 
 def test_bad_listen_and_timing_values() -> None:
-    problems = problems_of({"listen": "localhost", "checks": [
-        {"name": "a", "type": "disk", "path": "/", "retries": 0}]})
+    problems = problems_of(
+        {"listen": "localhost", "checks": [{"name": "a", "type": "disk", "path": "/", "retries": 0}]}
+    )
     assert problems[0].startswith("listen: expected HOST:PORT")
     assert "checks[0]: retries must be at least 1 (1 = the first failure is confirmed)" in problems
 
@@ -124,26 +164,47 @@ def test_unknown_holiday_country_is_a_config_error_not_a_crash_at_start(tmp_path
     proc = check_config(config)
     assert proc.returncode == 2
     assert f"{config}: business_hours.holidays: unknown country code 'XX'" in proc.stderr
-    assert parse_config({"business_hours": {"holidays": "de"}}, "t.yaml", checks=CHECKS, channels=CHANNELS).business_hours.holidays == "de"
-    assert parse_config({"business_hours": {"holidays": None}}, "t.yaml", checks=CHECKS, channels=CHANNELS).business_hours.holidays is None
+    assert (
+        parse_config(
+            {"business_hours": {"holidays": "de"}}, "t.yaml", checks=CHECKS, channels=CHANNELS
+        ).business_hours.holidays
+        == "de"
+    )
+    assert (
+        parse_config(
+            {"business_hours": {"holidays": None}}, "t.yaml", checks=CHECKS, channels=CHANNELS
+        ).business_hours.holidays
+        is None
+    )
 
 
 def test_secrets_of_checks_and_channels_are_collected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("T_PG_PW", "pg-secret-1")
     monkeypatch.setenv("T_PD_KEY", "pd-secret-2")
-    config = parse_config({
-        "checks": [{"name": "pg", "type": "postgres", "password_env": "T_PG_PW"}],
-        "notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_env": "T_PD_KEY"}]},
-    }, "t.yaml", checks=CHECKS, channels=CHANNELS)
+    config = parse_config(
+        {
+            "checks": [{"name": "pg", "type": "postgres", "password_env": "T_PG_PW"}],
+            "notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_env": "T_PD_KEY"}]},
+        },
+        "t.yaml",
+        checks=CHECKS,
+        channels=CHANNELS,
+    )
     assert sorted(s.reveal() for s in config.secrets()) == ["pd-secret-2", "pg-secret-1"]
 
 
 def test_check_config_exits_2_naming_file_key_and_problem(tmp_path: Path) -> None:
     path = tmp_path / "watchdog.yaml"
-    path.write_text(yaml.safe_dump({"checks": [
-        {"name": "root", "type": "disk", "path": "/", "warn": "lots"},
-        {"name": "web", "type": "http", "url": "http://127.0.0.1/", "slow": "fast"},
-    ]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "checks": [
+                    {"name": "root", "type": "disk", "path": "/", "warn": "lots"},
+                    {"name": "web", "type": "http", "url": "http://127.0.0.1/", "slow": "fast"},
+                ]
+            }
+        )
+    )
     proc = check_config(path)
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -157,10 +218,16 @@ def test_check_config_never_prints_a_secret(tmp_path: Path) -> None:
     path = tmp_path / "watchdog.yaml"
     pw = tmp_path / "pw"
     pw.write_text("Very-Secret-PW-42\n")
-    path.write_text(yaml.safe_dump({"checks": [
-        {"name": "db", "type": "mysql", "password_file": str(pw)},
-        {"name": "bad", "type": "mysql", "password": "Inline-Secret-43"},
-    ]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "checks": [
+                    {"name": "db", "type": "mysql", "password_file": str(pw)},
+                    {"name": "bad", "type": "mysql", "password": "Inline-Secret-43"},
+                ]
+            }
+        )
+    )
     proc = check_config(path)
     assert proc.returncode == 2
     assert "checks[1].password: inline secrets are not accepted" in proc.stderr
@@ -193,7 +260,9 @@ def test_example_config_validates_given_its_secrets(tmp_path: Path) -> None:
         assert secret not in proc.stdout
     missing = check_config(path, {"PG_MONITOR_PASSWORD": "", "SMTP_PASSWORD": "x"})
     assert missing.returncode == 2
-    assert f"{path}: notify.channels[1].routing_key_env: environment variable PD_ROUTING_KEY is not set" in missing.stderr
+    assert (
+        f"{path}: notify.channels[1].routing_key_env: environment variable PD_ROUTING_KEY is not set" in missing.stderr
+    )
 
 
 def test_load_config_round_trip(tmp_path: Path) -> None:

@@ -41,7 +41,9 @@ MakeNotification = Callable[..., Notification]
 
 
 def hooks(transports: Transports, **urls: str) -> dict[str, Channel]:
-    return build_test_channels([channel_spec(name, "webhook", url=url, timeout="2s") for name, url in urls.items()], transports)
+    return build_test_channels(
+        [channel_spec(name, "webhook", url=url, timeout="2s") for name, url in urls.items()], transports
+    )
 
 
 def email(transports: Transports, server: SmtpServer | HangingSmtpServer, timeout: str = "2s") -> Channel:
@@ -50,8 +52,6 @@ def email(transports: Transports, server: SmtpServer | HangingSmtpServer, timeou
         **{"from": "watchdog@shop.example"}, to=["ops@shop.example"],
     )  # fmt: skip
     return build_test_channels([spec], transports)["admins"]
-
-
 
 
 def rows(db: Path) -> list[sqlite3.Row]:
@@ -93,7 +93,9 @@ def test_smtp_down_while_paging_delivers_once_it_is_back(
     outbox = make_outbox({"admins": email(transports, smtp_server)})
     n = make_notification()
     outbox.enqueue(n, ["admins"])
-    wait_until(lambda: outbox.snapshot().get("channels", {}).get("admins", {}).get("attempts", 0) >= 3, 5, "3 failed attempts")
+    wait_until(
+        lambda: outbox.snapshot().get("channels", {}).get("admins", {}).get("attempts", 0) >= 3, 5, "3 failed attempts"
+    )
     snap = outbox.snapshot()
     assert snap["pending"] == 1 and "refused" in snap["channels"]["admins"]["last_error"]
     smtp_server.start()  # same port

@@ -23,7 +23,9 @@ def test_test_message_reaches_the_channel(tmp_path: Path, sink: WebhookSink) -> 
 
 def test_rejected_test_message_reports_failure(tmp_path: Path, sink: WebhookSink) -> None:
     cfg = config(tmp_path, sink, [])
-    bad = NotifyConfig((ChannelSpec("hook", "webhook", WebhookConfig(url=sink.url("reject"), timeout=5)),), cfg.notify.routes)
+    bad = NotifyConfig(
+        (ChannelSpec("hook", "webhook", WebhookConfig(url=sink.url("reject"), timeout=5)),), cfg.notify.routes
+    )
     ok, text = send_test(cfg.__class__(**{**cfg.__dict__, "notify": bad}), "hook")
     assert not ok and "400" in text
 

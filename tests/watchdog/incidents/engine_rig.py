@@ -77,7 +77,10 @@ def config(
         log_level="info",
         defaults=Defaults(),
         checks=tuple(checks),
-        remediation=remediation or RemediationConfig(backend="command", verify_after=5, max_restarts=3, restart_window=3600, restart_timeout=10),
+        remediation=remediation
+        or RemediationConfig(
+            backend="command", verify_after=5, max_restarts=3, restart_window=3600, restart_timeout=10
+        ),
         business_hours=BusinessHours(),
         notify=NotifyConfig(channels, routes),
         heartbeat=None,
@@ -107,7 +110,9 @@ class Rig:
 
     def result(self, name: str, status: Status, message: str = "", *, hard: bool = True) -> None:
         now = self.clock.now()
-        state = CheckState(name, status, hard, message or status.name.lower(), now, now, 0 if status == Status.OK else 3, 0.01)
+        state = CheckState(
+            name, status, hard, message or status.name.lower(), now, now, 0 if status == Status.OK else 3, 0.01
+        )
         self.engine.on_result(self.cfg.check(name), state)
 
     def settle(self, timeout: float = 20.0) -> None:

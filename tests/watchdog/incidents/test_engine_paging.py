@@ -211,7 +211,10 @@ def test_dependent_check_that_recovers_with_its_parent_sends_nothing(tmp_path: P
         rig.result("db", Status.OK)
         rig.result("web", Status.OK)
         sink.wait_count(None, "resolve", 2)
-        assert sorted((m["check"], m["kind"]) for m in sink.messages()) == [("db", "resolve")] * 2 + [("db", "trigger")] * 2
+        assert (
+            sorted((m["check"], m["kind"]) for m in sink.messages())
+            == [("db", "resolve")] * 2 + [("db", "trigger")] * 2
+        )
         assert rig.sent() == 4
     finally:
         rig.close()

@@ -31,7 +31,9 @@ def probe(rig: Rig, nginx: NginxServer) -> None:
 def nginx_rig(tmp_path: Path, sink: WebhookSink, nginx: NginxServer, **remediation: float) -> Rig:
     restart = nginx.ctl_argv(sys.executable, "restart")
     rem = RemediationConfig(backend="command", verify_after=5, restart_timeout=15, **remediation)  # type: ignore[arg-type]
-    cfg = config(tmp_path / "state", sink, [check("web", command=restart, runbook_url="https://wiki/web")], remediation=rem)
+    cfg = config(
+        tmp_path / "state", sink, [check("web", command=restart, runbook_url="https://wiki/web")], remediation=rem
+    )
     return Rig(cfg, sink, ManualClock())
 
 
@@ -43,7 +45,9 @@ def repair_cycle(rig: Rig, nginx: NginxServer) -> None:
     probe(rig, nginx)
 
 
-def test_successful_restart_sends_nothing(tmp_path: Path, sink: WebhookSink, nginx: NginxServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_successful_restart_sends_nothing(
+    tmp_path: Path, sink: WebhookSink, nginx: NginxServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     rig = nginx_rig(tmp_path, sink, nginx)
     try:

@@ -27,7 +27,9 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     proc.wait()
 
 
-def test_killed_process_fires_once_for_its_check(exits: tuple[ExitWatcher, queue.SimpleQueue[str]], sleeper: subprocess.Popen[bytes]) -> None:
+def test_killed_process_fires_once_for_its_check(
+    exits: tuple[ExitWatcher, queue.SimpleQueue[str]], sleeper: subprocess.Popen[bytes]
+) -> None:
     watcher, fired = exits
     watcher.watch("web", sleeper.pid)
     assert fired.empty() and watcher.watched() == {"web": sleeper.pid}

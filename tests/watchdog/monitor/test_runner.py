@@ -111,7 +111,9 @@ def test_full_pool_reports_timeout_for_runs_that_never_started(hanging_tcp: Hang
     runner.close()
 
 
-def test_runs_are_concurrent_and_real_results_pass_through(make_nginx: Callable[..., NginxServer], hanging_tcp: HangingTCPServer) -> None:
+def test_runs_are_concurrent_and_real_results_pass_through(
+    make_nginx: Callable[..., NginxServer], hanging_tcp: HangingTCPServer
+) -> None:
     nginx = make_nginx()
     wake = threading.Event()
     runner = Runner(SystemClock(), wake=wake.set)

@@ -26,11 +26,30 @@ CRIT = CheckResult(Status.CRITICAL, "down")
 WARN = CheckResult(Status.WARNING, "slow")
 
 
-def tcp_spec(name: str, port: int, *, interval: float = 30.0, timeout: float = 2.0, retries: int = 3,
-             retry_interval: float = 5.0, send: str | None = None, expect: str | None = None) -> CheckSpec:
-    return CheckSpec(name=name, type="tcp", interval=interval, timeout=timeout, retries=retries,
-                     retry_interval=retry_interval, severity="critical", remediate=None, depends_on=(),
-                     runbook_url=None, options=TcpOptions("127.0.0.1", port, send=send, expect=expect))
+def tcp_spec(
+    name: str,
+    port: int,
+    *,
+    interval: float = 30.0,
+    timeout: float = 2.0,
+    retries: int = 3,
+    retry_interval: float = 5.0,
+    send: str | None = None,
+    expect: str | None = None,
+) -> CheckSpec:
+    return CheckSpec(
+        name=name,
+        type="tcp",
+        interval=interval,
+        timeout=timeout,
+        retries=retries,
+        retry_interval=retry_interval,
+        severity="critical",
+        remediate=None,
+        depends_on=(),
+        runbook_url=None,
+        options=TcpOptions("127.0.0.1", port, send=send, expect=expect),
+    )
 
 
 def make_tcp(spec: CheckSpec) -> TcpCheck:
@@ -49,6 +68,7 @@ def wait_outcomes(runner: Runner, count: int = 1, timeout: float = 5.0) -> list[
 
 
 # -- confirmation, one transition at a time ----------------------------------------------------
+
 
 def state_after(results: list[CheckResult], retries: int = 3, clock: ManualClock | None = None) -> list[CheckState]:
     clock = clock or ManualClock()
@@ -110,6 +130,7 @@ def test_measurements_are_carried_into_the_state() -> None:
 
 
 # -- timing ----------------------------------------------------------------------------------------
+
 
 def test_phase_is_stable_and_spread() -> None:
     phases = [phase(f"check-{i}") for i in range(1000)]
@@ -219,8 +240,9 @@ def test_hanging_run_is_never_overlapped_and_a_stuck_probe_still_becomes_hard() 
     runner = Runner(clock)
     scheduler = Scheduler(clock, runner, make_tcp)
     with HangingTCPServer() as server:
-        spec = tcp_spec("stuck", server.port, interval=10, timeout=30, retries=3, retry_interval=5,
-                        send="PING\r\n", expect="PONG")
+        spec = tcp_spec(
+            "stuck", server.port, interval=10, timeout=30, retries=3, retry_interval=5, send="PING\r\n", expect="PONG"
+        )
         scheduler.set_checks([spec])
         clock.advance(1.0)
         assert [type(e) for e in scheduler.run_due()] == [Started]

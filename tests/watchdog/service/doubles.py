@@ -67,7 +67,12 @@ def sink_factory_for(sink: ResultSink) -> SinkFactory:
     """A sink factory that hands the daemon an already built `sink` (to provoke it from a test)."""
 
     def factory(
-        config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry, wake: Callable[[], None]
+        config: WatchdogConfig,
+        *,
+        clock: Clock,
+        recheck: Rechecker,
+        registry: CollectorRegistry,
+        wake: Callable[[], None],
     ) -> ResultSink:
         return sink
 

@@ -23,10 +23,13 @@ ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 @pytest.fixture
 def shop(tmp_path: Path, nginx: NginxServer) -> Iterator[WatchdogDaemon]:
     """A daemon watching a live nginx (OK) and a closed port (hard CRITICAL at once: an incident)."""
-    config = {"host": "shop-test-1", "checks": [
-        {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "1s", "expect_body": "ok"},
-        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1, "interval": "1s"},
-    ]}
+    config = {
+        "host": "shop-test-1",
+        "checks": [
+            {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "1s", "expect_body": "ok"},
+            {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1, "interval": "1s"},
+        ],
+    }
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("db", lambda c: c["status"] == "CRITICAL")
         daemon.wait_for("web", lambda c: c["status"] == "OK")
@@ -49,7 +52,13 @@ def test_status_lists_checks_incidents_and_outbox_per_contract(shop: WatchdogDae
     for check in (web, db):
         assert {"name", "type", "status", "severity", "since", "message", "hard", "last_run"} <= set(check)
         assert ISO_Z.match(check["since"]) and ISO_Z.match(check["last_run"])
-    assert (web["name"], web["type"], web["status"], web["severity"], web["hard"]) == ("web", "http", "OK", "critical", True)
+    assert (web["name"], web["type"], web["status"], web["severity"], web["hard"]) == (
+        "web",
+        "http",
+        "OK",
+        "critical",
+        True,
+    )
     assert (db["status"], db["hard"]) == ("CRITICAL", True)
     assert "connection refused" in db["message"]
     incident = open_incident(shop)
@@ -104,8 +113,10 @@ def test_unknown_paths_and_non_json_bodies(shop: WatchdogDaemon) -> None:
 def test_writing_calls_need_the_bearer_token_when_one_is_configured(tmp_path: Path, nginx: NginxServer) -> None:
     token = tmp_path / "api.token"
     token.write_text("tok-ABCDEFG-123\n")
-    config = {"api_token_file": str(token),
-              "checks": [{"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port}]}
+    config = {
+        "api_token_file": str(token),
+        "checks": [{"name": "web", "type": "tcp", "host": "127.0.0.1", "port": nginx.port}],
+    }
     silence = {"check": "web", "duration": "5m", "reason": "deploy"}
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         assert daemon.request("POST", "/api/v1/silences", silence)[0] == 401

@@ -50,6 +50,7 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., WatchdogDaemon]]:
 
 # -- the real daemon -----------------------------------------------------------------------------
 
+
 def test_sigterm_stops_the_daemon_with_exit_0(daemons: Callable[..., WatchdogDaemon], nginx: NginxServer) -> None:
     daemon = daemons({"checks": [tcp_check("web", nginx.port, interval="1s")]})
     daemon.wait_for("web", lambda c: c["status"] == "OK")
@@ -59,7 +60,9 @@ def test_sigterm_stops_the_daemon_with_exit_0(daemons: Callable[..., WatchdogDae
     assert "Traceback" not in log
 
 
-def test_first_round_reports_every_check_within_about_a_second(daemons: Callable[..., WatchdogDaemon], nginx: NginxServer) -> None:
+def test_first_round_reports_every_check_within_about_a_second(
+    daemons: Callable[..., WatchdogDaemon], nginx: NginxServer
+) -> None:
     checks = [tcp_check(f"web{i}", nginx.port, interval="5m") for i in range(30)]
     started = time.monotonic()
     daemon = daemons({"checks": checks})
@@ -77,8 +80,21 @@ def test_first_round_reports_every_check_within_about_a_second(daemons: Callable
 def test_failure_is_soft_then_hard_after_retries_with_a_stopped_server(
     daemons: Callable[..., WatchdogDaemon], redis_server: RedisServer
 ) -> None:
-    daemon = daemons({"checks": [{"name": "cache", "type": "redis", "host": "127.0.0.1", "port": redis_server.port,
-                                  "interval": "1s", "retries": 3, "retry_interval": "700ms"}]})
+    daemon = daemons(
+        {
+            "checks": [
+                {
+                    "name": "cache",
+                    "type": "redis",
+                    "host": "127.0.0.1",
+                    "port": redis_server.port,
+                    "interval": "1s",
+                    "retries": 3,
+                    "retry_interval": "700ms",
+                }
+            ]
+        }
+    )
     daemon.wait_for("cache", lambda c: c["status"] == "OK" and c["hard"])
     redis_server.kill()
     seen: list[tuple[str, bool, int]] = []
@@ -172,8 +188,14 @@ def test_run_on_a_busy_port_says_so_and_exits_1(tmp_path: Path) -> None:
 
 # -- the loop in-process -------------------------------------------------------------------------
 
+
 def config_for(checks: list[dict[str, Any]], tmp_path: Path) -> WatchdogConfig:
-    return parse_config({"listen": "127.0.0.1:0", "state_dir": str(tmp_path), "checks": checks}, "test.yaml", checks=CHECKS, channels=CHANNELS)
+    return parse_config(
+        {"listen": "127.0.0.1:0", "state_dir": str(tmp_path), "checks": checks},
+        "test.yaml",
+        checks=CHECKS,
+        channels=CHANNELS,
+    )
 
 
 class StallingSink(NullSink):
@@ -217,8 +239,14 @@ def get(daemon: Daemon, path: str) -> tuple[int, str]:
 def test_healthz_turns_503_while_the_loop_stalls_and_recovers(tmp_path: Path, nginx: NginxServer) -> None:
     config = config_for([tcp_check("web", nginx.port, interval="200ms")], tmp_path)
     sink = StallingSink(config)
-    daemon = Daemon(config, clock=SystemClock(), load=lambda: config, sink_factory=sink_factory_for(sink),
-                    notifier=SystemdNotifier(None), stall_after=0.5)
+    daemon = Daemon(
+        config,
+        clock=SystemClock(),
+        load=lambda: config,
+        sink_factory=sink_factory_for(sink),
+        notifier=SystemdNotifier(None),
+        stall_after=0.5,
+    )
     thread = start_in_thread(daemon)
     assert get(daemon, "/healthz") == (200, "ok\n")
     sink.stall.set()
@@ -243,11 +271,18 @@ class RaisingSink(StallingSink):
         raise RuntimeError("engine bug")
 
 
-def test_a_failing_sink_never_ends_the_loop(tmp_path: Path, nginx: NginxServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_sink_never_ends_the_loop(
+    tmp_path: Path, nginx: NginxServer, caplog: pytest.LogCaptureFixture
+) -> None:
     config = config_for([tcp_check("web", nginx.port, interval="100ms")], tmp_path)
     sink = RaisingSink(config)
-    daemon = Daemon(config, clock=SystemClock(), load=lambda: config, sink_factory=sink_factory_for(sink),
-                    notifier=SystemdNotifier(None))
+    daemon = Daemon(
+        config,
+        clock=SystemClock(),
+        load=lambda: config,
+        sink_factory=sink_factory_for(sink),
+        notifier=SystemdNotifier(None),
+    )
     thread = start_in_thread(daemon)
     deadline = time.monotonic() + 5
     while len(sink.results) < 5:
@@ -265,9 +300,16 @@ def test_systemd_notifications_ready_watchdog_status_reload_stopping(tmp_path: P
         sock.bind(path)
         sock.settimeout(0.05)
         closed = free_port()
-        config = config_for([tcp_check("web", nginx.port, interval="200ms"), tcp_check("db", closed, retries=1)], tmp_path)
-        daemon = Daemon(config, clock=SystemClock(), load=lambda: config, sink_factory=null_sink_factory,
-                        notifier=SystemdNotifier(path))
+        config = config_for(
+            [tcp_check("web", nginx.port, interval="200ms"), tcp_check("db", closed, retries=1)], tmp_path
+        )
+        daemon = Daemon(
+            config,
+            clock=SystemClock(),
+            load=lambda: config,
+            sink_factory=null_sink_factory,
+            notifier=SystemdNotifier(path),
+        )
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
 

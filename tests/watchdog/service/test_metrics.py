@@ -38,13 +38,15 @@ def test_metrics_of_a_real_daemon_pass_promtool(
     tmp_path: Path, make_nginx: Callable[..., NginxServer], redis_server: RedisServer, hanging_tcp: HangingTCPServer
 ) -> None:
     nginx = make_nginx()
-    config = {"checks": [
-        {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "500ms"},
-        {"name": "cache", "type": "redis", "host": "127.0.0.1", "port": redis_server.port, "interval": "500ms"},
-        {"name": "root", "type": "disk", "path": "/", "warn": "99%", "crit": "100%"},
-        {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1},
-        {"name": "stuck", "type": "http", "url": hanging_tcp.url, "timeout": "300ms", "interval": "500ms"},
-    ]}
+    config = {
+        "checks": [
+            {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "500ms"},
+            {"name": "cache", "type": "redis", "host": "127.0.0.1", "port": redis_server.port, "interval": "500ms"},
+            {"name": "root", "type": "disk", "path": "/", "warn": "99%", "crit": "100%"},
+            {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1},
+            {"name": "stuck", "type": "http", "url": hanging_tcp.url, "timeout": "300ms", "interval": "500ms"},
+        ]
+    }
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("stuck", lambda c: c["status"] == "CRITICAL")
         daemon.wait_for("web", lambda c: c["status"] == "OK")
@@ -77,7 +79,9 @@ def test_removed_checks_lose_their_series() -> None:
     metrics.configure([a, b], [])
     now = datetime.now(UTC)
     for spec in (a, b):
-        metrics.observe(spec, CheckState(spec.name, Status.WARNING, False, "m", now, now, 1, 0.01, {"x-y": 1.5}), timed_out=True)
+        metrics.observe(
+            spec, CheckState(spec.name, Status.WARNING, False, "m", now, now, 1, 0.01, {"x-y": 1.5}), timed_out=True
+        )
     text = metrics.render().decode()
     assert sample(text, "shop_watchdog_check_value", check="b", measurement="x_y") == 1.5
     assert sample(text, "shop_watchdog_check_timeouts_total", check="b") == 1

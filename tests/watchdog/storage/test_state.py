@@ -52,7 +52,9 @@ def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 
 def test_incident_and_timeline_round_trip(tmp_path: Path) -> None:
     store = StateStore(str(tmp_path))
-    rec = _incident(paged_channels=("pager", "admins"), paged_at=T0, state="paged", notifications=2, tried="restart failed")
+    rec = _incident(
+        paged_channels=("pager", "admins"), paged_at=T0, state="paged", notifications=2, tried="restart failed"
+    )
     store.save_incident(rec, [TimelineEntry(T0, "opened", "CRITICAL"), TimelineEntry(T0, "paged", "pager, admins")])
     again = StateStore(str(tmp_path))
     assert again.open_incidents() == [rec]

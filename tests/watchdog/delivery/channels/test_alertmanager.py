@@ -27,8 +27,6 @@ def am_channel(transports: Transports, url: str, **options: Any) -> Channel:
     return build_test_channels([spec], transports)["am"]
 
 
-
-
 def test_trigger_becomes_an_active_alert_with_our_labels(
     alertmanager: AM, transports: Transports, make_notification: Callable[..., Notification]
 ) -> None:

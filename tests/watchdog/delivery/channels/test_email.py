@@ -49,7 +49,10 @@ def test_trigger_arrives_with_subject_and_sender(
     [got] = smtp_server.wait_for(1)
     assert got.mail_from == "watchdog@shop.example"
     assert got.rcpt_tos == ("ops@shop.example",)
-    assert got.message["Subject"] == "[CRITICAL] shop-web-1 web: connection refused; restart of nginx.service failed (exit 1)"
+    assert (
+        got.message["Subject"]
+        == "[CRITICAL] shop-web-1 web: connection refused; restart of nginx.service failed (exit 1)"
+    )
     body = got.message.get_content()
     assert "restart of nginx.service failed" in body
     assert n.incident_id in body and "https://wiki.example/runbooks/web" in body
@@ -160,7 +163,10 @@ def test_starttls_missing_on_server_is_permanent_not_plaintext(
 
 @pytest.mark.parametrize(
     ("reply", "error"),
-    [("451 4.3.0 Mail server temporarily rejected message", TransientError), ("554 5.7.1 Message rejected", PermanentError)],
+    [
+        ("451 4.3.0 Mail server temporarily rejected message", TransientError),
+        ("554 5.7.1 Message rejected", PermanentError),
+    ],
 )
 def test_smtp_4xx_is_transient_and_5xx_permanent(
     smtp_server: SmtpServer, transports: Transports, make_notification: Callable[..., Notification],

@@ -92,7 +92,9 @@ def test_rate_limit_and_outage_are_transient(
     pagerduty_receiver: WebhookServer, transports: Transports, routing_key: str,
     make_notification: Callable[..., Notification], status: int,
 ) -> None:  # fmt: skip
-    pagerduty_receiver.respond(Reply(status, {"status": "throttle event", "message": "Requests for this service are arriving too quickly."}))
+    pagerduty_receiver.respond(
+        Reply(status, {"status": "throttle event", "message": "Requests for this service are arriving too quickly."})
+    )
     with pytest.raises(TransientError, match=f"HTTP {status}"):
         pd_channel(transports, pagerduty_receiver.url).send(make_notification())
 
@@ -109,14 +111,22 @@ def test_long_texts_stay_within_pagerduty_limits(
 
 def test_routing_key_is_required_and_url_defaults_to_pagerduty() -> None:
     with pytest.raises(ConfigError, match=r"notify.channels\[0\]: routing_key_env or routing_key_file is required"):
-        parse_config({"notify": {"channels": [{"name": "pager", "type": "pagerduty"}]}}, "watchdog.yaml", checks=CHECKS, channels=CHANNELS)
+        parse_config(
+            {"notify": {"channels": [{"name": "pager", "type": "pagerduty"}]}},
+            "watchdog.yaml",
+            checks=CHECKS,
+            channels=CHANNELS,
+        )
 
 
 def test_routing_key_from_file_and_default_url(tmp_path: Path) -> None:
     key_file = tmp_path / "pd.key"
     key_file.write_text(ROUTING_KEY + "\n")
     config = parse_config(
-        {"notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_file": str(key_file)}]}}, "w.yaml", checks=CHECKS, channels=CHANNELS
+        {"notify": {"channels": [{"name": "pager", "type": "pagerduty", "routing_key_file": str(key_file)}]}},
+        "w.yaml",
+        checks=CHECKS,
+        channels=CHANNELS,
     )
     options = config.notify.channels[0].options
     assert options.url == DEFAULT_URL == "https://events.pagerduty.com/v2/enqueue"
@@ -152,5 +162,9 @@ def test_receiver_validator_knows_pagerduty_rules() -> None:
         "'dedup_key' is required for resolve"
     ]
     assert "'payload.severity' must be one of critical, error, warning, info" in validate_pagerduty_event(
-        {"routing_key": ROUTING_KEY, "event_action": "trigger", "payload": {"summary": "s", "source": "h", "severity": "high"}}
+        {
+            "routing_key": ROUTING_KEY,
+            "event_action": "trigger",
+            "payload": {"summary": "s", "source": "h", "severity": "high"},
+        }
     )
