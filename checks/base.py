@@ -1,7 +1,8 @@
 """The check contract every probe follows.
 
 A check is built once from its frozen, type-specific config (a dataclass named in the
-class attribute `Config`) and `run(timeout)` returns a `CheckResult`. `run` must bound every
+class attribute `Config` and as the type argument: `class RedisCheck(Check[RedisOptions])`,
+see watchdog.common.plugin) and `run(timeout)` returns a `CheckResult`. `run` must bound every
 blocking call by `timeout` (socket timeouts, query timeouts), never sleep, and may raise:
 the runner alone catches exceptions (-> UNKNOWN), enforces the timeout (-> CRITICAL
 "timeout") and keeps one slow probe from delaying another.
@@ -12,7 +13,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TypeVar
+
+from watchdog.common.plugin import Configured
+
+OptionsT_co = TypeVar("OptionsT_co", covariant=True)
 
 
 class Status(enum.IntEnum):
@@ -58,13 +63,8 @@ class NoOptions:
     """Config of a check type without options of its own."""
 
 
-class Check:
+class Check(Configured[OptionsT_co]):
     """Base class of all probes; subclasses set `Config` and implement `run`."""
-
-    Config: ClassVar[type[Any]] = NoOptions
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
 
     def run(self, timeout: float) -> CheckResult:
         raise NotImplementedError

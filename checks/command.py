@@ -65,9 +65,8 @@ def parse_perfdata(text: str) -> dict[str, float]:
     return values
 
 
-class CommandCheck(Check):
+class CommandCheck(Check[CommandOptions]):
     Config = CommandOptions
-    config: CommandOptions
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config

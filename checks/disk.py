@@ -33,9 +33,8 @@ class DiskOptions:
         require_ordered(self.inodes_warn, self.inodes_crit, "inodes")
 
 
-class DiskCheck(Check):
+class DiskCheck(Check[DiskOptions]):
     Config = DiskOptions
-    config: DiskOptions
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config

@@ -272,9 +272,8 @@ def _read_body(response: http.client.HTTPResponse, sock: socket.socket, deadline
     return bytes(body[:MAX_BODY_BYTES])
 
 
-class HttpCheck(Check):
+class HttpCheck(Check[HttpOptions]):
     Config = HttpOptions
-    config: HttpOptions
 
     def __init__(self, config: HttpOptions) -> None:
         super().__init__(config)

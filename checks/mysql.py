@@ -39,9 +39,8 @@ class MysqlOptions:
         require_ordered(self.connections_warn, self.connections_crit, "connections")
 
 
-class MysqlCheck(Check):
+class MysqlCheck(Check[MysqlOptions]):
     Config = MysqlOptions
-    config: MysqlOptions
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config

@@ -51,9 +51,8 @@ class PostgresOptions:
         require_ordered(self.connections_warn, self.connections_crit, "connections")
 
 
-class PostgresCheck(Check):
+class PostgresCheck(Check[PostgresOptions]):
     Config = PostgresOptions
-    config: PostgresOptions
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config

@@ -50,9 +50,8 @@ def _matches(regex: re.Pattern[str], name: str, cmdline: list[str] | None) -> bo
     return bool(regex.search(name) or (cmdline and regex.search(" ".join(cmdline))))
 
 
-class ProcessCheck(Check):
+class ProcessCheck(Check[ProcessOptions]):
     Config = ProcessOptions
-    config: ProcessOptions
 
     def run(self, timeout: float) -> CheckResult:
         if self.config.pidfile is not None:

@@ -41,9 +41,8 @@ class RedisOptions:
             raise ValueError("user needs password_env or password_file (Redis ACL login)")
 
 
-class RedisCheck(Check):
+class RedisCheck(Check[RedisOptions]):
     Config = RedisOptions
-    config: RedisOptions
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config

@@ -9,7 +9,7 @@ from __future__ import annotations
 from checks.base import Check
 from watchdog.common.lazy_registry import LazyRegistry
 
-CHECKS: LazyRegistry[Check] = LazyRegistry(
+CHECKS: LazyRegistry[Check[object]] = LazyRegistry(
     Check,
     {
         "disk": "checks.disk:DiskCheck",

@@ -35,9 +35,8 @@ class SystemOptions:
             raise ValueError("load levels must not be negative")
 
 
-class SystemCheck(Check):
+class SystemCheck(Check[SystemOptions]):
     Config = SystemOptions
-    config: SystemOptions
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config

@@ -35,9 +35,8 @@ class SystemdOptions:
             raise ValueError(f"unit: {self.unit!r} is not a systemd unit name (expected e.g. nginx.service)")
 
 
-class SystemdCheck(Check):
+class SystemdCheck(Check[SystemdOptions]):
     Config = SystemdOptions
-    config: SystemdOptions
 
     def run(self, timeout: float) -> CheckResult:
         unit = self.config.unit

@@ -33,9 +33,8 @@ class TcpOptions:
             raise ValueError("expect: must not be empty (leave it out to only connect)")
 
 
-class TcpCheck(Check):
+class TcpCheck(Check[TcpOptions]):
     Config = TcpOptions
-    config: TcpOptions
 
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config

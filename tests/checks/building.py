@@ -9,7 +9,7 @@ from checks.registry import CHECKS
 from watchdog.common.configtools import ConfigError, Problems, build
 
 
-def make_check(type_name: str, **options: Any) -> Check:
+def make_check(type_name: str, **options: Any) -> Check[object]:
     """The check of `type_name` from YAML-shaped `options`; ConfigError listing every problem."""
     cls = CHECKS[type_name]
     problems = Problems()

@@ -113,7 +113,7 @@ def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
     made: list[Outbox] = []
 
     def make(
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, Channel[object]],
         *,
         db_path: Path | None = None,
         policy: RetryPolicy = FAST_RETRY,
@@ -144,7 +144,7 @@ def channel_spec(name: str, type_: str, **options: Any) -> dict[str, Any]:
     return {"name": name, "type": type_, **options}
 
 
-def build_test_channels(entries: Sequence[dict[str, Any]], transports: Transports) -> dict[str, Channel]:
+def build_test_channels(entries: Sequence[dict[str, Any]], transports: Transports) -> dict[str, Channel[object]]:
     """Channels parsed through the real config parser (so tests cover the config keys too)."""
     config = parse_config({"notify": {"channels": list(entries)}}, "test.yaml", checks=CHECKS, channels=CHANNELS)
     return build_channels(config.notify.channels, transports)

@@ -5,7 +5,7 @@ raises `ConfigError` listing each problem as `FILE: checks[2].remediate.restart:
 exits 2 on it). The type registries are passed in by the caller (checks.registry.CHECKS and
 watchdog.delivery.channels.registry.CHANNELS in the daemon), as prometheus_client passes its
 registry: the config layer knows no probe or channel, only that each registered class declares
-its type-specific keys in a `Config` dataclass.
+its type-specific keys in a `Config` dataclass (watchdog.common.plugin).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, Literal
 
 from watchdog.common.configtools import (
     ConfigError,
@@ -28,6 +28,7 @@ from watchdog.common.configtools import (
     yaml_key,
 )
 from watchdog.common.holiday_calendar import is_known_country
+from watchdog.common.plugin import Configured
 from watchdog.config.model import (
     BusinessHours,
     ChannelSpec,
@@ -48,14 +49,7 @@ DEFAULT_CONFIG_PATH = "/etc/shop-watchdog/watchdog.yaml"
 EMBEDDED_SOURCE = "<embedded default>"
 
 
-class Plugin(Protocol):
-    """A registered check or channel class as the loader sees it: `Config` is the frozen
-    dataclass of its type-specific keys."""
-
-    Config: ClassVar[type[Any]]
-
-
-Registry = Mapping[str, type[Plugin]]
+Registry = Mapping[str, type[Configured[object]]]
 """`type:` name -> class (checks.registry.CHECKS, watchdog.delivery.channels.registry.CHANNELS)."""
 
 

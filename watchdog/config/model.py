@@ -3,7 +3,8 @@
 Each class validates its own values in `__post_init__` (a ValueError becomes a problem at
 its YAML path); the field names are the YAML keys (watchdog.config.loader reads them).
 A check's or channel's type-specific `options` are an instance of the `Config` dataclass of
-the class registered for its `type:`.
+the class registered for its `type:`, typed `object` here: this layer knows no check or
+channel type; the check or channel narrows it once, when it is built (watchdog.common.plugin).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import time
-from typing import Any, Literal
+from typing import Literal
 
 from watchdog.common.configtools import Duration, Secret
 
@@ -76,7 +77,7 @@ class CheckSpec:
     remediate: Remediate | None
     depends_on: tuple[str, ...]
     runbook_url: str | None
-    options: Any
+    options: object
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class BusinessHours:
 class ChannelSpec:
     name: str
     type: str
-    options: Any
+    options: object
 
 
 @dataclass(frozen=True)

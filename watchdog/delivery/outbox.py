@@ -121,7 +121,7 @@ class Outbox:
     def __init__(
         self,
         db_path: str,
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, Channel[object]],
         clock: Clock,
         registry: CollectorRegistry,
         *,
@@ -131,7 +131,7 @@ class Outbox:
         close_timeout: float = 15.0,
     ) -> None:
         self._db_path = db_path
-        self._channels: dict[str, Channel] = dict(channels)
+        self._channels: dict[str, Channel[object]] = dict(channels)
         self._clock = clock
         self._policy = policy
         self._retention = retention
@@ -241,7 +241,7 @@ class Outbox:
             for name in self._channels:
                 self._start_worker(name)
 
-    def reload(self, channels: Mapping[str, Channel]) -> None:
+    def reload(self, channels: Mapping[str, Channel[object]]) -> None:
         """Swaps the channel objects; threads start for new names and end for removed ones."""
         with self._lock:
             self._channels = dict(channels)
@@ -368,7 +368,9 @@ class Outbox:
         finally:
             conn.close()
 
-    def _deliver_due(self, conn: sqlite3.Connection, name: str, channel: Channel, schedule: _Schedule) -> float | None:
+    def _deliver_due(
+        self, conn: sqlite3.Connection, name: str, channel: Channel[object], schedule: _Schedule
+    ) -> float | None:
         """One pass over the channel's pending rows and re-sends; returns when to look again."""
         rows = conn.execute(
             "SELECT * FROM outbox WHERE state = 'pending' AND channel = ? ORDER BY seq", (name,)
@@ -393,7 +395,9 @@ class Outbox:
             due_times.extend(self._resend_due(conn, channel, blocked, schedule))
         return min(due_times, default=None)
 
-    def _attempt(self, conn: sqlite3.Connection, channel: Channel, row: sqlite3.Row, schedule: _Schedule) -> bool:
+    def _attempt(
+        self, conn: sqlite3.Connection, channel: Channel[object], row: sqlite3.Row, schedule: _Schedule
+    ) -> bool:
         """Tries one row; False when it stays pending (its incident waits on this channel)."""
         seq = row["seq"]
         try:
@@ -425,7 +429,13 @@ class Outbox:
         return True
 
     def _delivered(
-        self, conn: sqlite3.Connection, channel: Channel, row: sqlite3.Row, n: Notification, attempts: int, took: float
+        self,
+        conn: sqlite3.Connection,
+        channel: Channel[object],
+        row: sqlite3.Row,
+        n: Notification,
+        attempts: int,
+        took: float,
     ) -> None:
         with self._lock:
             with self._transaction(conn):
@@ -461,7 +471,7 @@ class Outbox:
     def _retry_later(
         self,
         conn: sqlite3.Connection,
-        channel: Channel,
+        channel: Channel[object],
         row: sqlite3.Row,
         n: Notification,
         attempts: int,
@@ -562,7 +572,7 @@ class Outbox:
             self._poke(name)
 
     def _resend_due(
-        self, conn: sqlite3.Connection, channel: Channel, blocked: set[str], schedule: _Schedule
+        self, conn: sqlite3.Connection, channel: Channel[object], blocked: set[str], schedule: _Schedule
     ) -> list[float]:
         """Re-sends the firing notifications that are due; returns the next due times."""
         assert channel.resend_every is not None

@@ -64,7 +64,7 @@ class RunOutcome:
 class _Job:
     name: str
     ident: int
-    check: Check
+    check: Check[object]
     timeout: float
     submitted: float
     started: float | None = None
@@ -160,7 +160,7 @@ class Runner:
     def threads(self) -> int:
         return self._pool.threads
 
-    def submit(self, name: str, check: Check, timeout: float) -> int | None:
+    def submit(self, name: str, check: Check[object], timeout: float) -> int | None:
         """Starts a run of `check`; returns its job id, or None when `name` is still in flight."""
         if name in self._in_flight:
             return None

@@ -106,7 +106,7 @@ class Skipped:
 class _Entry:
     __slots__ = ("anchor", "check", "due", "job", "runs", "skips", "spec", "state")
 
-    def __init__(self, spec: CheckSpec, check: Check, anchor: float, due: float) -> None:
+    def __init__(self, spec: CheckSpec, check: Check[object], anchor: float, due: float) -> None:
         self.spec = spec
         self.check = check
         self.state: CheckState | None = None
@@ -128,7 +128,7 @@ class Scheduler:
         self,
         clock: Clock,
         runner: Runner,
-        make_check: Callable[[CheckSpec], Check],
+        make_check: Callable[[CheckSpec], Check[object]],
         *,
         first_round: float = FIRST_ROUND_SECONDS,
     ) -> None:

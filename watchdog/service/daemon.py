@@ -139,7 +139,7 @@ class Daemon:
         sink_factory: SinkFactory,
         notifier: Notifier,
         heartbeat: Heartbeat | None = None,
-        make_check: Callable[[CheckSpec], Check] = build_check,
+        make_check: Callable[[CheckSpec], Check[object]] = build_check,
         max_workers: int = DEFAULT_MAX_WORKERS,
         stall_after: float = DEFAULT_STALL_AFTER,
     ) -> None:

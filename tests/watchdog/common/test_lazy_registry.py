@@ -61,7 +61,9 @@ def test_a_used_type_loads_its_driver_and_only_that(tmp_path: Path) -> None:
 
 
 def test_listing_types_imports_nothing_and_lookup_caches_the_class() -> None:
-    registry: LazyRegistry[Check] = LazyRegistry(Check, {"disk": "checks.disk:DiskCheck", "none": "no_such_module:X"})
+    registry: LazyRegistry[Check[object]] = LazyRegistry(
+        Check, {"disk": "checks.disk:DiskCheck", "none": "no_such_module:X"}
+    )
     assert sorted(registry) == ["disk", "none"] and "none" in registry and len(registry) == 2
     assert registry["disk"] is registry["disk"] and registry["disk"].__name__ == "DiskCheck"
     with pytest.raises(ModuleNotFoundError):
@@ -71,6 +73,6 @@ def test_listing_types_imports_nothing_and_lookup_caches_the_class() -> None:
 
 
 def test_a_target_that_is_not_of_the_registry_kind_is_refused() -> None:
-    registry: LazyRegistry[Check] = LazyRegistry(Check, {"wrong": "checks.base:CheckResult"})
+    registry: LazyRegistry[Check[object]] = LazyRegistry(Check, {"wrong": "checks.base:CheckResult"})
     with pytest.raises(TypeError, match="is not a Check"):
         registry["wrong"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from checks.disk import DiskOptions
 from checks.registry import CHECKS
 from tests.servers.watchdog_daemon import CLI
 from watchdog.config.discovery import (
@@ -132,7 +133,9 @@ def test_embedded_default_with_a_private_listener_and_tmpfs(make_tmpfs: Callable
             channels=CHANNELS,
         )
     assert config.state_dir == "/run/x"
-    assert any(c.type == "disk" and c.options.path == str(mount) for c in config.checks)
+    assert any(
+        c.type == "disk" and isinstance(c.options, DiskOptions) and c.options.path == str(mount) for c in config.checks
+    )
     assert not any(c.type in ("tcp", "redis") for c in config.checks), "an unknown port is not a shop service"
 
 

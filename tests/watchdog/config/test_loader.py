@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from checks.disk import DiskOptions
 from checks.registry import CHECKS
 from watchdog.common.configtools import ConfigError
 from watchdog.config.loader import load_config, parse_config
@@ -48,7 +49,7 @@ def test_minimal_config_gets_documented_defaults() -> None:
         5.0,
         "critical",
     )
-    assert spec.options.warn == 80.0
+    assert isinstance(spec.options, DiskOptions) and spec.options.warn == 80.0
 
 
 def test_check_timing_overrides_defaults() -> None:
@@ -270,4 +271,5 @@ def test_load_config_round_trip(tmp_path: Path) -> None:
     path.write_text("host: shop-db-2\nchecks:\n  - {name: root, type: disk, path: /, crit: 95%}\n")
     config: WatchdogConfig = load_config(str(path), checks=CHECKS, channels=CHANNELS)
     assert config.source == str(path) and config.host == "shop-db-2"
-    assert config.check("root").options.crit == 95.0
+    options = config.check("root").options
+    assert isinstance(options, DiskOptions) and options.crit == 95.0

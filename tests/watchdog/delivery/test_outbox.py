@@ -40,13 +40,13 @@ MakeOutbox = Callable[..., Outbox]
 MakeNotification = Callable[..., Notification]
 
 
-def hooks(transports: Transports, **urls: str) -> dict[str, Channel]:
+def hooks(transports: Transports, **urls: str) -> dict[str, Channel[object]]:
     return build_test_channels(
         [channel_spec(name, "webhook", url=url, timeout="2s") for name, url in urls.items()], transports
     )
 
 
-def email(transports: Transports, server: SmtpServer | HangingSmtpServer, timeout: str = "2s") -> Channel:
+def email(transports: Transports, server: SmtpServer | HangingSmtpServer, timeout: str = "2s") -> Channel[object]:
     spec = channel_spec(
         "admins", "email", smtp_host="127.0.0.1", smtp_port=server.port, starttls=False, timeout=timeout,
         **{"from": "watchdog@shop.example"}, to=["ops@shop.example"],

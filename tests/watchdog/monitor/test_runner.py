@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from checks.base import Check, CheckResult, Status
+from checks.base import Check, CheckResult, NoOptions, Status
 from checks.tcp import TcpCheck, TcpOptions
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
@@ -24,12 +24,14 @@ from watchdog.monitor.runner import Runner, RunOutcome, format_seconds
 ROOT = Path(__file__).resolve().parents[3]
 
 
-class BlockingCheck(Check):
+class BlockingCheck(Check[NoOptions]):
     """A badly written probe: reads from a socket without any timeout (like a statvfs on a
     dead NFS mount, it ignores the timeout it is given)."""
 
+    Config = NoOptions
+
     def __init__(self, port: int) -> None:
-        super().__init__(None)
+        super().__init__(NoOptions())
         self.port = port
 
     def run(self, timeout: float) -> CheckResult:
@@ -39,11 +41,13 @@ class BlockingCheck(Check):
         return CheckResult(Status.OK, "the server finally answered")
 
 
-class FailingCheck(Check):
+class FailingCheck(Check[NoOptions]):
     """A probe with a bug that puts a secret into its exception text."""
 
+    Config = NoOptions
+
     def __init__(self, secret: str) -> None:
-        super().__init__(None)
+        super().__init__(NoOptions())
         self.secret = secret
 
     def run(self, timeout: float) -> CheckResult:
@@ -133,17 +137,19 @@ def test_stuck_worker_does_not_keep_the_process_from_exiting(hanging_tcp: Hangin
     code = textwrap.dedent(
         f"""
         import socket, time
-        from checks.base import Check, CheckResult, Status
+        from checks.base import Check, CheckResult, NoOptions, Status
         from watchdog.common.clock import SystemClock
         from watchdog.monitor.runner import Runner
 
-        class Stuck(Check):
+        class Stuck(Check[NoOptions]):
+            Config = NoOptions
+
             def run(self, timeout):
                 socket.create_connection(("127.0.0.1", {hanging_tcp.port})).recv(1)
                 return CheckResult(Status.OK, "")
 
         runner = Runner(SystemClock())
-        runner.submit("stuck", Stuck(None), 0.1)
+        runner.submit("stuck", Stuck(NoOptions()), 0.1)
         time.sleep(0.6)
         assert runner.poll()[0].timed_out
         runner.close()

@@ -53,6 +53,7 @@ def tcp_spec(
 
 
 def make_tcp(spec: CheckSpec) -> TcpCheck:
+    assert isinstance(spec.options, TcpOptions)
     return TcpCheck(spec.options)
 
 

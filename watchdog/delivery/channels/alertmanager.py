@@ -72,7 +72,7 @@ def alert_for(n: Notification, now: datetime, resend_every: float, generator_url
     return alert
 
 
-class AlertmanagerChannel(Channel):
+class AlertmanagerChannel(Channel[AlertmanagerConfig]):
     Config = AlertmanagerConfig
 
     def __init__(self, name: str, config: AlertmanagerConfig, transports: Transports) -> None:
@@ -80,7 +80,7 @@ class AlertmanagerChannel(Channel):
         self.resend_every = config.resend_every
 
     def send(self, n: Notification) -> None:
-        config: AlertmanagerConfig = self.config
+        config = self.config
         now = self.transports.clock.now()
         alert = alert_for(n, now, config.resend_every, config.generator_url)
         post_json(self.transports.http, config.url.rstrip("/") + "/api/v2/alerts", [alert], timeout=config.timeout)

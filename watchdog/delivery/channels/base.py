@@ -15,10 +15,13 @@ keys, passwords, tokens); the secret values are also registered with the log scr
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TypeVar
 
+from watchdog.common.plugin import Configured
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
+
+ConfigT_co = TypeVar("ConfigT_co", covariant=True)
 
 
 class DeliveryError(Exception):
@@ -35,20 +38,20 @@ class PermanentError(DeliveryError):
     pass
 
 
-class Channel:
-    """Base class of all channels; subclasses set `Config` and implement `send`.
+class Channel(Configured[ConfigT_co]):
+    """Base class of all channels; subclasses set `Config` (the type argument too:
+    `class EmailChannel(Channel[EmailConfig])`, see watchdog.common.plugin) and implement `send`.
 
     `resend_every` (seconds) asks the outbox to re-send the latest firing notification of an
     open incident periodically (Alertmanager forgets alerts that are not refreshed); None
     means send once.
     """
 
-    Config: ClassVar[type[Any]]
     resend_every: float | None = None
 
-    def __init__(self, name: str, config: Any, transports: Transports) -> None:
+    def __init__(self, name: str, config: ConfigT_co, transports: Transports) -> None:
+        super().__init__(config)
         self.name = name
-        self.config = config
         self.transports = transports
 
     def secrets(self) -> tuple[str, ...]:

@@ -140,7 +140,7 @@ def _decode(reply: bytes | str) -> str:
     return " ".join(text.split())
 
 
-class EmailChannel(Channel):
+class EmailChannel(Channel[EmailConfig]):
     """Builds its TLS context once: loading the system CA store costs tens of milliseconds,
     which would otherwise be added to every page."""
 
@@ -151,11 +151,11 @@ class EmailChannel(Channel):
         self._tls_context = ssl.create_default_context(cafile=config.ca_file) if config.tls or config.starttls else None
 
     def secrets(self) -> tuple[str, ...]:
-        password: Secret | None = self.config.password
+        password = self.config.password
         return (password.reveal(),) if password is not None else ()
 
     def send(self, n: Notification) -> None:
-        config: EmailConfig = self.config
+        config = self.config
         msg = build_message(n, config.sender, config.to)
         context = self._tls_context
         try:

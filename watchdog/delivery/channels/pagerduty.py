@@ -25,12 +25,12 @@ _DETAILS_LIMIT = 8000
 
 @dataclass(frozen=True)
 class PagerDutyConfig:
-    routing_key: Secret | None = None
+    routing_key: Secret
     url: str = DEFAULT_URL
     timeout: Duration = 10.0
 
     def __post_init__(self) -> None:
-        if self.routing_key is None:
+        if not isinstance(self.routing_key, Secret):  # the parser hands over None when both keys are absent
             raise ValueError("routing_key_env or routing_key_file is required (the integration key)")
         check_http_url(self.url)
         if self.timeout <= 0:
@@ -74,12 +74,11 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class PagerDutyChannel(Channel):
+class PagerDutyChannel(Channel[PagerDutyConfig]):
     Config = PagerDutyConfig
 
     def _key(self) -> str:
-        key: Secret = self.config.routing_key
-        return key.reveal()
+        return self.config.routing_key.reveal()
 
     def secrets(self) -> tuple[str, ...]:
         return (self._key(),)
@@ -93,5 +92,5 @@ class PagerDutyChannel(Channel):
             self._post(resolve_event(n, self._key()))
 
     def _post(self, event: dict[str, Any]) -> None:
-        config: PagerDutyConfig = self.config
+        config = self.config
         post_json(self.transports.http, config.url, event, timeout=config.timeout)

@@ -16,7 +16,7 @@ from watchdog.config.model import ChannelSpec
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.transports import Transports
 
-CHANNELS: LazyRegistry[Channel] = LazyRegistry(
+CHANNELS: LazyRegistry[Channel[object]] = LazyRegistry(
     Channel,
     {
         "email": "watchdog.delivery.channels.email:EmailChannel",
@@ -27,9 +27,9 @@ CHANNELS: LazyRegistry[Channel] = LazyRegistry(
 )
 
 
-def build_channels(specs: Sequence[ChannelSpec], transports: Transports) -> dict[str, Channel]:
+def build_channels(specs: Sequence[ChannelSpec], transports: Transports) -> dict[str, Channel[object]]:
     """Channel objects by name; their secret values are registered with the log scrubber first."""
-    channels: dict[str, Channel] = {}
+    channels: dict[str, Channel[object]] = {}
     for spec in specs:
         channel = CHANNELS[spec.type](spec.name, spec.options, transports)
         SCRUBBER.add(*channel.secrets())

@@ -38,15 +38,15 @@ def status_of(n: Notification) -> str:
     return "firing" if n.firing else "resolved"
 
 
-class WebhookChannel(Channel):
+class WebhookChannel(Channel[WebhookConfig]):
     Config = WebhookConfig
 
     def secrets(self) -> tuple[str, ...]:
-        token: Secret | None = self.config.token
+        token = self.config.token
         return (token.reveal(),) if token is not None else ()
 
     def send(self, n: Notification) -> None:
-        config: WebhookConfig = self.config
+        config = self.config
         headers = dict(config.headers)
         if config.token is not None:
             headers["Authorization"] = f"Bearer {config.token.reveal()}"

@@ -22,7 +22,7 @@ from watchdog.delivery.outbox import Outbox
 AM = tuple[Alertmanager, WebhookServer]
 
 
-def am_channel(transports: Transports, url: str, **options: Any) -> Channel:
+def am_channel(transports: Transports, url: str, **options: Any) -> Channel[object]:
     spec = channel_spec("am", "alertmanager", url=url, **{"timeout": "2s", **options})
     return build_test_channels([spec], transports)["am"]
 

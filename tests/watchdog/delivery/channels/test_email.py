@@ -24,7 +24,7 @@ from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 
 
-def email_channel(transports: Transports, server: Any, **options: Any) -> Channel:
+def email_channel(transports: Transports, server: Any, **options: Any) -> Channel[object]:
     spec = channel_spec(
         "admins", "email", smtp_host="127.0.0.1", smtp_port=server.port, starttls=False,
         **{"from": "watchdog@shop.example"}, to=["ops@shop.example"], timeout="2s",

@@ -15,7 +15,7 @@ from tests.servers.webhook import Reply, WebhookServer, validate_pagerduty_event
 from watchdog.common.configtools import ConfigError
 from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
-from watchdog.delivery.channels.pagerduty import DEFAULT_URL
+from watchdog.delivery.channels.pagerduty import DEFAULT_URL, PagerDutyConfig
 from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
@@ -30,7 +30,7 @@ def routing_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield ROUTING_KEY
 
 
-def pd_channel(transports: Transports, url: str) -> Channel:
+def pd_channel(transports: Transports, url: str) -> Channel[object]:
     spec = channel_spec("pager", "pagerduty", routing_key_env="TEST_PD_ROUTING_KEY", url=url, timeout="2s")
     return build_test_channels([spec], transports)["pager"]
 
@@ -129,6 +129,7 @@ def test_routing_key_from_file_and_default_url(tmp_path: Path) -> None:
         channels=CHANNELS,
     )
     options = config.notify.channels[0].options
+    assert isinstance(options, PagerDutyConfig)
     assert options.url == DEFAULT_URL == "https://events.pagerduty.com/v2/enqueue"
     assert options.routing_key.reveal() == ROUTING_KEY
     assert ROUTING_KEY not in repr(options)

@@ -20,7 +20,7 @@ from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 
 
-def webhook_channel(transports: Transports, url: str, **options: Any) -> Channel:
+def webhook_channel(transports: Transports, url: str, **options: Any) -> Channel[object]:
     spec = channel_spec("hook", "webhook", url=url, **{"timeout": "2s", **options})
     return build_test_channels([spec], transports)["hook"]
 
