@@ -1,8 +1,10 @@
-"""Wheels for an offline install inside the container, whose private network has no PyPI.
+"""Wheels for offline installs: the systemd container's (its private network has no PyPI)
+and the host's install tests (tests/servers/installs.py: a fresh venv in seconds).
 
-The dependencies' wheels are downloaded once into the cache (named by the dependency list,
-so a changed pyproject.toml downloads afresh); the project's own wheel is built from the
-working tree for every session, from a copy so the build leaves nothing in the checkout.
+The dependencies' wheels are downloaded once into the cache (named by the Python version and
+the requirement list, so a changed pyproject.toml downloads afresh); the project's own wheel
+is built from the working tree, from a copy so the build leaves nothing in the checkout, and
+without an isolated build environment (the test venv's setuptools, no download per build).
 Host and container both run CPython 3.11 on Debian 12, so the host's choice of binary
 wheels fits the container; but pip evaluates environment markers for the host's Python
 (3.11.7 here), and Debian's 3.11.2 needs more (redis wants async-timeout below 3.11.3). So
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import tomllib
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -30,9 +33,25 @@ from tests.systemd.rootfs import CACHE_DIR
 PROJECT_FILES = ("pyproject.toml", "README.md", "watchdog", "checks", "deploy_guard")
 
 
-def dependencies(repo: Path) -> list[str]:
+def requirements(repo: Path, extras: Iterable[str] = ()) -> list[str]:
+    """The project's base dependencies plus those of `extras`, self-references
+    (`shop-watchdog[daemon]` inside another extra) expanded."""
     with open(repo / "pyproject.toml", "rb") as fh:
-        return sorted(tomllib.load(fh)["project"]["dependencies"])
+        project = tomllib.load(fh)["project"]
+    found = set(project["dependencies"])
+    pending, seen = list(extras), set()
+    while pending:
+        extra = pending.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for line in project["optional-dependencies"][extra]:
+            req = Requirement(line)
+            if canonicalize_name(req.name) == canonicalize_name(project["name"]):
+                pending.extend(req.extras)
+            else:
+                found.add(line)
+    return sorted(found)
 
 
 def _pip(*args: str) -> None:
@@ -73,9 +92,8 @@ def _missing_requirements(wheels: Path, python: str) -> list[str]:
     return sorted(set(missing))
 
 
-def dependency_wheels(repo: Path, python: str, cache_dir: Path = CACHE_DIR) -> Path:
-    """The cached directory of wheels for the project's dependencies on `python` (x.y.z)."""
-    deps = dependencies(repo)
+def dependency_wheels(deps: list[str], python: str, cache_dir: Path = CACHE_DIR) -> Path:
+    """The cached directory of wheels for requirements `deps` on `python` (x.y.z)."""
     digest = hashlib.sha256("\n".join([python, *deps]).encode()).hexdigest()[:12]
     target = cache_dir / f"wheels-py{python}-{digest}"
     if target.is_dir():
@@ -94,11 +112,9 @@ def dependency_wheels(repo: Path, python: str, cache_dir: Path = CACHE_DIR) -> P
     return target
 
 
-def build_wheelhouse(repo: Path, python: str, out: Path) -> Path:
-    """`out` filled with the dependency wheels for `python` plus a fresh wheel of the working tree."""
+def project_wheel(repo: Path, out: Path) -> Path:
+    """A fresh wheel of the working tree in `out` (its path)."""
     out.mkdir(parents=True, exist_ok=True)
-    for wheel in dependency_wheels(repo, python).iterdir():
-        shutil.copy2(wheel, out / wheel.name)
     with tempfile.TemporaryDirectory(prefix="shop-watchdog-src-") as src:
         for name in PROJECT_FILES:
             source = repo / name
@@ -106,5 +122,15 @@ def build_wheelhouse(repo: Path, python: str, out: Path) -> Path:
                 shutil.copytree(source, Path(src) / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, Path(src) / name)
-        _pip("wheel", "--no-deps", "-w", str(out), src)
+        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(out), src)
+    (wheel,) = out.glob("shop_watchdog-*.whl")
+    return wheel
+
+
+def build_wheelhouse(repo: Path, python: str, out: Path) -> Path:
+    """`out` filled with the wheels of every extra's dependencies on `python` and a fresh project wheel."""
+    out.mkdir(parents=True, exist_ok=True)
+    for wheel in dependency_wheels(requirements(repo, ["all"]), python).iterdir():
+        shutil.copy2(wheel, out / wheel.name)
+    project_wheel(repo, out)
     return out

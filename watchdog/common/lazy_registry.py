@@ -5,6 +5,10 @@ together about 25 MB of a daemon's memory. A shop that watches only its disk and
 should not pay for the database drivers it never calls, so the registries name each class
 by "module:Class" and import it on first lookup. Listing the valid types (the config error
 for an unknown `type:`) imports nothing.
+
+A driver that is not installed (database drivers are pip extras) is not an unknown type:
+the lookup raises `MissingExtra` (an ImportError, not a KeyError, so `get()` lets it
+through), which the config loader reports at the entry's `type:` key with the extra to install.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import importlib
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Generic, TypeVar
+
+from watchdog.common.extras import missing_extra
 
 T = TypeVar("T")
 
@@ -35,7 +41,14 @@ class LazyRegistry(Mapping[str, type[T]], Generic[T]):
             cls = self._loaded.get(name)
             if cls is None:
                 module_name, _, attr = self._targets[name].partition(":")
-                cls = getattr(importlib.import_module(module_name), attr)
+                try:
+                    module = importlib.import_module(module_name)
+                except ModuleNotFoundError as exc:
+                    missing = missing_extra(exc)
+                    if missing is None:
+                        raise
+                    raise missing from None
+                cls = getattr(module, attr)
                 if not (isinstance(cls, type) and issubclass(cls, self._base)):
                     raise TypeError(f"{self._targets[name]} is not a {self._base.__name__}")
                 self._loaded[name] = cls

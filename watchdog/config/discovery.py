@@ -12,7 +12,8 @@ same `parse_config` as a file (source `<embedded default>`), so it is validated 
   PostgreSQL (5432), MySQL/MariaDB (3306), Redis (6379). The embedded default has no
   credentials, so database logins cannot be probed: these are `tcp` checks (does it
   accept connections in time), except Redis, which answers PING without auth in its
-  default setup. A config file gives real login probes.
+  default setup (a `tcp` check too when the Redis client, a pip extra, is not installed:
+  the default must start on any install). A config file gives real login probes.
 
 No notification channels and no restarts: the default only watches and exports metrics
 and status; paging needs a config file (`config/watchdog.yaml` is the documented example).
@@ -28,6 +29,7 @@ from typing import Any
 
 import psutil
 
+from watchdog.common.extras import MissingExtra
 from watchdog.config.loader import EMBEDDED_SOURCE, Registry, parse_config
 from watchdog.config.model import WatchdogConfig
 
@@ -99,7 +101,8 @@ def disk_name(mount: str) -> str:
 def default_config_dict(
     mounts: list[str], ports: dict[int, str], state_dir: str, check_types: Collection[str]
 ) -> dict[str, Any]:
-    """The embedded config for these mounts and listening ports, using only `check_types`."""
+    """The embedded config for these mounts and listening ports, using only `check_types`
+    (a service whose own type is not among them is watched by `tcp`)."""
     checks: list[dict[str, Any]] = []
     if "disk" in check_types:
         for mount in mounts:
@@ -115,12 +118,13 @@ def default_config_dict(
             )
     for service in SERVICES:
         host = ports.get(service.port)
-        if host is None or service.check_type not in check_types:
+        check_type = service.check_type if service.check_type in check_types else "tcp"
+        if host is None or check_type not in check_types:
             continue
         checks.append(
             {
                 "name": service.name,
-                "type": service.check_type,
+                "type": check_type,
                 "host": host,
                 "port": service.port,
                 "severity": service.severity,
@@ -150,5 +154,19 @@ def embedded_default(
         ports = listening_ports(connections())
     except psutil.AccessDenied:
         ports = {}
-    node = default_config_dict(local_filesystems(partitions()), ports, state_directory(environ), checks)
+    wanted = {"disk", "tcp", *(s.check_type for s in SERVICES if s.port in ports)}
+    node = default_config_dict(
+        local_filesystems(partitions()), ports, state_directory(environ), [t for t in wanted if _installed(checks, t)]
+    )
     return parse_config(node, EMBEDDED_SOURCE, checks=checks, channels=channels)
+
+
+def _installed(registry: Registry, type_name: str) -> bool:
+    """Whether `type_name` is registered and its driver is installed (looking it up imports it)."""
+    if type_name not in registry:
+        return False
+    try:
+        registry[type_name]
+    except MissingExtra:
+        return False
+    return True

@@ -5,7 +5,8 @@ raises `ConfigError` listing each problem as `FILE: checks[2].remediate.restart:
 exits 2 on it). The type registries are passed in by the caller (checks.registry.CHECKS and
 watchdog.delivery.channels.registry.CHANNELS in the daemon), as prometheus_client passes its
 registry: the config layer knows no probe or channel, only that each registered class declares
-its type-specific keys in a `Config` dataclass (watchdog.common.plugin).
+its type-specific keys in a `Config` dataclass (watchdog.common.plugin). A type whose driver
+is not installed is reported at its `type:` key with the pip extra that brings the driver.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from watchdog.common.configtools import (
     load_yaml,
     yaml_key,
 )
+from watchdog.common.extras import MissingExtra
 from watchdog.common.holiday_calendar import is_known_country
 from watchdog.common.plugin import Configured
 from watchdog.config.model import (
@@ -115,7 +117,11 @@ def _split_build(
     common_keys = _key_names(common_cls)
     common = build(common_cls, node, path, problems, ignore=frozenset(k for k in node if k not in common_keys))
     type_name = node.get("type")
-    impl = registry.get(type_name) if isinstance(type_name, str) else None
+    try:
+        impl = registry.get(type_name) if isinstance(type_name, str) else None
+    except MissingExtra as exc:
+        problems.add(join(path, "type"), f"{type_name} {exc}")
+        return common, None
     if impl is None:
         if "type" in node:
             problems.add(
