@@ -26,6 +26,7 @@ from watchdog.delivery.channels.registry import CHANNELS, build_channels
 from watchdog.delivery.channels.transports import Transports, default_transports
 from watchdog.delivery.notification import Notification, new_notification_id
 from watchdog.delivery.outbox import Outbox, RetryPolicy
+from watchdog.service.metrics import OutboxCollector
 
 FAST_RETRY = RetryPolicy(initial=0.05, maximum=0.5, jitter=0.1, fallback_after_attempts=3, fallback_after=30.0)
 
@@ -121,14 +122,16 @@ def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
         clock: Clock | None = None,
         start: bool = True,
     ) -> Outbox:
+        registry = registry or CollectorRegistry()
         outbox = Outbox(
             str(db_path or tmp_path / "state.db"),
             channels,
             clock or SystemClock(),
-            registry or CollectorRegistry(),
+            registry,
             policy=policy,
             close_timeout=5.0,
         )
+        registry.register(OutboxCollector(outbox))  # as the daemon reads it: at scrape time
         made.append(outbox)
         if start:
             outbox.start()

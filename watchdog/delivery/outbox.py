@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 
 from watchdog.common.clock import Clock
 from watchdog.common.logs import SCRUBBER, event, format_event
+from watchdog.common.status_document import OutboxSummary
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.notification import Notification
 
@@ -151,11 +152,6 @@ class Outbox:
             ["channel", "kind", "result"],
             registry=registry,
         )
-        self._pending = Gauge(
-            "shop_watchdog_outbox_pending", "Notifications written but not yet delivered.", registry=registry
-        )
-        with self._lock:
-            self._update_gauge(self._conn)
 
     def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(self._db_path, timeout=30.0, check_same_thread=check_same_thread, isolation_level=None)
@@ -208,7 +204,6 @@ class Outbox:
                 channels=",".join(targets),
             )
             self._reject_orphans(self._conn)
-            self._update_gauge(self._conn)
             self._prune_if_due(self._conn)
         for name in targets:
             self._poke(name)
@@ -237,7 +232,6 @@ class Outbox:
             self._started = True
             self._reject_orphans(self._conn)
             self._prune_if_due(self._conn)
-            self._update_gauge(self._conn)
             for name in self._channels:
                 self._start_worker(name)
 
@@ -246,7 +240,6 @@ class Outbox:
         with self._lock:
             self._channels = dict(channels)
             self._reject_orphans(self._conn)
-            self._update_gauge(self._conn)
             if self._started:
                 for name in self._channels:
                     self._start_worker(name)
@@ -283,7 +276,7 @@ class Outbox:
 
     # --- what the status API and the incident timeline read ------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> OutboxSummary:
         """Counts by state; `channels` (only while something is pending) says what holds it up."""
         with self._lock:
             counts = dict(self._conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
@@ -294,7 +287,7 @@ class Outbox:
                 "  AND o2.last_error IS NOT NULL ORDER BY seq DESC LIMIT 1) AS last_error"
                 " FROM outbox o WHERE state = 'pending' GROUP BY channel"
             ).fetchall()
-        snapshot: dict[str, Any] = {
+        snapshot: OutboxSummary = {
             "pending": counts.get("pending", 0),
             "failed": counts.get("rejected", 0),
             "delivered": counts.get("delivered", 0),
@@ -318,9 +311,6 @@ class Outbox:
         return [dict(row) for row in rows]
 
     # --- housekeeping (caller holds the lock) ---------------------------------------------
-
-    def _update_gauge(self, conn: sqlite3.Connection) -> None:
-        self._pending.set(conn.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
 
     def _prune_if_due(self, conn: sqlite3.Connection) -> None:
         now = self._clock.monotonic()
@@ -437,23 +427,20 @@ class Outbox:
         attempts: int,
         took: float,
     ) -> None:
-        with self._lock:
-            with self._transaction(conn):
+        with self._lock, self._transaction(conn):
+            conn.execute(
+                "UPDATE outbox SET state = 'delivered', attempts = ?, last_error = NULL, updated_at = ? WHERE seq = ?",
+                (attempts, self._stamp(), row["seq"]),
+            )
+            if channel.resend_every is not None and n.firing:
                 conn.execute(
-                    "UPDATE outbox SET state = 'delivered', attempts = ?, last_error = NULL, updated_at = ?"
-                    " WHERE seq = ?",
-                    (attempts, self._stamp(), row["seq"]),
+                    "INSERT OR REPLACE INTO outbox_firing (channel, incident_id, body) VALUES (?, ?, ?)",
+                    (channel.name, n.incident_id, row["body"]),
                 )
-                if channel.resend_every is not None and n.firing:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO outbox_firing (channel, incident_id, body) VALUES (?, ?, ?)",
-                        (channel.name, n.incident_id, row["body"]),
-                    )
-                elif n.kind == "resolve":
-                    conn.execute(
-                        "DELETE FROM outbox_firing WHERE channel = ? AND incident_id = ?", (channel.name, n.incident_id)
-                    )
-            self._update_gauge(conn)
+            elif n.kind == "resolve":
+                conn.execute(
+                    "DELETE FROM outbox_firing WHERE channel = ? AND incident_id = ?", (channel.name, n.incident_id)
+                )
         self._sent.labels(channel.name, n.kind, "delivered").inc()
         age = (self._clock.now() - datetime.fromisoformat(row["created_at"])).total_seconds()
         event(
@@ -532,14 +519,12 @@ class Outbox:
             error=error,
         )
         self._announce_fallback(row, spare, added, error)
-        self._update_gauge(conn)
 
     def _fall_back(self, conn: sqlite3.Connection, row: sqlite3.Row, why: str) -> None:
         """Copies a still-pending row to its fallback channels, once; caller holds the lock."""
         with self._transaction(conn):
             spare, added = self._copy_to_fallback(conn, row)
         self._announce_fallback(row, spare, added, why)
-        self._update_gauge(conn)
 
     def _copy_to_fallback(self, conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[list[str], list[str]]:
         """Inside a transaction: the row's fallback channels and those that got a new copy."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from watchdog.common.clock import Clock, SystemClock
+from watchdog.common.status_document import OutboxSummary
 from watchdog.config.model import WatchdogConfig
 from watchdog.delivery.channels.base import DeliveryError
 from watchdog.delivery.channels.registry import build_channels
@@ -38,7 +38,7 @@ class OutboxPager:
     def enqueue(self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = ()) -> None:
         self._outbox.enqueue(n, channels, fallback)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> OutboxSummary:
         return self._outbox.snapshot()
 
     def reload(self, config: WatchdogConfig) -> None:

@@ -1,55 +1,65 @@
-"""The life of an incident as one explicit state machine.
+"""The life of an incident as two explicit state machines: its state, and inside OPEN and
+REPAIRING its sub-state.
 
-Every change of an incident's state goes through `transition(state, event)`, so the whole
-behaviour of "repair first, page only on failure" can be read from `_TRANSITIONS` and tested
-one edge at a time. The engine decides *when* an event happens; this module alone decides
-*what* it leads to, and refuses anything not listed (a bug, never a silent state jump).
+Every change goes through `transition(state, event)` or `sub_transition(substate, event)`,
+so the whole behaviour of "repair first, page only on failure" can be read from the two
+tables below and tested one edge at a time. The engine decides *when* an event happens; this
+module alone decides *what* it leads to, and refuses anything not listed (a bug, never a
+silent jump).
 
-    OPEN --restart--> REPAIRING --verified_ok--> REPAIRED          (auto-repaired, nobody woken)
-    OPEN --page--> PAGED                                           (no repair configured / loop / silence ended)
-    REPAIRING --page--> PAGED                                      (restart failed or did not help)
-    PAGED --ack--> ACKNOWLEDGED                                    (reminders and escalation stop)
-    OPEN | PAGED | ACKNOWLEDGED --recovered--> RESOLVED            (resolve to every paged channel)
-    REPAIRING --recovered--> RESOLVED                              (check removed from the config mid-repair)
+    OPEN --restart--> REPAIRING --verified_ok--> REPAIRED        (auto-repaired, nobody woken)
+    OPEN --page--> PAGED                                         (no repair configured / loop / silence ended)
+    REPAIRING --page--> PAGED                                    (restart failed or did not help)
+    REPAIRING --hold--> OPEN                                     (repair failed; telling waits: silence, business hours)
+    REPAIRING --repair_failed_acked--> ACKNOWLEDGED              (repair failed, acknowledged while it ran: no page)
+    PAGED --ack--> ACKNOWLEDGED                                  (reminders and escalation stop)
+    OPEN --ack--> ACKNOWLEDGED                                   (acknowledged before anyone was told)
+    OPEN | PAGED | ACKNOWLEDGED --recovered--> RESOLVED          (resolve to every paged channel)
+    REPAIRING --recovered--> RESOLVED                            (check removed from the config mid-repair)
 
-OPEN also holds incidents that are waiting: suppressed by a failing parent, silenced, or a
-warning deferred to business hours. `OPEN --ack--> ACKNOWLEDGED` lets people acknowledge a
-problem before it was told.
+An acknowledgement while REPAIRING is no transition: the restart already running finishes
+and is verified. It is recorded on the incident, and when the repair fails the engine fires
+`repair_failed_acked` instead of paging — the person who acknowledged already looks at it,
+as a PagerDuty acknowledgement keeps a new event on the same incident from notifying.
+
+Sub-states (each entered state starts in `ENTRY[state]`):
+
+    OPEN:      WAITING --parent_failing--> HELD_BY_PARENT --release--> WAITING
+               WAITING --silence--> SILENCED --release--> WAITING
+               WAITING --defer--> DEFERRED --release--> WAITING
+    REPAIRING: RESTART_RUNNING --restart_done--> VERIFYING
+
+One hold at a time: an incident held for one reason is released before it is held for
+another, so every change of reason shows in the log and the timeline.
 """
 
 from __future__ import annotations
 
 import enum
 
-
-class IncidentState(enum.Enum):
-    OPEN = "open"
-    REPAIRING = "repairing"
-    PAGED = "paged"
-    ACKNOWLEDGED = "acknowledged"
-    REPAIRED = "repaired"
-    RESOLVED = "resolved"
-
-    @property
-    def closed(self) -> bool:
-        return self in (IncidentState.REPAIRED, IncidentState.RESOLVED)
-
-    @property
-    def told(self) -> bool:
-        """People were paged for this incident (a resolve is owed when it ends)."""
-        return self in (IncidentState.PAGED, IncidentState.ACKNOWLEDGED)
+from watchdog.common.incident_terms import IncidentState, Substate
 
 
 class IncidentEvent(enum.Enum):
     RESTART = "restart"
     VERIFIED_OK = "verified_ok"
     PAGE = "page"
+    HOLD = "hold"
+    REPAIR_FAILED_ACKED = "repair_failed_acked"
     ACK = "ack"
     RECOVERED = "recovered"
 
 
+class SubstateEvent(enum.Enum):
+    PARENT_FAILING = "parent_failing"
+    SILENCE = "silence"
+    DEFER = "defer"
+    RELEASE = "release"
+    RESTART_DONE = "restart_done"
+
+
 class InvalidTransition(Exception):
-    def __init__(self, state: IncidentState, event: IncidentEvent) -> None:
+    def __init__(self, state: IncidentState | Substate, event: IncidentEvent | SubstateEvent) -> None:
         super().__init__(f"no transition from {state.value} on {event.value}")
         self.state = state
         self.event = event
@@ -64,11 +74,42 @@ _TRANSITIONS: dict[tuple[IncidentState, IncidentEvent], IncidentState] = {
     (_S.OPEN, _E.RECOVERED): _S.RESOLVED,
     (_S.REPAIRING, _E.VERIFIED_OK): _S.REPAIRED,
     (_S.REPAIRING, _E.PAGE): _S.PAGED,
+    (_S.REPAIRING, _E.HOLD): _S.OPEN,
+    (_S.REPAIRING, _E.REPAIR_FAILED_ACKED): _S.ACKNOWLEDGED,
     (_S.REPAIRING, _E.RECOVERED): _S.RESOLVED,
     (_S.PAGED, _E.ACK): _S.ACKNOWLEDGED,
     (_S.PAGED, _E.RECOVERED): _S.RESOLVED,
     (_S.ACKNOWLEDGED, _E.RECOVERED): _S.RESOLVED,
 }
+
+_U, _SE = Substate, SubstateEvent
+
+_SUB_TRANSITIONS: dict[tuple[Substate, SubstateEvent], Substate] = {
+    (_U.WAITING, _SE.PARENT_FAILING): _U.HELD_BY_PARENT,
+    (_U.WAITING, _SE.SILENCE): _U.SILENCED,
+    (_U.WAITING, _SE.DEFER): _U.DEFERRED,
+    (_U.HELD_BY_PARENT, _SE.RELEASE): _U.WAITING,
+    (_U.SILENCED, _SE.RELEASE): _U.WAITING,
+    (_U.DEFERRED, _SE.RELEASE): _U.WAITING,
+    (_U.RESTART_RUNNING, _SE.RESTART_DONE): _U.VERIFYING,
+}
+
+ENTRY: dict[IncidentState, Substate | None] = {
+    _S.OPEN: _U.WAITING,
+    _S.REPAIRING: _U.RESTART_RUNNING,
+    _S.PAGED: None,
+    _S.ACKNOWLEDGED: None,
+    _S.REPAIRED: None,
+    _S.RESOLVED: None,
+}
+"""The sub-state an incident starts in when it enters a state."""
+
+HOLDS: dict[Substate, SubstateEvent] = {
+    _U.HELD_BY_PARENT: _SE.PARENT_FAILING,
+    _U.SILENCED: _SE.SILENCE,
+    _U.DEFERRED: _SE.DEFER,
+}
+"""The OPEN sub-states that hold an incident back, and the event that enters each."""
 
 
 def transition(state: IncidentState, event: IncidentEvent) -> IncidentState:
@@ -81,3 +122,11 @@ def transition(state: IncidentState, event: IncidentEvent) -> IncidentState:
 
 def allowed(state: IncidentState, event: IncidentEvent) -> bool:
     return (state, event) in _TRANSITIONS
+
+
+def sub_transition(substate: Substate, event: SubstateEvent) -> Substate:
+    """The sub-state `event` leads to within the same state; raises InvalidTransition."""
+    try:
+        return _SUB_TRANSITIONS[(substate, event)]
+    except KeyError:
+        raise InvalidTransition(substate, event) from None

@@ -1,4 +1,4 @@
-"""Repairs: restarting a failed service, and the budget that keeps restarts from looping.
+"""Repairs: restarting a failed service through the configured argv, never a shell.
 
 `Restarter` runs the configured argv — `[systemctl, restart, UNIT]` for the systemd backend,
 the check's own `remediate.command` for the command backend — never through a shell, and
@@ -7,24 +7,12 @@ worker thread with `restart_timeout`, so a hanging `systemctl` never stalls othe
 the main loop; the outcome (exit code, trimmed and scrubbed output) is collected by `poll()`
 on the main loop.
 
-`RestartBudget` is the restart-loop guard, an explicit state machine per check:
-
-    READY --restart (count reaches max_restarts)--> EXHAUSTED
-    EXHAUSTED --failure needs a restart--> GAVE_UP      (the incident pages instead)
-    any --OK for a whole restart_window--> READY, count 0
-    GAVE_UP --check recovers--> READY, count 0          (resumes by itself, no manual step)
-
-The counter resets only after the check stayed OK for a whole window (not a sliding window):
-a service that needs a restart every 50 minutes with a 1 h window is a restart loop, and is
-paged after `max_restarts` restarts instead of being restarted forever. Recovering from
-GAVE_UP (usually someone fixed it after the page) starts afresh, as Monit's manual "monitor"
-would, but without anyone having to remember to type it.
+The restart budget that keeps these from looping is `watchdog.incidents.budget`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import os
 import queue
@@ -180,64 +168,3 @@ class Restarter:
             threads = list(self._running.values())
         for thread in threads:
             thread.join(timeout)
-
-
-class BudgetState(enum.Enum):
-    READY = "ready"
-    EXHAUSTED = "exhausted"
-    GAVE_UP = "gave_up"
-
-
-@dataclass
-class RestartBudget:
-    """Restarts left for one check; times are `Clock.monotonic()` seconds.
-
-    Mutated only through the methods below, each one edge of the state machine in the
-    module docstring.
-    """
-
-    max_restarts: int
-    window: float
-    state: BudgetState = BudgetState.READY
-    count: int = 0
-    ok_since: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.state is BudgetState.READY and self.count >= self.max_restarts:
-            self.state = BudgetState.EXHAUSTED
-
-    def can_restart(self) -> bool:
-        return self.state is BudgetState.READY
-
-    def record_restart(self) -> None:
-        if not self.can_restart():
-            raise RuntimeError(f"restart recorded in budget state {self.state.value}")
-        self.count += 1
-        self.ok_since = None
-        if self.count >= self.max_restarts:
-            self.state = BudgetState.EXHAUSTED
-
-    def give_up(self) -> bool:
-        """A failure needed a restart and none is left; True on the first give-up."""
-        if self.state is BudgetState.GAVE_UP:
-            return False
-        self.state = BudgetState.GAVE_UP
-        return True
-
-    def failed(self) -> None:
-        self.ok_since = None
-
-    def ok(self, now: float) -> bool:
-        """The check is OK at `now`; True when this resets the counter or resumes restarting."""
-        changed = False
-        if self.state is BudgetState.GAVE_UP:
-            self.count = 0
-            self.state = BudgetState.READY if self.max_restarts > 0 else BudgetState.EXHAUSTED
-            changed = True
-        if self.ok_since is None:
-            self.ok_since = now
-        if self.count and now - self.ok_since >= self.window:
-            self.count = 0
-            self.state = BudgetState.READY if self.max_restarts > 0 else BudgetState.EXHAUSTED
-            changed = True
-        return changed

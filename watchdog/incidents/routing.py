@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from watchdog.common.holiday_calendar import HolidayCalendar
+from watchdog.common.incident_terms import Severity
 from watchdog.config.model import WEEKDAYS, BusinessHours, NotifyConfig, Route
 
 _SEARCH_DAYS = 400
@@ -72,10 +73,10 @@ class Router:
         self._notify = notify
         self._clock = BusinessClock(hours)
 
-    def route(self, severity: str) -> Route:
-        return self._notify.route("critical" if severity == "critical" else "warning")
+    def route(self, severity: Severity) -> Route:
+        return self._notify.route("critical" if severity == Severity.CRITICAL else "warning")
 
-    def delivery(self, severity: str, now: datetime) -> Delivery:
+    def delivery(self, severity: Severity, now: datetime) -> Delivery:
         route = self.route(severity)
         if route.when == "business_hours" and not self._clock.is_open(now):
             return Delivery(route, self._clock.next_open(now))

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from checks.base import Status
+from watchdog.common.status_document import IncidentEntry, OutboxSummary
 from watchdog.config.model import CheckSpec, WatchdogConfig
 
 
@@ -57,16 +58,17 @@ class ResultSink(Protocol):
 
     def reload(self, config: WatchdogConfig) -> None: ...
 
-    def incidents_snapshot(self) -> list[dict[str, Any]]:
-        """Unresolved incidents: [{"id", "check", "severity", "state", "opened_at", ...}]."""
+    def incidents_snapshot(self) -> list[IncidentEntry]:
+        """Unresolved incidents, oldest first, as the status document lists them."""
         ...
 
-    def outbox_snapshot(self) -> dict[str, Any]:
+    def outbox_snapshot(self) -> OutboxSummary:
         """Delivery queue summary, e.g. {"pending": 2, "failed": 0, "oldest_pending_at": ...}."""
         ...
 
     def ack(self, incident_id: str, by: str) -> bool:
-        """Acknowledges an unresolved incident; False when no such incident is open."""
+        """Acknowledges an unresolved incident (in any unresolved state); False when no such
+        incident is open."""
         ...
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from watchdog.common.configtools import Secret, parse_duration
 from watchdog.common.logs import event
+from watchdog.common.status_document import StatusDocument
 from watchdog.config.model import Listen
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class ApiBackend(Protocol):
 
     def metrics_text(self) -> bytes: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> StatusDocument: ...
 
     def ack(self, incident_id: str, by: str) -> bool: ...
 

@@ -29,14 +29,16 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from prometheus_client import CollectorRegistry
 
 from checks.base import Check, Status
 from watchdog.common.clock import Clock
 from watchdog.common.configtools import ConfigError
+from watchdog.common.incident_terms import Severity
 from watchdog.common.logs import SCRUBBER, event
+from watchdog.common.status_document import CheckEntry, IncidentEntry, StatusDocument
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.monitor.exitwatch import ExitWatcher
@@ -107,6 +109,14 @@ class SinkFactory(Protocol):
         registry: CollectorRegistry,
         wake: Callable[[], None],
     ) -> ResultSink: ...
+
+
+@overload
+def iso(moment: datetime) -> str: ...
+
+
+@overload
+def iso(moment: None) -> None: ...
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -327,7 +337,7 @@ class Daemon:
     def _failing(self) -> int:
         return sum(1 for status, _, _ in self._shown.values() if status is not Status.OK)
 
-    def _incidents(self) -> list[dict[str, Any]]:
+    def _incidents(self) -> list[IncidentEntry]:
         try:
             return self.sink.incidents_snapshot()
         except Exception as exc:
@@ -415,20 +425,17 @@ class Daemon:
     def metrics_text(self) -> bytes:
         return self.metrics.render()
 
-    def status(self) -> dict[str, Any]:
-        checks = []
-        for spec, state in self.scheduler.states():
-            checks.append(check_json(spec, state, self.started_at))
-        return {
-            "host": self.config.host,
-            "version": self.version,
-            "config": self.config.source,
-            "started_at": iso(self.started_at),
-            "healthy": self.healthy()[0],
-            "checks": checks,
-            "incidents": self._incidents(),
-            "outbox": self.sink.outbox_snapshot(),
-        }
+    def status(self) -> StatusDocument:
+        return StatusDocument(
+            host=self.config.host,
+            version=self.version,
+            config=self.config.source,
+            started_at=iso(self.started_at),
+            healthy=self.healthy()[0],
+            checks=[check_json(spec, state, self.started_at) for spec, state in self.scheduler.states()],
+            incidents=self._incidents(),
+            outbox=self.sink.outbox_snapshot(),
+        )
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.sink.ack(incident_id, by)
@@ -437,35 +444,36 @@ class Daemon:
         return self.sink.silence(check, seconds, reason, by)
 
 
-def check_json(spec: CheckSpec, state: CheckState | None, started_at: datetime) -> dict[str, Any]:
+def check_json(spec: CheckSpec, state: CheckState | None, started_at: datetime) -> CheckEntry:
     """One check as the status API shows it; before its first result it is a pending UNKNOWN."""
-    common: dict[str, Any] = {
-        "name": spec.name,
-        "type": spec.type,
-        "severity": spec.severity,
-        "interval": spec.interval,
-        "retries": spec.retries,
-    }
-    if state is None:
-        return common | {
-            "status": Status.UNKNOWN.name,
-            "pending": True,
-            "hard": False,
-            "since": iso(started_at),
-            "last_run": None,
-            "message": "not run yet",
-            "failures": 0,
-            "duration": None,
-            "measurements": {},
-        }
-    return common | {
-        "status": Status(state.status).name,
-        "pending": False,
-        "hard": state.hard,
-        "since": iso(state.since),
-        "last_run": iso(state.last_run),
-        "message": state.message,
-        "failures": state.failures,
-        "duration": round(state.duration, 6),
-        "measurements": dict(state.measurements),
-    }
+    entry = CheckEntry(
+        name=spec.name,
+        type=spec.type,
+        severity=Severity(spec.severity),
+        interval=spec.interval,
+        retries=spec.retries,
+        status=Status.UNKNOWN.name,
+        pending=True,
+        hard=False,
+        since=iso(started_at),
+        last_run=None,
+        message="not run yet",
+        failures=0,
+        duration=None,
+        measurements={},
+    )
+    if state is not None:
+        entry.update(
+            {
+                "status": Status(state.status).name,
+                "pending": False,
+                "hard": state.hard,
+                "since": iso(state.since),
+                "last_run": iso(state.last_run),
+                "message": state.message,
+                "failures": state.failures,
+                "duration": round(state.duration, 6),
+                "measurements": dict(state.measurements),
+            }
+        )
+    return entry

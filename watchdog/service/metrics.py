@@ -1,10 +1,16 @@
 """The daemon's own Prometheus metrics, on a private registry.
 
 A private `CollectorRegistry` (never the process-global default) so that tests and a
-reloaded daemon never see duplicate registrations, and so the incident engine can add its
-own metrics to the same registry (`watchdog.service.wiring.build_engine(..., registry=...)`). Names follow the
-Prometheus conventions `promtool check metrics` enforces: `shop_watchdog_` prefix, base
-units (seconds, bytes), `_total` counters.
+reloaded daemon never see duplicate registrations, and so the incident side adds its metrics
+to the same registry (`watchdog.service.wiring.build_engine(..., registry=...)`). Names
+follow the Prometheus conventions `promtool check metrics` enforces: `shop_watchdog_`
+prefix, base units (seconds, bytes), `_total` counters.
+
+Three kinds of metrics: `Metrics` records check results as they come; `IncidentCounters`
+counts the incident engine's domain events (it is the engine's `IncidentObserver`);
+`IncidentStateCollector` and `OutboxCollector` read what mirrors state — unresolved incidents by state, active silences,
+pending notifications — when Prometheus scrapes, like client_python's process collector,
+so nothing has to push those numbers on every result and they are never stale.
 
 Per-check series are labelled `check`; series of a check removed by a reload are dropped.
 Run durations are a histogram by check *type* (not per check: 1,000 checks x buckets would
@@ -15,12 +21,19 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from checks.base import Status
+from watchdog.common.incident_terms import IncidentState, Severity
+from watchdog.common.status_document import OutboxSummary
 from watchdog.config.model import CheckSpec
+from watchdog.delivery.notification import Kind
 from watchdog.monitor.checkstate import CheckState
 
 _MEASUREMENT_RE = re.compile(r"[^a-zA-Z0-9_]")
@@ -194,3 +207,122 @@ class _CheckChildren:
 def _remove(metric: Gauge | Counter, *labels: str) -> None:
     with contextlib.suppress(KeyError):
         metric.remove(*labels)
+
+
+class IncidentCounters:
+    """The incident engine's domain events as Prometheus counters (its `IncidentObserver`)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self._opened = Counter(
+            "shop_watchdog_incidents_opened_total",
+            "Incidents opened, by check and severity.",
+            ["check", "severity"],
+            registry=r,
+        )
+        self._restarts = Counter(
+            "shop_watchdog_restarts_total",
+            "Restarts run by the daemon, by check and result (ok, failed, timeout, error).",
+            ["check", "result"],
+            registry=r,
+        )
+        self._repairs = Counter(
+            "shop_watchdog_auto_repairs_total",
+            "Incidents closed by a restart that fixed the check (no page).",
+            ["check"],
+            registry=r,
+        )
+        self._pages = Counter(
+            "shop_watchdog_pages_total",
+            "Incidents that paged people, by check and severity.",
+            ["check", "severity"],
+            registry=r,
+        )
+        self._messages = Counter(
+            "shop_watchdog_incident_messages_total",
+            "Messages handed to the outbox, by kind (trigger, reminder, escalation, resolve).",
+            ["kind"],
+            registry=r,
+        )
+        self._give_ups = Counter(
+            "shop_watchdog_restart_give_ups_total",
+            "Failures not restarted because the restart budget was used up.",
+            ["check"],
+            registry=r,
+        )
+
+    def opened(self, check: str, severity: Severity) -> None:
+        self._opened.labels(check, severity.value).inc()
+
+    def restart_finished(self, check: str, result: str) -> None:
+        self._restarts.labels(check, result).inc()
+
+    def auto_repaired(self, check: str) -> None:
+        self._repairs.labels(check).inc()
+
+    def gave_up(self, check: str) -> None:
+        self._give_ups.labels(check).inc()
+
+    def paged(self, check: str, severity: Severity) -> None:
+        self._pages.labels(check, severity.value).inc()
+
+    def message_queued(self, kind: Kind) -> None:
+        self._messages.labels(kind).inc()
+
+
+class IncidentGauges(Protocol):
+    """What `IncidentStateCollector` reads from the incident engine (thread-safe reads)."""
+
+    def open_by_state(self) -> Mapping[IncidentState, int]: ...
+
+    def silences_active(self) -> int: ...
+
+
+class OutboxGauges(Protocol):
+    """What `OutboxCollector` reads: the outbox, or the engine's pager in front of it."""
+
+    def snapshot(self) -> OutboxSummary: ...
+
+
+class IncidentStateCollector(Collector):
+    """Unresolved incidents by state and active silences, read from the engine at scrape time."""
+
+    def __init__(self, incidents: IncidentGauges) -> None:
+        self._incidents = incidents
+
+    def describe(self) -> Iterable[Metric]:
+        """The families without samples: registering must not read the engine."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        open_now, silences = self._families()
+        for state, count in self._incidents.open_by_state().items():
+            open_now.add_metric([state.value], count)
+        silences.add_metric([], self._incidents.silences_active())
+        return open_now, silences
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily("shop_watchdog_incidents_open", "Unresolved incidents by state.", labels=["state"]),
+            GaugeMetricFamily("shop_watchdog_silences_active", "Checks currently silenced."),
+        )
+
+
+class OutboxCollector(Collector):
+    """Notifications not yet delivered, read from the outbox at scrape time."""
+
+    def __init__(self, outbox: OutboxGauges) -> None:
+        self._outbox = outbox
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[Metric]:
+        pending = self._family()
+        pending.add_metric([], self._outbox.snapshot()["pending"])
+        return [pending]
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily("shop_watchdog_outbox_pending", "Notifications written but not yet delivered.")

@@ -20,6 +20,7 @@ from tests.servers.ports import free_port
 from tests.servers.tmpfs import fill_to
 from tests.servers.watchdog_daemon import CLI, WatchdogDaemon
 from tests.servers.webhook import WebhookServer
+from tests.servers.webhook_sink import WebhookSink
 from watchdog.cli.main import config_source
 
 
@@ -207,6 +208,29 @@ def test_ack_unknown_id_exits_1_and_known_exits_0(running: WatchdogDaemon) -> No
     proc = cli("ack", incident_id, "--by", "anna", "-c", config)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"acknowledged {incident_id} (by anna)"
+
+
+def test_ack_of_an_incident_under_repair_exits_0_and_no_page_follows_a_failed_repair(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
+    repair = [sys.executable, "-c", "import time; time.sleep(3)"]  # "succeeds", but the port stays closed
+    db = {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1, "interval": "1s"}
+    config = {
+        "checks": [db | {"remediate": {"command": repair}}],
+        "remediation": {"backend": "command", "verify_after": "200ms", "restart_timeout": "10s"},
+        "notify": {"channels": [{"name": "pager", "type": "webhook", "url": sink.url("pager")}]},
+    }
+    with WatchdogDaemon(tmp_path / "d", config) as daemon:
+        daemon.wait_until(lambda: [i["substate"] for i in daemon.incidents("db")] == ["restart_running"], "repairing")
+        [incident] = daemon.incidents("db")
+        proc = cli("ack", incident["id"], "--by", "anna", "-c", str(daemon.config_path))
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"acknowledged {incident['id']} (by anna)"
+        [acked] = daemon.incidents("db")
+        assert (acked["state"], acked["acked_by"]) == ("repairing", "anna")
+        daemon.wait_until(lambda: daemon.incidents("db")[0]["state"] == "acknowledged", "repair failed", timeout=20)
+        assert "still CRITICAL after the restart" in daemon.incidents("db")[0]["tried"]
+        assert sink.messages() == []
 
 
 def test_silence_ok_unknown_check_and_bad_duration(running: WatchdogDaemon) -> None:

@@ -8,11 +8,11 @@ finished. Results are fed the way the scheduler feeds them (`CheckState`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from checks.base import Status
 from tests.servers.webhook_sink import WebhookSink
 from watchdog.common.clock import ManualClock
+from watchdog.common.status_document import IncidentEntry
 from watchdog.config.model import (
     BusinessHours,
     ChannelSpec,
@@ -52,6 +53,12 @@ def check(
 ) -> CheckSpec:
     remediate = Remediate(command=tuple(command)) if command else None
     return CheckSpec(name, "http", 0.2, 1.0, 1, 0.2, severity, remediate, tuple(depends_on), runbook_url, None)  # type: ignore[arg-type]
+
+
+def failing_repair(seconds: float = 0.3) -> list[str]:
+    """A repair command that runs `seconds` (long enough to act while it runs), then fails
+    with exit 1; an argv, no shell."""
+    return [sys.executable, "-c", f"import sys, time; time.sleep({seconds}); sys.exit(1)"]
 
 
 def config(
@@ -124,10 +131,10 @@ class Rig:
         self.clock.advance(seconds)
         self.engine.tick()
 
-    def incidents(self) -> list[dict[str, Any]]:
+    def incidents(self) -> list[IncidentEntry]:
         return self.engine.incidents_snapshot()
 
-    def incident(self, name: str = "web") -> dict[str, Any]:
+    def incident(self, name: str = "web") -> IncidentEntry:
         [found] = [i for i in self.incidents() if i["check"] == name]
         return found
 

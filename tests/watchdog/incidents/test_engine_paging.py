@@ -9,7 +9,7 @@ import pytest
 
 from checks.base import Status
 from tests.servers.webhook_sink import WebhookSink
-from tests.watchdog.incidents.engine_rig import Rig, at_local, check, config
+from tests.watchdog.incidents.engine_rig import Rig, at_local, check, config, failing_repair
 from watchdog.common.clock import ManualClock
 from watchdog.config.model import Route
 
@@ -337,3 +337,92 @@ def test_acknowledged_incident_stays_quiet_after_restart(tmp_path: Path, sink: W
         assert len(sink.wait_count(None, "resolve", 2)) == 2
     finally:
         again.close()
+
+
+NIGHT_CRITICAL = Route(channels=("pager",), when="business_hours", repeat_every=3600)
+
+
+def test_critical_on_a_business_hours_route_is_repaired_at_night_and_told_when_business_hours_open(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
+    tuesday_night = at_local(2026, 11, 24, 23, 0).astimezone(UTC)
+    cfg = config(tmp_path, sink, [check("web", command=["false"])], critical=NIGHT_CRITICAL)
+    rig = Rig(cfg, sink, ManualClock(tuesday_night))
+    try:
+        rig.result("web", Status.CRITICAL, "connection refused")
+        assert rig.incident()["state"] == "repairing"  # repair first, whatever the hour
+        rig.settle()
+        inc = rig.incident()
+        assert (inc["state"], inc["substate"]) == ("open", "deferred")
+        assert inc["deferred_until"] == at_local(2026, 11, 25, 8, 0).astimezone(UTC).isoformat()
+        assert "failed (exit 1)" in inc["tried"]
+        rig.advance(3600)
+        rig.result("web", Status.CRITICAL, "connection refused")
+        assert rig.incident()["substate"] == "deferred" and rig.sent() == 0
+        assert len(rig.store().restarts("web")) == 1  # the failed repair is not tried again all night
+        rig.advance(8 * 3600 - 60)
+        assert rig.sent() == 0
+        rig.advance(60)  # 08:00 Warsaw
+        assert rig.incident()["state"] == "paged"
+        [page] = sink.wait_count("pager", "trigger", 1)
+        assert page["severity"] == "critical" and "failed (exit 1)" in page["details"]
+    finally:
+        rig.close()
+
+
+def test_critical_without_repair_on_a_business_hours_route_cleared_at_night_sends_nothing(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
+    night = at_local(2026, 11, 24, 23, 0).astimezone(UTC)
+    rig = Rig(config(tmp_path, sink, [check("db")], critical=NIGHT_CRITICAL), sink, ManualClock(night))
+    try:
+        rig.result("db", Status.CRITICAL, "connection refused")
+        inc = rig.incident("db")
+        assert (inc["state"], inc["substate"]) == ("open", "deferred")
+        rig.advance(3 * 3600)
+        rig.result("db", Status.OK)
+        rig.advance(6 * 3600)
+        assert rig.incidents() == [] and rig.sent() == 0
+        [closed] = rig.store().incidents_of("db")
+        assert closed.resolution == "cleared before anyone was told"
+    finally:
+        rig.close()
+
+
+def test_reminders_of_a_business_hours_critical_route_wait_for_business_hours(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
+    tuesday_afternoon = at_local(2026, 11, 24, 15, 30).astimezone(UTC)
+    rig = Rig(config(tmp_path, sink, [check("db")], critical=NIGHT_CRITICAL), sink, ManualClock(tuesday_afternoon))
+    try:
+        rig.result("db", Status.CRITICAL)
+        assert rig.incident("db")["state"] == "paged"  # inside business hours: at once
+        sink.wait_count("pager", "trigger", 1)
+        rig.advance(3600)  # 16:30: a reminder is due, business hours are over
+        rig.advance(15 * 3600)  # 07:30
+        assert rig.sent() == 1
+        rig.advance(1800)  # 08:00
+        assert len(sink.wait_count("pager", "reminder", 1)) == 1
+    finally:
+        rig.close()
+
+
+def test_repair_that_fails_during_a_silence_is_held_and_told_when_the_silence_ends(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
+    rig = Rig(config(tmp_path, sink, [check("web", command=failing_repair())]), sink, ManualClock())
+    try:
+        rig.result("web", Status.CRITICAL)
+        assert rig.incident()["substate"] == "restart_running"
+        rig.engine.silence("web", 300, "replacing the disk", "carol")
+        rig.settle()
+        inc = rig.incident()
+        assert (inc["state"], inc["substate"]) == ("open", "silenced") and rig.sent() == 0
+        rig.result("web", Status.CRITICAL)
+        assert len(rig.store().restarts("web")) == 1
+        rig.advance(300)
+        assert rig.incident()["state"] == "paged"
+        [page] = sink.wait_count("pager", "trigger", 1)
+        assert "failed (exit 1)" in page["details"]
+    finally:
+        rig.close()

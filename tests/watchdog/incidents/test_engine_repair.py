@@ -14,7 +14,7 @@ from prometheus_client import generate_latest
 from checks.base import Status
 from tests.servers.nginx import NginxServer
 from tests.servers.webhook_sink import WebhookSink
-from tests.watchdog.incidents.engine_rig import Rig, check, config
+from tests.watchdog.incidents.engine_rig import Rig, check, config, failing_repair
 from watchdog.common.clock import ManualClock
 from watchdog.config.model import RemediationConfig, Route
 
@@ -277,5 +277,107 @@ def test_engine_metrics_pass_promtool(tmp_path: Path, sink: WebhookSink) -> None
         assert b"shop_watchdog_restarts_total" in text and b"shop_watchdog_incidents_open" in text
         done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        rig.close()
+
+
+def test_ack_while_the_restart_runs_is_kept_and_a_failed_repair_pages_nobody(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("web", command=failing_repair())]), sink, ManualClock())
+    try:
+        rig.result("web", Status.CRITICAL, "connection refused")
+        inc = rig.incident()
+        assert (inc["state"], inc["substate"]) == ("repairing", "restart_running")
+        assert rig.engine.ack(inc["id"], "alice")
+        assert (rig.incident()["state"], rig.incident()["acked_by"]) == ("repairing", "alice")
+        assert rig.engine.ack(inc["id"], "bob")  # idempotent: the first acknowledgement stays
+        rig.settle()
+        after = rig.incident()
+        assert (after["state"], after["substate"], after["acked_by"]) == ("acknowledged", None, "alice")
+        assert "failed (exit 1)" in after["tried"]
+        assert rig.sent() == 0 and rig.metric("shop_watchdog_pages_total", check="web", severity="critical") == 0
+        timeline = rig.store().timeline(inc["id"])
+        assert [e.kind for e in timeline] == ["opened", "restart", "acknowledged", "restart_result", "acknowledged"]
+        assert "not paged: acknowledged by alice" in timeline[-1].text
+        rig.advance(3600)
+        rig.result("web", Status.OK)
+        assert rig.incidents() == [] and rig.sent() == 0  # nobody was paged: no resolve owed
+    finally:
+        rig.close()
+
+
+def test_ack_while_verifying_turns_a_failed_verification_into_acknowledged(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("web", command=["true"])]), sink, ManualClock())
+    try:
+        rig.result("web", Status.CRITICAL)
+        rig.settle()
+        assert rig.incident()["substate"] == "verifying"
+        assert rig.engine.ack(rig.incident()["id"], "alice")
+        rig.advance(5)
+        rig.result("web", Status.CRITICAL, "still refused")
+        inc = rig.incident()
+        assert inc["state"] == "acknowledged" and "still CRITICAL after the restart" in inc["tried"]
+        assert rig.sent() == 0
+    finally:
+        rig.close()
+
+
+def test_ack_while_the_repair_runs_lets_a_working_repair_close_the_incident(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("web", command=["true"])]), sink, ManualClock())
+    try:
+        rig.result("web", Status.CRITICAL)
+        incident_id = rig.incident()["id"]
+        assert rig.engine.ack(incident_id, "alice")
+        rig.settle()
+        rig.advance(5)
+        rig.result("web", Status.OK)
+        assert rig.incidents() == [] and rig.sent() == 0
+        closed = rig.store().incident(incident_id)
+        assert closed is not None and (closed.resolution, closed.acked_by) == ("auto-repaired", "alice")
+    finally:
+        rig.close()
+
+
+def remediation(max_restarts: int) -> RemediationConfig:
+    return RemediationConfig(backend="command", verify_after=1, max_restarts=max_restarts, restart_window=3600)
+
+
+def repaired(rig: Rig) -> None:
+    """A hard failure of `web` that one restart fixes."""
+    rig.result("web", Status.CRITICAL)
+    rig.settle()
+    rig.advance(1)
+    rig.result("web", Status.OK)
+    assert rig.incidents() == []
+
+
+def test_raising_max_restarts_by_reload_restarts_again_instead_of_paging_a_loop(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
+    checks = [check("web", command=["true"])]
+    rig = Rig(config(tmp_path, sink, checks, remediation=remediation(1)), sink, ManualClock())
+    try:
+        repaired(rig)  # the budget of 1 is used up
+        rig.engine.reload(config(tmp_path, sink, checks, remediation=remediation(3)))
+        rig.result("web", Status.CRITICAL)
+        assert rig.incident()["state"] == "repairing"
+        rig.settle()
+        assert len(rig.store().restarts("web")) == 2 and rig.sent() == 0
+    finally:
+        rig.close()
+
+
+def test_lowering_max_restarts_by_reload_allows_no_restart_past_the_new_limit(
+    tmp_path: Path, sink: WebhookSink
+) -> None:
+    checks = [check("web", command=["true"])]
+    rig = Rig(config(tmp_path, sink, checks, remediation=remediation(3)), sink, ManualClock())
+    try:
+        repaired(rig)
+        repaired(rig)
+        rig.engine.reload(config(tmp_path, sink, checks, remediation=remediation(2)))
+        rig.result("web", Status.CRITICAL)
+        inc = rig.incident()
+        assert inc["state"] == "paged" and "restart loop: 2 restarts (max_restarts 2)" in inc["tried"]
+        assert len(rig.store().restarts("web")) == 2
     finally:
         rig.close()

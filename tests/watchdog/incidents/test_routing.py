@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from watchdog.common.incident_terms import Severity
 from watchdog.config.model import BusinessHours, ChannelSpec, NotifyConfig, Route, Routes
 from watchdog.incidents.routing import BusinessClock, Router
 
@@ -56,14 +57,14 @@ def test_warning_route_defers_outside_business_hours_critical_never() -> None:
     )
     router = Router(notify, BusinessHours())
     night = _at(2026, 11, 24, 23, 0)
-    assert router.delivery("critical", night).not_before is None
-    assert router.delivery("warning", night).not_before == _at(2026, 11, 25, 8, 0)
-    assert router.delivery("warning", _at(2026, 11, 25, 9, 0)).not_before is None
-    assert router.route("critical").channels == ("pager",)
+    assert router.delivery(Severity.CRITICAL, night).not_before is None
+    assert router.delivery(Severity.WARNING, night).not_before == _at(2026, 11, 25, 8, 0)
+    assert router.delivery(Severity.WARNING, _at(2026, 11, 25, 9, 0)).not_before is None
+    assert router.route(Severity.CRITICAL).channels == ("pager",)
 
 
 def test_unconfigured_routes_use_every_channel() -> None:
     notify = NotifyConfig(channels=(ChannelSpec("a", "webhook", None), ChannelSpec("b", "webhook", None)))
     router = Router(notify, BusinessHours())
-    assert router.route("critical").channels == ("a", "b")
-    assert router.route("warning").when == "business_hours"
+    assert router.route(Severity.CRITICAL).channels == ("a", "b")
+    assert router.route(Severity.WARNING).when == "business_hours"

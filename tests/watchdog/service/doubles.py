@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from watchdog.common.clock import Clock
+from watchdog.common.status_document import IncidentEntry, OutboxSummary
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.service.daemon import SinkFactory, iso
@@ -35,10 +36,10 @@ class NullSink:
         with self._lock:
             self._names = {c.name for c in config.checks}
 
-    def incidents_snapshot(self) -> list[dict[str, Any]]:
+    def incidents_snapshot(self) -> list[IncidentEntry]:
         return []
 
-    def outbox_snapshot(self) -> dict[str, Any]:
+    def outbox_snapshot(self) -> OutboxSummary:
         return {"pending": 0, "failed": 0}
 
     def ack(self, incident_id: str, by: str) -> bool:

@@ -16,6 +16,8 @@ import pytest
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.watchdog_daemon import WatchdogDaemon
+from watchdog.common.incident_terms import IncidentState, Severity
+from watchdog.common.status_document import CheckEntry, IncidentEntry, StatusDocument, read_status
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -135,3 +137,18 @@ def test_healthz_is_ok_while_the_loop_runs(shop: WatchdogDaemon) -> None:
 def test_metrics_content_type(shop: WatchdogDaemon) -> None:
     with urllib.request.urlopen(shop.base_url + "/metrics", timeout=5) as r:
         assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+
+
+def test_status_is_exactly_the_documented_shape_and_reads_back(shop: WatchdogDaemon) -> None:
+    incident = open_incident(shop)
+    code, body = shop.get("/api/v1/status")
+    assert code == 200
+    raw = json.loads(body)
+    assert set(raw) == set(StatusDocument.__annotations__)
+    assert all(set(c) == set(CheckEntry.__annotations__) for c in raw["checks"])
+    assert set(raw["incidents"][0]) == set(IncidentEntry.__annotations__)
+    reading = read_status(body)
+    assert reading.unreadable == ()
+    [read] = reading.document["incidents"]
+    assert (read["id"], read["severity"], read["state"]) == (incident["id"], Severity.CRITICAL, IncidentState.PAGED)
+    assert read.get("substate") is None  # paged: nothing to wait for

@@ -1,4 +1,5 @@
-"""/metrics of a daemon that ran real checks against real servers, checked by `promtool`."""
+"""/metrics of a daemon that ran real checks against real servers, checked by `promtool`; the
+gauges that mirror state, read at scrape time."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.redis import RedisServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.servers.webhook_sink import WebhookSink
+from tests.watchdog.incidents.engine_rig import Rig, check, config
 from tests.watchdog.monitor.test_scheduler import tcp_spec
+from watchdog.common.clock import ManualClock
 from watchdog.monitor.checkstate import CheckState
 from watchdog.service.metrics import Metrics
 
@@ -88,3 +92,25 @@ def test_removed_checks_lose_their_series() -> None:
     metrics.configure([a], ["b"])
     text = metrics.render().decode()
     assert 'check="b"' not in text and 'check="a"' in text
+
+
+def test_incident_silence_and_outbox_gauges_are_read_when_scraped(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("db"), check("web", command=["true"])]), sink, ManualClock())
+    try:
+        sink.stop()  # the receiver is down: the page stays pending
+        rig.result("db", Status.CRITICAL)
+        rig.result("web", Status.CRITICAL)
+        # no tick ran since: nothing pushed these numbers, the scrape reads them
+        assert rig.metric("shop_watchdog_incidents_open", state="paged") == 1
+        assert rig.metric("shop_watchdog_incidents_open", state="repairing") == 1
+        assert rig.metric("shop_watchdog_incidents_open", state="open") == 0
+        assert rig.metric("shop_watchdog_outbox_pending") == 2  # the page, to pager and admins
+        assert rig.engine.ack(rig.incident("db")["id"], "alice")
+        assert rig.metric("shop_watchdog_incidents_open", state="paged") == 0
+        assert rig.metric("shop_watchdog_incidents_open", state="acknowledged") == 1
+        rig.engine.silence("db", 60, "replacing the disk", "carol")
+        assert rig.metric("shop_watchdog_silences_active") == 1
+        rig.advance(60)
+        assert rig.metric("shop_watchdog_silences_active") == 0
+    finally:
+        rig.close()

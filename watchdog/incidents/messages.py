@@ -1,0 +1,129 @@
+"""The words of incidents: notifications people get, and the lines of an incident's timeline.
+
+The engine decides what happens; everything here only says it. A notification carries all a
+receiver needs to act without logging in: host, check, problem, since when, what was tried
+(or why nothing was), the incident id and who acknowledged it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from checks.base import Status
+from watchdog.common.incident_terms import Severity
+from watchdog.delivery.notification import Kind, Notification
+from watchdog.incidents.model import Incident
+from watchdog.monitor.checkstate import CheckState
+from watchdog.storage.state import SilenceRecord
+
+_ID_NAMESPACE = uuid.UUID("5d3f7a52-9c1e-4a57-8a36-2f0f4a1c6b11")
+
+NO_REPAIR = "no automatic repair configured"
+SILENCE_ENDED = "silence ended and the problem is still there"
+
+
+def summary(check: str, state: CheckState) -> str:
+    return f"{check} {state.status.name}: {state.message}"
+
+
+def notification(
+    inc: Incident, kind: Kind, *, host: str, state: CheckState | None, runbook_url: str | None, now: datetime
+) -> Notification:
+    """Message number `inc.notifications` of the incident. Its id is deterministic per
+    (incident, message number): an enqueue repeated after a crash between the outbox commit
+    and the incident commit carries the same id, and the outbox takes it once."""
+    nid = uuid.uuid5(_ID_NAMESPACE, f"{inc.id}/{inc.notifications}").hex
+    problem = f"{state.status.name}: {state.message}" if state is not None else inc.summary
+    headline = inc.summary
+    if kind == "resolve":
+        headline = f"{inc.check} OK again" + (f": {state.message}" if state is not None and state.message else "")
+    elif inc.tried:
+        headline = f"{inc.summary}; {inc.tried.splitlines()[0]}"
+    lines = [
+        f"Host: {host}",
+        f"Check: {inc.check} ({inc.check_type}), severity {inc.severity.value}",
+        f"Problem: {problem}" if kind != "resolve" else f"Status: {problem}",
+        f"Failing since: {inc.since.isoformat()}",
+        f"Tried: {inc.tried or 'nothing (no automatic repair for this problem)'}",
+        f"Incident: {inc.id}",
+    ]
+    if inc.acked_by:
+        lines.append(f"Acknowledged by {inc.acked_by} at {inc.acked_at.isoformat() if inc.acked_at else '?'}")
+    return Notification(
+        id=nid,
+        incident_id=inc.id,
+        kind=kind,
+        severity="critical" if inc.severity is Severity.CRITICAL else "warning",
+        host=host,
+        check=inc.check,
+        check_type=inc.check_type,
+        summary=headline,
+        details="\n".join(lines),
+        since=inc.since,
+        created_at=now,
+        runbook_url=runbook_url,
+    )
+
+
+# -- timeline lines, and the reasons a page gives ------------------------------------------
+
+
+def opened(state: CheckState) -> str:
+    return f"{state.status.name}: {state.message} (failing since {state.since.isoformat()})"
+
+
+def restarting(argv: Sequence[str], count: int, max_restarts: int) -> str:
+    return f"restarting: {' '.join(argv)} (restart {count} of {max_restarts})"
+
+
+def restart_loop(count: int, max_restarts: int, window: float) -> str:
+    return (
+        f"restart loop: {count} restarts (max_restarts {max_restarts}) without staying OK "
+        f"for a whole restart_window of {window:g}s; not restarting again"
+    )
+
+
+def restart_result(described: str, output: str) -> str:
+    return described + (f"\noutput:\n{output}" if output else "")
+
+
+def still_failing(tried: str, status: Status) -> str:
+    return f"{tried}; still {status.name} after the restart"
+
+
+def verification_missing(tried: str) -> str:
+    return f"{tried or 'restart started'}; no result arrived to verify the restart"
+
+
+def paged(channels: Sequence[str], why: str) -> str:
+    return f"paged {', '.join(channels) or 'no channel (none configured)'}" + (f": {why}" if why else "")
+
+
+def silenced(silence: SilenceRecord) -> str:
+    return f"silenced by {silence.by} until {silence.until.isoformat()}: {silence.reason}"
+
+
+def held_by_parent(parents: Sequence[str]) -> str:
+    return f"parent {', '.join(parents)} failing: no restart, no page"
+
+
+def deferred(until: datetime) -> str:
+    return f"outside business hours: told at {until.isoformat()} if still failing"
+
+
+def acknowledged(by: str) -> str:
+    return f"acknowledged by {by}"
+
+
+def acknowledged_during_repair(by: str) -> str:
+    return f"acknowledged by {by} during the repair: the repair goes on, a failed repair will not page"
+
+
+def not_paged_acknowledged(why: str, by: str) -> str:
+    return f"{why}; not paged: acknowledged by {by} during the repair"
+
+
+def escalated(targets: Sequence[str]) -> str:
+    return f"not acknowledged: escalated to {', '.join(targets)}"
