@@ -1,16 +1,18 @@
 """No normal release while the shop is on fire: ask the watchdog(s) for open incidents.
 
 Each `status_urls` entry is the watchdog's `/api/v1/status`, whose `incidents` lists the
-unresolved ones. All URLs are asked at once, each in a daemon thread, and the whole gate
-waits at most `timeout` (3 s by default): a hung status URL costs CI seconds, not the job.
-An answer that is not a status document (HTTP error, not JSON, no `incidents` list) counts as
-unreachable, and `on_unreachable` decides. urllib is used (not requests) to keep the CLI's
+unresolved ones; the document is read with the daemon's own definition of it
+(watchdog.common.status_document). All URLs are asked at once, each in a daemon thread, and
+the whole gate waits at most `timeout` (3 s by default): a hung status URL costs CI seconds,
+not the job. An answer that is not a status document (HTTP error, not JSON, no `incidents`
+list, no `host`) counts as unreachable, and `on_unreachable` decides. An incident the gate
+cannot read (no readable severity, a key of the contract missing) blocks whatever
+`block_on` says: the gate fails closed. urllib is used (not requests) to keep the CLI's
 start fast; proxies from the environment are not used for loopback addresses.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +21,8 @@ from typing import Any
 
 from deploy_guard.policy import IncidentGateConfig
 from deploy_guard.release_windows import Reason
+from watchdog.common.incident_terms import Severity
+from watchdog.common.status_document import IncidentEntry, NotAStatusDocument, UnreadableIncident, read_status
 
 MAX_BODY = 4 * 1024 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -56,30 +60,32 @@ def http_get(url: str, timeout: float) -> bytes:
     return body
 
 
-def parse_incidents(body: bytes) -> list[dict[str, Any]]:
-    """The `incidents` of a status document; StatusUnavailable if it is not one."""
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StatusUnavailable("answer is not JSON") from exc
-    incidents = document.get("incidents") if isinstance(document, dict) else None
-    if not isinstance(incidents, list) or not all(isinstance(i, dict) for i in incidents):
-        raise StatusUnavailable('answer has no "incidents" list')
-    return incidents
-
-
 @dataclass(frozen=True)
 class SourceResult:
-    """What one status URL said: its incidents, or why it could not say."""
+    """What one status URL said: its incidents (and those it could not read), or why it
+    could not say."""
 
     url: str
-    incidents: tuple[dict[str, Any], ...] = ()
+    incidents: tuple[IncidentEntry, ...] = ()
+    unreadable: tuple[UnreadableIncident, ...] = ()
     error: str | None = None
+
+    @classmethod
+    def of(cls, url: str, body: bytes) -> SourceResult:
+        """Reads one answer; StatusUnavailable if it is not a status document."""
+        try:
+            reading = read_status(body)
+        except NotAStatusDocument as exc:
+            raise StatusUnavailable(str(exc)) from exc
+        return cls(url, tuple(reading.document["incidents"]), reading.unreadable)
 
     def as_json(self) -> dict[str, Any]:
         if self.error is not None:
             return {"url": self.url, "error": self.error}
-        return {"url": self.url, "incidents": [i.get("id") for i in self.incidents]}
+        found: dict[str, Any] = {"url": self.url, "incidents": [i["id"] for i in self.incidents]}
+        if self.unreadable:
+            found["unreadable"] = [u.problem for u in self.unreadable]
+        return found
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def _ask_all(urls: Sequence[str], timeout: float, fetch: Fetch) -> list[SourceRe
 
     def ask(url: str) -> None:
         try:
-            result = SourceResult(url, tuple(parse_incidents(fetch(url, timeout))))
+            result = SourceResult.of(url, fetch(url, timeout))
         except StatusUnavailable as exc:
             result = SourceResult(url, error=str(exc))
         with lock:
@@ -113,15 +119,20 @@ def _ask_all(urls: Sequence[str], timeout: float, fetch: Fetch) -> list[SourceRe
         return [results.get(url) or SourceResult(url, error=f"no answer within {timeout:g}s") for url in urls]
 
 
-def _incident_text(incident: dict[str, Any]) -> str:
+def _incident_text(incident: IncidentEntry) -> str:
     return (
-        f"{incident.get('id', '?')} on {incident.get('check', '?')} "
-        f"({incident.get('severity', '?')}, {incident.get('state', '?')} since {incident.get('opened_at', '?')})"
+        f"{incident['id']} on {incident['check']} "
+        f"({incident['severity']}, {incident['state']} since {incident['opened_at']})"
     )
 
 
+def _unreadable_text(incident: UnreadableIncident) -> str:
+    return f"{incident.id or 'an incident'} that cannot be read ({incident.problem}), blocking to be safe"
+
+
 def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> GateResult:
-    """Block on open incidents of `block_on` severity (warning: any), and on silence if so configured."""
+    """Block on open incidents of `block_on` severity (warning: any) and on unreadable ones,
+    and on silence if so configured."""
     sources = _ask_all(config.status_urls, config.timeout, fetch)
     reasons: list[Reason] = []
     notes: list[str] = []
@@ -133,8 +144,13 @@ def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> 
             else:
                 notes.append(text + " (on_unreachable: allow)")
             continue
-        blocking = [i for i in source.incidents if config.block_on == "warning" or i.get("severity") == "critical"]
+        blocking = [
+            _incident_text(i)
+            for i in source.incidents
+            if config.block_on == "warning" or i["severity"] is Severity.CRITICAL
+        ]
+        blocking += [_unreadable_text(u) for u in source.unreadable]
         if blocking:
-            listed = "; ".join(_incident_text(i) for i in blocking)
+            listed = "; ".join(blocking)
             reasons.append(Reason("incident_open", f"open incident(s) at {source.url}: {listed}"))
     return GateResult(tuple(reasons), tuple(notes), tuple(sources))

@@ -1,16 +1,20 @@
-"""The incident gate against a real HTTP server on 127.0.0.1: incidents, errors, hangs, closed ports."""
+"""The incident gate against a real HTTP server on 127.0.0.1 (incidents, errors, hangs, closed ports)
+and against the real daemon with the installed `deploy-guard`."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deploy_guard.incident_gate import check_incident_gate
 from deploy_guard.policy import IncidentGateConfig
-from tests.deploy_guard.conftest import ALWAYS_OPEN, GuardRunner
+from tests.deploy_guard.conftest import ALWAYS_OPEN, PLAIN, GuardRunner
+from tests.servers.ports import free_port
 from tests.servers.status_server import StatusServer, closed_port_url
+from tests.servers.watchdog_daemon import WatchdogDaemon
 
 CRITICAL = {
     "id": "inc-7a1",
@@ -158,3 +162,62 @@ def test_cli_closed_port_with_on_unreachable_block_blocks(guard: GuardRunner) ->
     result = guard.run("check", "--json", policy=gated_policy(guard, closed_port_url()))
     assert result.code == 1
     assert [r["code"] for r in result.json()["reasons"]] == ["incident_status_unreachable"]
+
+
+def test_an_incident_without_a_readable_severity_blocks_even_under_block_on_critical(
+    status_server: StatusServer,
+) -> None:
+    odd = {**WARNING, "id": "inc-7a4", "severity": "major"}
+    missing = {k: v for k, v in WARNING.items() if k != "severity"} | {"id": "inc-7a5"}
+    url = status_server.incidents("/api/v1/status", WARNING, odd, missing)
+    result = check_incident_gate(gate(url, block_on="critical"))
+    [reason] = result.reasons
+    assert reason.code == "incident_open"
+    assert "inc-7a4 that cannot be read (incidents[1]: severity: expected one of critical, warning" in reason.message
+    assert "inc-7a5 that cannot be read (incidents[2]: severity: missing)" in reason.message
+    assert "inc-7a2" not in reason.message  # the readable warning does not block under block_on: critical
+    [source] = result.sources
+    assert source.as_json()["incidents"] == ["inc-7a2"] and len(source.as_json()["unreadable"]) == 2
+
+
+def test_an_answer_without_host_is_no_status_document(status_server: StatusServer) -> None:
+    url = status_server.answer("/s", {"checks": [], "incidents": [CRITICAL]})
+    result = check_incident_gate(gate(url, on_unreachable="block"))
+    assert [r.code for r in result.reasons] == ["incident_status_unreachable"]
+    assert "host: missing" in result.reasons[0].message
+
+
+# -- the real daemon and the installed deploy-guard ------------------------------------------
+
+
+def daemon_with_failing(tmp_path: Path, severity: str) -> WatchdogDaemon:
+    """A real daemon whose one check (`severity`) fails hard at once: one open incident."""
+    port = free_port()
+    check = {"name": "shop-db", "type": "tcp", "host": "127.0.0.1", "port": port, "retries": 1, "interval": "1s"}
+    return WatchdogDaemon(tmp_path / "watchdog", {"checks": [check | {"severity": severity}]})
+
+
+TUESDAY_MORNING = "2026-11-24T09:00:00+01:00"
+
+
+@pytest.mark.parametrize(("severity", "code"), [("critical", 1), ("warning", 0)])
+def test_installed_deploy_guard_against_a_real_daemon_blocks_only_on_a_critical_incident(
+    tmp_path: Path, guard: GuardRunner, severity: str, code: int
+) -> None:
+    with daemon_with_failing(tmp_path, severity) as daemon:
+        daemon.wait_until(lambda: [i["severity"] for i in daemon.incidents()] == [severity], f"a {severity} incident")
+        [incident] = daemon.incidents()
+        policy = guard.policy(
+            {**PLAIN, "incident_gate": {"status_urls": [f"{daemon.base_url}/api/v1/status"], "block_on": "critical"}}
+        )
+        result = guard.run("check", "--at", TUESDAY_MORNING, "--json", policy=policy)
+    assert result.code == code, result
+    document = result.json()
+    if code:
+        assert [r["code"] for r in document["reasons"]] == ["incident_open"]
+        assert incident["id"] in document["reasons"][0]["message"] and "shop-db" in document["reasons"][0]["message"]
+    else:
+        assert document["allowed"] is True and document["reasons"] == []
+    assert guard.audit_records()[-1]["incident_gate"] == [
+        {"url": f"{daemon.base_url}/api/v1/status", "incidents": [incident["id"]]}
+    ]
