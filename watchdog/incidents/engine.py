@@ -40,6 +40,7 @@ same incidents without paging twice.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import uuid
@@ -90,6 +91,11 @@ _HOLD_KIND = {
 
 def _failing(state: CheckState | None) -> bool:
     return state is not None and state.status != Status.OK
+
+
+def _log_step(name: str, inc: Incident, ev: enum.Enum, before: enum.Enum, after: enum.Enum) -> None:
+    """One line per step of either state machine."""
+    event(log, name, check=inc.check, incident=inc.id, trigger=ev.value, old=before.value, new=after.value)
 
 
 class IncidentEngine:
@@ -521,15 +527,7 @@ class IncidentEngine:
         inc.state = transition(before, ev)
         inc.substate = ENTRY[inc.state]
         self._save(inc, kind, text)
-        event(
-            log,
-            "incident_state",
-            check=inc.check,
-            incident=inc.id,
-            trigger=ev.value,
-            old=before.value,
-            new=inc.state.value,
-        )
+        _log_step("incident_state", inc, ev, before, inc.state)
 
     def _sub(self, inc: Incident, ev: SubstateEvent, kind: str | None = None, text: str = "") -> None:
         before = inc.substate
@@ -538,15 +536,7 @@ class IncidentEngine:
         inc.substate = sub_transition(before, ev)
         if kind is not None:
             self._save(inc, kind, text)
-        event(
-            log,
-            "incident_substate",
-            check=inc.check,
-            incident=inc.id,
-            trigger=ev.value,
-            old=before.value,
-            new=inc.substate.value,
-        )
+        _log_step("incident_substate", inc, ev, before, inc.substate)
 
     def _save(self, inc: Incident, kind: str | None = None, text: str = "") -> None:
         entries = [TimelineEntry(self._clock.now(), kind, text)] if kind else []

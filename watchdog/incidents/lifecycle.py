@@ -36,6 +36,8 @@ another, so every change of reason shows in the log and the timeline.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import TypeVar
 
 from watchdog.common.incident_terms import IncidentState, Substate
 
@@ -56,6 +58,10 @@ class SubstateEvent(enum.Enum):
     DEFER = "defer"
     RELEASE = "release"
     RESTART_DONE = "restart_done"
+
+
+_State = TypeVar("_State", IncidentState, Substate)
+_Event = TypeVar("_Event", IncidentEvent, SubstateEvent)
 
 
 class InvalidTransition(Exception):
@@ -114,10 +120,7 @@ HOLDS: dict[Substate, SubstateEvent] = {
 
 def transition(state: IncidentState, event: IncidentEvent) -> IncidentState:
     """The state `event` leads to from `state`; raises InvalidTransition when not allowed."""
-    try:
-        return _TRANSITIONS[(state, event)]
-    except KeyError:
-        raise InvalidTransition(state, event) from None
+    return _step(_TRANSITIONS, state, event)
 
 
 def allowed(state: IncidentState, event: IncidentEvent) -> bool:
@@ -126,7 +129,11 @@ def allowed(state: IncidentState, event: IncidentEvent) -> bool:
 
 def sub_transition(substate: Substate, event: SubstateEvent) -> Substate:
     """The sub-state `event` leads to within the same state; raises InvalidTransition."""
+    return _step(_SUB_TRANSITIONS, substate, event)
+
+
+def _step(table: Mapping[tuple[_State, _Event], _State], state: _State, event: _Event) -> _State:
     try:
-        return _SUB_TRANSITIONS[(substate, event)]
+        return table[(state, event)]
     except KeyError:
-        raise InvalidTransition(substate, event) from None
+        raise InvalidTransition(state, event) from None
