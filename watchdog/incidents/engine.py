@@ -149,7 +149,7 @@ class IncidentEngine:
 
     def _drop_removed_checks(self) -> None:
         for name in [n for n in self._open if n not in self._specs]:
-            self._resolve(self._open[name], "check removed from the config")
+            self._resolve(self._open[name], messages.CHECK_REMOVED)
 
     # loading after a restart
 
@@ -197,7 +197,7 @@ class IncidentEngine:
                 self._verify(inc, state)
             elif state.status == Status.OK:
                 if inc is not None and state.hard:
-                    self._resolve(inc, "check OK again")
+                    self._resolve(inc, messages.CHECK_OK_AGAIN)
             elif state.hard:
                 self._hard_failure(spec, state, inc)
 
@@ -235,14 +235,14 @@ class IncidentEngine:
         already told about the warning, the critical route is paged now (same incident id, so
         PagerDuty and Alertmanager update the alert they have rather than open a second one)."""
         inc.severity = Severity.CRITICAL
-        self._save(inc, "severity", "now critical")
+        self._save(inc, "severity", messages.NOW_CRITICAL)
         event(log, "incident_upgraded", check=inc.check, incident=inc.id, severity=inc.severity)
         if inc.state.told:
             route = self._router.route(inc.severity)
             self._send(inc, "trigger", route.channels, fallback=route.channels)
             inc.paged_channels = tuple(dict.fromkeys(inc.paged_channels + route.channels))
             inc.paged_at = self._clock.now()
-            self._save(inc, "paged", f"now critical: {messages.paged(route.channels, '')}")
+            self._save(inc, "paged", messages.paged(route.channels, messages.NOW_CRITICAL))
             self._observer.paged(inc.check, inc.severity)
             self._schedule_followups(inc)
 
@@ -277,7 +277,7 @@ class IncidentEngine:
         elif self._restarter.running(spec.name):
             if not inc.waiting_noted:
                 inc.waiting_noted = True
-                self._save(inc, "restart_running", "a restart of this check is still running")
+                self._save(inc, "restart_running", messages.RESTART_STILL_RUNNING)
         elif self._budgets.of(spec.name).can_restart():
             self._start_restart(inc, spec, argv)
         else:
@@ -332,7 +332,7 @@ class IncidentEngine:
         try:
             self._restarter.start(spec.name, inc.id, argv)
         except (PermissionError, RuntimeError) as exc:
-            self._repair_failed(inc, f"restart could not start: {exc}")
+            self._repair_failed(inc, messages.restart_not_started(exc))
 
     def _restart_done(self, outcome: RestartOutcome) -> None:
         self._store.record_restart(
@@ -381,7 +381,7 @@ class IncidentEngine:
             return
         if state.status == Status.OK:
             self._observer.auto_repaired(inc.check)
-            self._close(inc, IncidentEvent.VERIFIED_OK, "auto-repaired", "verified OK after the restart: auto-repaired")
+            self._close(inc, IncidentEvent.VERIFIED_OK, "auto-repaired", messages.VERIFIED_OK)
             event(log, "incident_auto_repaired", check=inc.check, incident=inc.id)
             return
         inc.summary = messages.summary(inc.check, state)
@@ -469,7 +469,7 @@ class IncidentEngine:
             if inc.substate is Substate.SILENCED:
                 self._release(inc)
             return
-        self._save(inc, "silence_ended", "silence ended; the problem is still there")
+        self._save(inc, "silence_ended", messages.SILENCE_ENDED)
         self._advance(inc, spec, silence_ended=True)
 
     def _followups(self, inc: Incident, mono: float, now: datetime) -> None:
@@ -503,7 +503,7 @@ class IncidentEngine:
             self._send(inc, "reminder", [c for c in inc.paged_channels if c in route.channels])
             inc.last_reminder_at = now
             inc.next_reminder = mono + route.repeat_every
-            self._save(inc, "reminder", "reminder sent: not acknowledged yet")
+            self._save(inc, "reminder", messages.REMINDER_SENT)
 
     # closing
 

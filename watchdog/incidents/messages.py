@@ -22,6 +22,12 @@ _ID_NAMESPACE = uuid.UUID("5d3f7a52-9c1e-4a57-8a36-2f0f4a1c6b11")
 
 NO_REPAIR = "no automatic repair configured"
 SILENCE_ENDED = "silence ended and the problem is still there"
+CHECK_OK_AGAIN = "check OK again"
+CHECK_REMOVED = "check removed from the config"
+NOW_CRITICAL = "now critical"
+RESTART_STILL_RUNNING = "a restart of this check is still running"
+VERIFIED_OK = "verified OK after the restart: auto-repaired"
+REMINDER_SENT = "reminder sent: not acknowledged yet"
 
 
 def summary(check: str, state: CheckState) -> str:
@@ -83,6 +89,10 @@ def restart_loop(count: int, max_restarts: int, window: float) -> str:
         f"restart loop: {count} restarts (max_restarts {max_restarts}) without staying OK "
         f"for a whole restart_window of {window:g}s; not restarting again"
     )
+
+
+def restart_not_started(exc: Exception) -> str:
+    return f"restart could not start: {exc}"
 
 
 def restart_result(described: str, output: str) -> str:
