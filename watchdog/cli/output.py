@@ -80,8 +80,9 @@ def format_status(status: dict[str, Any]) -> str:
     incidents = status.get("incidents", [])
     lines.append(f"{len(incidents)} open incidents" + (":" if incidents else ""))
     for inc in incidents:
+        waits = f" ({inc['substate']})" if inc.get("substate") else ""
         lines.append(
-            f"  {inc.get('id')} {inc.get('check')} {inc.get('severity')} {inc.get('state')} "
+            f"  {inc.get('id')} {inc.get('check')} {inc.get('severity')} {inc.get('state')}{waits} "
             f"since {inc.get('opened_at')}"
         )
     outbox = status.get("outbox") or {}

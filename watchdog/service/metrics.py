@@ -8,9 +8,10 @@ prefix, base units (seconds, bytes), `_total` counters.
 
 Three kinds of metrics: `Metrics` records check results as they come; `IncidentCounters`
 counts the incident engine's domain events (it is the engine's `IncidentObserver`);
-`IncidentStateCollector` and `OutboxCollector` read what mirrors state — unresolved incidents by state, active silences,
-pending notifications — when Prometheus scrapes, like client_python's process collector,
-so nothing has to push those numbers on every result and they are never stale.
+`IncidentStateCollector` and `OutboxCollector` read what mirrors state (unresolved
+incidents by state, active silences, pending notifications) when Prometheus scrapes, like
+client_python's process collector, so nothing pushes those numbers on every result and
+they are never stale.
 
 Per-check series are labelled `check`; series of a check removed by a reload are dropped.
 Run durations are a histogram by check *type* (not per check: 1,000 checks x buckets would

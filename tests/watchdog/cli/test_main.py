@@ -228,6 +228,8 @@ def test_ack_of_an_incident_under_repair_exits_0_and_no_page_follows_a_failed_re
         assert proc.stdout.strip() == f"acknowledged {incident['id']} (by anna)"
         [acked] = daemon.incidents("db")
         assert (acked["state"], acked["acked_by"]) == ("repairing", "anna")
+        shown = cli("status", "-c", str(daemon.config_path)).stdout
+        assert f"  {incident['id']} db critical repairing (restart_running) since " in shown
         daemon.wait_until(lambda: daemon.incidents("db")[0]["state"] == "acknowledged", "repair failed", timeout=20)
         assert "still CRITICAL after the restart" in daemon.incidents("db")[0]["tried"]
         assert sink.messages() == []
