@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,4 +188,93 @@ def test_daemon_killed_mid_incident_does_not_page_twice_and_still_resolves(
         assert sorted(m["kind"] for m in sink.messages("admins")) == ["resolve", "trigger"]
         assert {m["incident_id"] for m in sink.messages()} == {incident["id"]}
     finally:
+        assert daemon.terminate() == 0
+
+
+# -- a crash seen by the exit watch is a fact: no confirmation, the restart starts at once ------------
+
+
+def process_config(
+    nginx: NginxServer, sink: WebhookSink, *, confirm_exits: bool = False, **remediation: Any
+) -> dict[str, Any]:
+    """A `process` check on nginx's pid file whose confirmation alone would take 10 s."""
+    config = daemon_config(nginx, sink, **remediation)
+    config["checks"] = [
+        {
+            "name": "web",
+            "type": "process",
+            "pidfile": str(nginx.pid_path),
+            "interval": "5m",
+            "retries": 3,
+            "retry_interval": "5s",
+            "confirm_exits": confirm_exits,
+            "severity": "critical",
+            "remediate": {"command": nginx.ctl_argv(sys.executable, "restart")},
+        }
+    ]
+    return config
+
+
+def test_a_crash_is_a_fact_restarted_at_once_without_confirmation(
+    daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
+) -> None:
+    daemon = WatchdogDaemon(daemon_dir, process_config(nginx, sink)).start()
+    try:
+        daemon.wait_for("web", lambda c: c["status"] == "OK")
+        nginx.kill()
+        killed = time.monotonic()
+        daemon.wait_until(lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, "repair", 8)
+        assert time.monotonic() - killed < 8, "confirming 3 failures 5 s apart would take 10 s"
+        assert "event=check_state check=web status=CRITICAL hard=True failures=1 " in daemon.log()
+        assert requests.get(nginx.healthz_url, timeout=2).text == "ok"
+        assert sink.messages() == []
+    finally:
+        assert daemon.terminate() == 0
+
+
+def test_confirm_exits_makes_a_crash_wait_for_retries_like_any_failure(
+    daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
+) -> None:
+    config = process_config(nginx, sink, confirm_exits=True)
+    config["checks"][0] |= {"retries": 2, "retry_interval": "1s"}
+    daemon = WatchdogDaemon(daemon_dir, config).start()
+    try:
+        daemon.wait_for("web", lambda c: c["status"] == "OK")
+        nginx.kill()
+        soft = daemon.wait_for("web", lambda c: c["status"] == "CRITICAL", timeout=5)
+        assert (soft["hard"], soft["failures"]) == (False, 1), "seen at once, but not a fact"
+        daemon.wait_until(lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, "repair", 10)
+        assert "event=check_state check=web status=CRITICAL hard=True failures=2 " in daemon.log()
+    finally:
+        assert daemon.terminate() == 0
+
+
+def test_a_service_that_crashes_after_every_restart_is_still_stopped_by_the_budget(
+    daemon_dir: Path, nginx: NginxServer, sink: WebhookSink
+) -> None:
+    daemon = WatchdogDaemon(daemon_dir, process_config(nginx, sink, max_restarts=2, restart_window="1h")).start()
+    stop = threading.Event()
+
+    def killer() -> None:
+        """Kills nginx 1 s after it is back (past the verification): it dies after every restart."""
+        while not stop.is_set():
+            if nginx.master_pid() is not None:
+                stop.wait(1.0)
+                nginx.kill()
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    try:
+        daemon.wait_for("web", lambda c: c["status"] == "OK")
+        thread.start()
+        daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], "paged", 30)
+        stop.set()
+        thread.join(5)
+        [incident] = daemon.incidents("web")
+        assert "restart loop" in incident["tried"]
+        assert daemon.metric('shop_watchdog_restarts_total{check="web",result="ok"}') == 2
+        assert nginx.master_pid() is None  # not restarted a third time
+        assert len(sink.messages("pager", "trigger")) == 1
+    finally:
+        stop.set()
         assert daemon.terminate() == 0

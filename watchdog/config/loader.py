@@ -67,6 +67,7 @@ class _CheckKeys:
     remediate: Remediate | None = None
     depends_on: tuple[str, ...] = ()
     runbook_url: str | None = None
+    confirm_exits: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def _parse_checks(node: object, defaults: Defaults, registry: Registry, problems
             depends_on=keys.depends_on,
             runbook_url=keys.runbook_url,
             options=options,
+            confirm_exits=keys.confirm_exits,
         )
         try:
             validate_timing(spec.interval, spec.timeout, spec.retries, spec.retry_interval)

@@ -78,6 +78,10 @@ class CheckSpec:
     depends_on: tuple[str, ...]
     runbook_url: str | None
     options: object
+    confirm_exits: bool = False
+    """An exit the daemon sees (pidfd, a unit entering `failed`) is a failure hard at once,
+    unless this is set: then it is confirmed by `retries` like any other failure (for a
+    service that re-execs itself on purpose)."""
 
 
 @dataclass(frozen=True)

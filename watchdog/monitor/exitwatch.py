@@ -5,8 +5,9 @@ A `process` check that finds its service's pid (from the pid file) names it in i
 pidfd for it (Linux >= 5.3) and waits on all of them in one thread with epoll. When the
 process exits the watcher calls `on_exit(check)` once, and the daemon re-runs the check at
 once: a crash is seen in milliseconds, as systemd sees its own children die, not up to one
-`interval` later as a poller like Monit sees it. Confirmation is unchanged (`retries`
-failures `retry_interval` apart), so a crash still needs the same evidence before a restart.
+`interval` later as a poller like Monit sees it. An exit is a fact, not a fluke: the failure
+that run finds is hard at once (no `retries` confirmation; `confirm_exits: true` opts out),
+so the restart starts right away (watchdog.monitor.scheduler, `Scheduler.witnessed`).
 
 Only pids a check vouched for in its last result are watched; every new result replaces
 the check's pid. Where pidfds are unavailable (old kernel, a seccomp filter) the watcher

@@ -22,6 +22,13 @@ Timing rules:
   CRITICAL result ("still hanging"), so a probe stuck for good still becomes hard.
 * `recheck(name, delay)` (the `Rechecker` given to the incident engine) runs a check once
   after `delay`, e.g. to verify a restart, then the normal rules resume.
+* `witnessed(name)`: the kernel or systemd reported that what the check watches ended (the
+  process behind its pid exited, its unit failed). The check runs at once, and a failure
+  that run finds is a *fact*: hard at once, no `retries` confirmation, so the repair starts
+  within milliseconds. A flaky probe can be wrong; a pidfd that became readable cannot.
+  `confirm_exits: true` on a check opts out (a service that re-execs itself on purpose):
+  the run still comes at once, the failure is then confirmed as usual. A run already in
+  flight when the report comes started before it; the check runs again as soon as it ends.
 
 Confirmation is the pure function `next_state`, one transition per result.
 """
@@ -54,19 +61,21 @@ def next_state(
     retries: int,
     now: datetime,
     duration: float,
+    fact: bool = False,
 ) -> CheckState:
     """The state after one more result.
 
     OK is always hard and resets the failure count. Each non-OK result adds one
     consecutive failure; the failure is hard once `retries` of them happened in a row
-    (retries=1: the first failure is hard). `since` moves only when the status changes.
+    (retries=1: the first failure is hard), or at once when it is a `fact` (found by the
+    run a watched exit triggered). `since` moves only when the status changes.
     """
     failures = 0 if result.status is Status.OK else (previous.failures if previous else 0) + 1
     changed = previous is None or previous.status is not result.status
     return CheckState(
         name=name,
         status=result.status,
-        hard=result.status is Status.OK or failures >= retries,
+        hard=result.status is Status.OK or failures >= retries or fact,
         message=result.message,
         since=now if changed or previous is None else previous.since,
         last_run=now,
@@ -104,7 +113,7 @@ class Skipped:
 
 
 class _Entry:
-    __slots__ = ("anchor", "check", "due", "job", "runs", "skips", "spec", "state")
+    __slots__ = ("anchor", "check", "due", "fact_job", "job", "runs", "skips", "spec", "state", "witnessed")
 
     def __init__(self, spec: CheckSpec, check: Check[object], anchor: float, due: float) -> None:
         self.spec = spec
@@ -115,6 +124,10 @@ class _Entry:
         self.job: int | None = None
         self.runs = 0
         self.skips = 0
+        self.witnessed = False
+        """An exit was reported and no run has started since."""
+        self.fact_job: int | None = None
+        """The run started because of that report: its failure is a fact."""
 
 
 class Scheduler:
@@ -206,6 +219,9 @@ class Scheduler:
                 if job is not None:
                     entry.job = job
                     entry.runs += 1
+                    if entry.witnessed:
+                        entry.witnessed = False
+                        entry.fact_job = job
                     events.append(Started(name, now - entry.due))
                     entry.due = math.inf
                     continue
@@ -240,6 +256,8 @@ class Scheduler:
             if entry is None or entry.job != outcome.job:
                 return None
             entry.job = None
+            fact = entry.fact_job == outcome.job and not entry.spec.confirm_exits
+            entry.fact_job = None
             entry.state = next_state(
                 entry.state,
                 outcome.name,
@@ -247,8 +265,12 @@ class Scheduler:
                 retries=entry.spec.retries,
                 now=self._clock.now(),
                 duration=outcome.duration,
+                fact=fact,
             )
-            if entry.due == math.inf:
+            if entry.witnessed:  # this run started before the exit was reported
+                entry.due = self._clock.monotonic()
+                self._push(entry)
+            elif entry.due == math.inf:
                 self._reschedule(entry, outcome.started)
             return entry.spec, entry.state
 
@@ -271,6 +293,20 @@ class Scheduler:
                 return
             entry.due = self._clock.monotonic() + delay
             self._push(entry)
+
+    def witnessed(self, name: str) -> None:
+        """What `name` watches ended (a process exit, a failed unit): run it now, and a
+        failure that run finds is hard at once unless the check has `confirm_exits`.
+
+        May be called from any thread; unknown names are ignored (removed by a reload)."""
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None:
+                return
+            entry.witnessed = True
+            if entry.job is None:
+                entry.due = self._clock.monotonic()
+                self._push(entry)
 
     # -- reading -------------------------------------------------------------------------
 

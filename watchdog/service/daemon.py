@@ -7,7 +7,8 @@ time (at most `MAX_SLEEP`, woken early by finished runs, finished restarts, exit
 processes and signals). Probes run in the runner's threads, the HTTP API in its own
 threads; neither ever blocks this loop. A process a check vouched for
 (`CheckResult.watch_pid`) is watched by a pidfd (watchdog.monitor.exitwatch): when it exits, its
-check runs again at once.
+check runs again at once, and the failure it finds is hard at once (a fact, not a fluke:
+watchdog.monitor.scheduler), so the repair starts within milliseconds of the crash.
 
 Signal handlers only set flags (SIGTERM/SIGINT: stop, SIGHUP: reload); the loop acts on
 them, so no handler ever runs in the middle of a state change. A reload with an invalid
@@ -196,6 +197,11 @@ class Daemon:
         self.scheduler.recheck(name, delay)
         self._wake.set()
 
+    def witnessed(self, name: str) -> None:
+        """What check `name` watches ended (from the exit watcher's thread)."""
+        self.scheduler.witnessed(name)
+        self._wake.set()
+
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT stop, SIGHUP reloads; handlers only set flags. Main thread only."""
 
@@ -216,7 +222,7 @@ class Daemon:
         beat: threading.Thread | None = None
         try:
             self.api.start()
-            self._exits = ExitWatcher(lambda name: self.recheck(name, 0.0))
+            self._exits = ExitWatcher(self.witnessed)
             self._configure(self.config)
             event(
                 log,

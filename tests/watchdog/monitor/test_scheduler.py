@@ -36,6 +36,7 @@ def tcp_spec(
     retry_interval: float = 5.0,
     send: str | None = None,
     expect: str | None = None,
+    confirm_exits: bool = False,
 ) -> CheckSpec:
     return CheckSpec(
         name=name,
@@ -49,6 +50,7 @@ def tcp_spec(
         depends_on=(),
         runbook_url=None,
         options=TcpOptions("127.0.0.1", port, send=send, expect=expect),
+        confirm_exits=confirm_exits,
     )
 
 
@@ -101,6 +103,13 @@ def test_failure_becomes_hard_on_the_retries_th_consecutive_failure() -> None:
 def test_retries_one_confirms_the_first_failure() -> None:
     (s,) = state_after([CRIT], retries=1)
     assert s.hard and s.failures == 1
+
+
+def test_a_failure_that_is_a_fact_is_hard_at_once() -> None:
+    first = next_state(None, "c", CRIT, retries=3, now=ManualClock().now(), duration=0.1, fact=True)
+    assert (first.status, first.hard, first.failures) == (Status.CRITICAL, True, 1)
+    ok = next_state(first, "c", OK, retries=3, now=ManualClock().now(), duration=0.1, fact=True)
+    assert (ok.status, ok.hard, ok.failures) == (Status.OK, True, 0)
 
 
 def test_since_stays_while_status_repeats_and_moves_on_change() -> None:
@@ -233,6 +242,68 @@ def test_recheck_runs_the_check_after_the_delay(hanging_tcp: HangingTCPServer) -
     clock.advance(0.1)
     assert [e.name for e in scheduler.run_due()] == ["web"]
     scheduler.recheck("removed-meanwhile", 1.0)
+    runner.close()
+
+
+def run_once(clock: ManualClock, scheduler: Scheduler, runner: Runner) -> CheckState:
+    """Starts the one check that is due now and applies its result."""
+    assert [type(e) for e in scheduler.run_due()] == [Started]
+    (outcome,) = wait_outcomes(runner)
+    update = scheduler.on_outcome(outcome)
+    assert update is not None
+    return update[1]
+
+
+def test_a_witnessed_exit_runs_the_check_at_once_and_its_failure_is_hard() -> None:
+    clock = ManualClock()
+    runner = Runner(clock)
+    scheduler = Scheduler(clock, runner, make_tcp)
+    scheduler.set_checks([tcp_spec("svc", free_port(), interval=300, retries=3, retry_interval=5)])
+    clock.advance(1.0)
+    scheduler.run_due()
+    for outcome in wait_outcomes(runner):
+        scheduler.on_outcome(outcome)
+    clock.advance(10)
+    scheduler.witnessed("svc")
+    assert scheduler.next_due() == clock.monotonic()
+    state = run_once(clock, scheduler, runner)
+    assert (state.status, state.hard, state.failures) == (Status.CRITICAL, True, 2)
+    clock.advance(5)
+    assert scheduler.run_due() == [], "hard: back to the interval"
+    scheduler.witnessed("removed-meanwhile")
+    runner.close()
+
+
+def test_with_confirm_exits_a_witnessed_exit_runs_at_once_but_is_confirmed() -> None:
+    clock = ManualClock()
+    runner = Runner(clock)
+    scheduler = Scheduler(clock, runner, make_tcp)
+    spec = tcp_spec("svc", free_port(), interval=300, retries=2, retry_interval=5, confirm_exits=True)
+    scheduler.set_checks([spec])
+    scheduler.witnessed("svc")
+    state = run_once(clock, scheduler, runner)
+    assert (state.hard, state.failures) == (False, 1)
+    clock.advance(5)
+    state = run_once(clock, scheduler, runner)
+    assert (state.hard, state.failures) == (True, 2)
+    runner.close()
+
+
+def test_an_exit_reported_during_a_run_runs_the_check_again_when_it_ends() -> None:
+    """The run in flight started before the exit: its result is not the fact, the next run is."""
+    clock = ManualClock()
+    runner = Runner(clock)
+    scheduler = Scheduler(clock, runner, make_tcp)
+    scheduler.set_checks([tcp_spec("svc", free_port(), interval=300, retries=3, retry_interval=5)])
+    clock.advance(1.0)
+    assert [type(e) for e in scheduler.run_due()] == [Started]
+    scheduler.witnessed("svc")
+    (outcome,) = wait_outcomes(runner)
+    update = scheduler.on_outcome(outcome)
+    assert update is not None and not update[1].hard
+    assert scheduler.next_due() == clock.monotonic(), "runs again at once"
+    state = run_once(clock, scheduler, runner)
+    assert (state.hard, state.failures) == (True, 2)
     runner.close()
 
 
