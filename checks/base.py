@@ -50,12 +50,15 @@ class CheckResult:
     snake_case name; they become the `shop_watchdog_check_value` metric. `watch_pid` names
     the process this result vouches for: the daemon re-runs the check the moment that
     process exits (watchdog.monitor.exitwatch) instead of waiting for the next interval.
+    `watch_unit` names the systemd unit it vouches for: the daemon re-runs the check the
+    moment systemd signals that the unit changed state (watchdog.monitor.unitwatch).
     """
 
     status: Status
     message: str
     measurements: Mapping[str, float] = field(default_factory=dict)
     watch_pid: int | None = None
+    watch_unit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ active/reloading -> OK; activating/deactivating (starting, stopping, or waiting 
 restarted after a crash) -> WARNING; inactive/failed -> CRITICAL; anything else (no
 systemd, no D-Bus) -> UNKNOWN. `systemctl` is an argv, never a shell, with the timeout
 enforced by killing it; the binary is configurable (tests substitute a stand-in).
+
+A result with a known state names the unit (`watch_unit`): the daemon then hears from
+systemd itself when the unit changes state and runs the check at once
+(watchdog.monitor.unitwatch), so this check is the verification of a signal, and the
+interval only the safety net.
 """
 
 from __future__ import annotations
@@ -59,4 +64,6 @@ class SystemdCheck(Check[SystemdOptions]):
             err = done.stderr.decode(errors="replace").strip()
             detail = text or (err.splitlines()[0] if err else f"exit code {done.returncode}")
             return CheckResult(Status.UNKNOWN, f"{unit}: unexpected answer from systemctl is-active: {detail!r}")
-        return CheckResult(status, f"{unit} is {text}", {"active": 1.0 if status is Status.OK else 0.0})
+        return CheckResult(
+            status, f"{unit} is {text}", {"active": 1.0 if status is Status.OK else 0.0}, watch_unit=unit
+        )

@@ -38,6 +38,7 @@ OPTIONAL_MODULES: Mapping[str, Extra] = types.MappingProxyType(
         "prometheus_client": Extra(DAEMON, "the Prometheus client library"),
         "psutil": Extra(DAEMON, "psutil"),
         "requests": Extra(DAEMON, "requests"),
+        "jeepney": Extra(DAEMON, "the D-Bus library"),
         "psycopg": Extra("postgres", "the PostgreSQL driver"),
         "pymysql": Extra("mysql", "the MySQL driver"),
         "redis": Extra("redis", "the Redis client"),

@@ -23,9 +23,11 @@ Timing rules:
 * `recheck(name, delay)` (the `Rechecker` given to the incident engine) runs a check once
   after `delay`, e.g. to verify a restart, then the normal rules resume.
 * `witnessed(name)`: the kernel or systemd reported that what the check watches ended (the
-  process behind its pid exited, its unit failed). The check runs at once, and a failure
+  process behind its pid exited, its unit failed). The check runs at once, and a CRITICAL
   that run finds is a *fact*: hard at once, no `retries` confirmation, so the repair starts
   within milliseconds. A flaky probe can be wrong; a pidfd that became readable cannot.
+  (A WARNING or UNKNOWN found then, e.g. a unit systemd is already restarting, is confirmed
+  as usual: only "not running" is what the exit proved.)
   `confirm_exits: true` on a check opts out (a service that re-execs itself on purpose):
   the run still comes at once, the failure is then confirmed as usual. A run already in
   flight when the report comes started before it; the check runs again as soon as it ends.
@@ -67,15 +69,15 @@ def next_state(
 
     OK is always hard and resets the failure count. Each non-OK result adds one
     consecutive failure; the failure is hard once `retries` of them happened in a row
-    (retries=1: the first failure is hard), or at once when it is a `fact` (found by the
-    run a watched exit triggered). `since` moves only when the status changes.
+    (retries=1: the first failure is hard), or at once for a CRITICAL that is a `fact`
+    (found by the run a watched exit triggered). `since` moves only when the status changes.
     """
     failures = 0 if result.status is Status.OK else (previous.failures if previous else 0) + 1
     changed = previous is None or previous.status is not result.status
     return CheckState(
         name=name,
         status=result.status,
-        hard=result.status is Status.OK or failures >= retries or fact,
+        hard=result.status is Status.OK or failures >= retries or (fact and result.status is Status.CRITICAL),
         message=result.message,
         since=now if changed or previous is None else previous.since,
         last_run=now,

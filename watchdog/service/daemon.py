@@ -8,7 +8,10 @@ processes and signals). Probes run in the runner's threads, the HTTP API in its 
 threads; neither ever blocks this loop. A process a check vouched for
 (`CheckResult.watch_pid`) is watched by a pidfd (watchdog.monitor.exitwatch): when it exits, its
 check runs again at once, and the failure it finds is hard at once (a fact, not a fluke:
-watchdog.monitor.scheduler), so the repair starts within milliseconds of the crash.
+watchdog.monitor.scheduler), so the repair starts within milliseconds of the crash. A unit a
+`systemd` check vouched for (`CheckResult.watch_unit`) is followed on the system bus
+(watchdog.monitor.unitwatch, started with the first such unit): when systemd signals a state
+change the check runs at once, as the witness of a fact when the unit failed or stopped.
 
 Signal handlers only set flags (SIGTERM/SIGINT: stop, SIGHUP: reload); the loop acts on
 them, so no handler ever runs in the middle of a state change. A reload with an invalid
@@ -30,7 +33,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, Protocol, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from prometheus_client import CollectorRegistry
 
@@ -49,6 +52,9 @@ from watchdog.monitor.scheduler import Scheduler, Skipped, Started
 from watchdog.service.api import ApiServer
 from watchdog.service.metrics import Metrics
 from watchdog.service.sdnotify import format_status
+
+if TYPE_CHECKING:
+    from watchdog.monitor.unitwatch import UnitWatcher
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +169,7 @@ class Daemon:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._exits: ExitWatcher | None = None
+        self._units: UnitWatcher | None = None
         self._reload = threading.Event()
         self.version = package_version()
         self.metrics = Metrics(self.version)
@@ -198,9 +205,15 @@ class Daemon:
         self._wake.set()
 
     def witnessed(self, name: str) -> None:
-        """What check `name` watches ended (from the exit watcher's thread)."""
+        """What check `name` watches ended (from the exit or unit watcher's thread)."""
         self.scheduler.witnessed(name)
         self._wake.set()
+
+    def _unit_changed(self, name: str, ended: bool) -> None:
+        if ended:
+            self.witnessed(name)
+        else:
+            self.recheck(name, 0.0)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT stop, SIGHUP reloads; handlers only set flags. Main thread only."""
@@ -247,8 +260,9 @@ class Daemon:
             event(log, "daemon_stopping")
             self.api.stop()
             self.runner.close()
-            if self._exits is not None:
-                self._exits.close()
+            for watcher in (self._exits, self._units):
+                if watcher is not None:
+                    watcher.close()
             self.sink.close()
             if beat is not None:
                 beat.join(timeout=1.0)
@@ -259,7 +273,7 @@ class Daemon:
         for outcome in self.runner.poll():
             update = self.scheduler.on_outcome(outcome)
             if update is not None:
-                self._watch(outcome.name, outcome.result.watch_pid)
+                self._watch(outcome.name, outcome.result.watch_pid, outcome.result.watch_unit)
                 self._deliver(*update, timed_out=outcome.timed_out)
         for item in self.scheduler.run_due():
             if isinstance(item, Started):
@@ -309,9 +323,16 @@ class Daemon:
             )
         self._guard("on_result", lambda: self.sink.on_result(spec, state))
 
-    def _watch(self, name: str, pid: int | None) -> None:
+    def _watch(self, name: str, pid: int | None, unit: str | None) -> None:
         if self._exits is not None:
             self._exits.watch(name, pid)
+        if unit is not None and self._units is None:
+            # Imported and connected only when a check watches a unit: most configs have none.
+            from watchdog.monitor.unitwatch import UnitWatcher
+
+            self._units = UnitWatcher(self._unit_changed)
+        if self._units is not None:
+            self._units.watch(name, unit)
 
     def _guard(self, what: str, call: Callable[[], None]) -> None:
         """Runs a sink call; its failure is logged, never allowed to end the loop."""
@@ -357,7 +378,7 @@ class Daemon:
         self.metrics.configure(self.scheduler.specs(), removed + changed)
         for name in removed + changed:
             self._shown.pop(name, None)
-            self._watch(name, None)
+            self._watch(name, None, None)
         self._wake.set()
         return added, removed, changed
 

@@ -105,9 +105,11 @@ def test_retries_one_confirms_the_first_failure() -> None:
     assert s.hard and s.failures == 1
 
 
-def test_a_failure_that_is_a_fact_is_hard_at_once() -> None:
+def test_a_critical_that_is_a_fact_is_hard_at_once_a_warning_is_still_confirmed() -> None:
     first = next_state(None, "c", CRIT, retries=3, now=ManualClock().now(), duration=0.1, fact=True)
     assert (first.status, first.hard, first.failures) == (Status.CRITICAL, True, 1)
+    warning = next_state(None, "c", WARN, retries=3, now=ManualClock().now(), duration=0.1, fact=True)
+    assert (warning.status, warning.hard, warning.failures) == (Status.WARNING, False, 1)
     ok = next_state(first, "c", OK, retries=3, now=ManualClock().now(), duration=0.1, fact=True)
     assert (ok.status, ok.hard, ok.failures) == (Status.OK, True, 0)
 

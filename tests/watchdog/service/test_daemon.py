@@ -132,6 +132,26 @@ def test_watched_process_that_exits_is_checked_again_at_once_not_at_the_interval
         service.wait()
 
 
+def test_without_a_system_bus_systemd_checks_fall_back_to_polling_said_once(
+    daemons: Callable[..., WatchdogDaemon], tmp_path: Path
+) -> None:
+    state = tmp_path / "unit-state"
+    state.write_text("active\n")
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text(f"#!/bin/sh\ncat {state}\n")
+    systemctl.chmod(0o755)
+    checks = [
+        {"name": f"unit{i}", "type": "systemd", "unit": f"app{i}.service", "systemctl": str(systemctl),
+         "interval": "1s", "retries": 1}
+        for i in range(2)
+    ]  # fmt: skip
+    daemon = daemons({"checks": checks}, env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"})
+    daemon.wait_for("unit1", lambda c: c["status"] == "OK")
+    state.write_text("failed\n")
+    daemon.wait_for("unit0", lambda c: c["status"] == "CRITICAL", timeout=10)
+    assert daemon.log().count("event=unit_watch_unavailable") == 1
+
+
 def test_sighup_reload_adds_removes_and_keeps_state_of_unchanged_checks(
     daemons: Callable[..., WatchdogDaemon], nginx: NginxServer
 ) -> None:
