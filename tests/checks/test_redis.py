@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -101,3 +103,16 @@ def test_acl_user_without_info_permission_is_unknown_for_saturation(
     result = make_check("redis", port=server.port, user="pinger", password_env=env, memory_warn="80%").run(timeout=2)
     assert result.status is Status.UNKNOWN
     assert "INFO for the saturation levels is not permitted as pinger" in result.message
+
+
+def test_another_database_is_selected(redis_server: RedisServer) -> None:
+    assert make_check("redis", port=redis_server.port, db=3).run(timeout=2).status is Status.OK
+    result = make_check("redis", port=redis_server.port, db=99).run(timeout=2)
+    assert result.status is Status.CRITICAL and "DB index is out of range" in result.message
+
+
+def test_the_probe_loads_no_redis_client_library_and_no_asyncio() -> None:
+    """redis-py's package imports its asyncio client: 6 MB of every daemon's memory."""
+    code = "import sys, checks.redis; print(sorted(m for m in ('redis', 'asyncio') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

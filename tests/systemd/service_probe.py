@@ -24,8 +24,8 @@ def main() -> int:
     import prometheus_client  # noqa: F401  (loading is the test: MemoryDenyWriteExecute=, SystemCallFilter=)
     import psutil
     import psycopg
+    import hiredis  # noqa: F401
     import pymysql  # noqa: F401
-    import redis  # noqa: F401
     import requests  # noqa: F401
     import yaml  # noqa: F401
 

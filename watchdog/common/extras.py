@@ -41,7 +41,7 @@ OPTIONAL_MODULES: Mapping[str, Extra] = types.MappingProxyType(
         "jeepney": Extra(DAEMON, "the D-Bus library"),
         "psycopg": Extra("postgres", "the PostgreSQL driver"),
         "pymysql": Extra("mysql", "the MySQL driver"),
-        "redis": Extra("redis", "the Redis client"),
+        "hiredis": Extra("redis", "the Redis client"),
     }
 )
 """Top-level import name -> the extra that installs it."""
