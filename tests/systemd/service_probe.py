@@ -21,10 +21,11 @@ from types import FrameType
 
 
 def main() -> int:
-    import prometheus_client  # noqa: F401  (loading is the test: MemoryDenyWriteExecute=, SystemCallFilter=)
+    # loading is the test: MemoryDenyWriteExecute=, SystemCallFilter=
+    import hiredis  # noqa: F401
+    import prometheus_client  # noqa: F401
     import psutil
     import psycopg
-    import hiredis  # noqa: F401
     import pymysql  # noqa: F401
     import requests  # noqa: F401
     import yaml  # noqa: F401
