@@ -27,7 +27,6 @@ from watchdog.cli.output import format_config_summary, format_once, format_statu
 from watchdog.common.clock import SystemClock
 from watchdog.common.configtools import ConfigError, parse_duration
 from watchdog.common.logs import event
-from watchdog.config.discovery import embedded_default
 from watchdog.config.loader import DEFAULT_CONFIG_PATH, load_config
 from watchdog.config.model import WatchdogConfig
 from watchdog.delivery.channels.registry import CHANNELS
@@ -59,6 +58,9 @@ def config_loader(explicit: str | None, environ: Mapping[str, str] = os.environ)
     """Reads the config from where it came from, again on every call (SIGHUP reload)."""
     path = config_source(explicit, environ)
     if path is None:
+        # imported only here: discovery needs psutil (0.9 MB) that a configured daemon may not
+        from watchdog.config.discovery import embedded_default
+
         return lambda: embedded_default(checks=CHECKS, channels=CHANNELS)
     return lambda: load_config(path, checks=CHECKS, channels=CHANNELS)
 

@@ -7,13 +7,14 @@ including for `block_days_before` (the N calendar days before each holiday are c
 normal releases).
 
 Cost: `import holidays` and its first use import every country module and read package
-metadata (~0.2 s). Here only `holidays.registry` (to find the module of a country code) and
-that one country's module are imported, and each year is computed once per
-`HolidayCalendar` and cached on the instance.
+metadata (~0.2 s, 10 MB). Here a country code is looked up in the library's registry read
+as data (nothing imported), that one country's module is imported when a date is first
+asked about, and each year is computed once per `HolidayCalendar` and cached on it.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import sys
@@ -21,6 +22,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -72,11 +74,32 @@ def _import(name: str) -> ModuleType:
             return importlib.import_module(name)
 
 
+def _countries() -> Mapping[str, tuple[str, ...]]:
+    """`holidays.registry.COUNTRIES`: country module -> (class name, codes and aliases).
+
+    Read as data from the registry's source file: importing `holidays.registry` imports the
+    library's base class and with it every calendar system and dateutil, 2.2 MB of memory in a
+    daemon that only validates its config (the country's module is imported when a date is
+    first asked about). Should the registry ever stop being a literal there, it is imported.
+    """
+    spec = importlib.util.find_spec(_PACKAGES[0])  # a top-level find_spec imports nothing
+    if spec is not None and spec.submodule_search_locations:
+        source = Path(spec.submodule_search_locations[0]) / "registry.py"
+        try:
+            for node in ast.parse(source.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == "COUNTRIES" and node.value:
+                    countries: dict[str, tuple[str, ...]] = ast.literal_eval(node.value)
+                    return countries
+        except (OSError, SyntaxError, ValueError):
+            pass
+    registry: Any = _import("holidays.registry")
+    return registry.COUNTRIES  # type: ignore[no-any-return]
+
+
 def _registry_entry(code: str) -> tuple[str, str] | None:
     """(module name, class name) of a country code like PL or POL, or None if unknown."""
-    registry: Any = _import("holidays.registry")
     wanted = code.upper()
-    for module_name, names in registry.COUNTRIES.items():
+    for module_name, names in _countries().items():
         if wanted in names[1:]:
             return module_name, names[0]
     return None
@@ -87,12 +110,11 @@ def is_known_country(code: str) -> bool:
     return _registry_entry(code) is not None
 
 
-def _country_class(code: str) -> _CountryHolidays:
+def _country_entry(code: str) -> tuple[str, str]:
     entry = _registry_entry(code)
     if entry is None:
         raise ValueError(f"unknown country code {code!r} (the holidays library has no such country)")
-    cls: Any = getattr(_import(f"holidays.countries.{entry[0]}"), entry[1])
-    return cls  # type: ignore[no-any-return]
+    return entry
 
 
 class HolidayCalendar:
@@ -115,7 +137,9 @@ class HolidayCalendar:
         self.country = country
         self.extra: Mapping[date, str] = dict(extra or {})
         self.block_days_before = block_days_before
-        self._country_cls = _country_class(country) if country else None
+        self._country = _country_entry(country) if country else None
+        """(module, class) of the country; the module is imported when a date is first asked
+        about: a daemon whose warnings never wait for business hours never loads it."""
         self._years: dict[int, Mapping[date, str]] = {}
 
     def holidays_in(self, year: int) -> Mapping[date, str]:
@@ -124,9 +148,10 @@ class HolidayCalendar:
         if cached is not None:
             return cached
         found: dict[date, str] = {}
-        if self._country_cls is not None:
-            language = _LANGUAGE if _LANGUAGE in self._country_cls.supported_languages else None
-            found.update(self._country_cls(years=year, language=language))
+        if self._country is not None:
+            cls: _CountryHolidays = getattr(_import(f"holidays.countries.{self._country[0]}"), self._country[1])
+            language = _LANGUAGE if _LANGUAGE in cls.supported_languages else None
+            found.update(cls(years=year, language=language))
         for day, name in self.extra.items():
             if day.year == year:
                 found[day] = f"{found[day]}; {name}" if day in found else name

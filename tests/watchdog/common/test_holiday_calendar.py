@@ -80,6 +80,20 @@ def test_only_the_requested_country_module_is_imported() -> None:
     assert out.splitlines() == ["['holidays.countries.germany']", "False False", "True True"]
 
 
+def test_checking_a_country_loads_nothing_of_the_library_until_a_date_is_asked() -> None:
+    """A daemon validates `business_hours.holidays` at every start: 2.2 MB if that imported the library."""
+    code = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from watchdog.common.holiday_calendar import HolidayCalendar, is_known_country\n"
+        "calendar = HolidayCalendar('PL')\n"
+        "print(is_known_country('POL'), sorted(m for m in sys.modules if m.startswith(('holidays', 'dateutil'))))\n"
+        "print(calendar.holiday(date(2026, 5, 3)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["True []", "National Day of the Third of May"]
+
+
 def test_the_full_library_still_works_after_a_single_country_was_loaded() -> None:
     HolidayCalendar("PL").holiday(date(2026, 1, 1))
     import holidays

@@ -16,7 +16,7 @@ from checks.base import Check
 from watchdog.common.lazy_registry import LazyRegistry
 
 ROOT = Path(__file__).resolve().parents[3]
-DRIVERS = ("psycopg", "pymysql", "redis", "requests", "urllib3")
+DRIVERS = ("psycopg", "pymysql", "hiredis", "requests", "urllib3")
 
 
 def _modules_after_loading(config: Path) -> dict[str, bool]:
@@ -57,7 +57,7 @@ def test_a_used_type_loads_its_driver_and_only_that(tmp_path: Path) -> None:
     config = tmp_path / "watchdog.yaml"
     config.write_text(f"state_dir: {tmp_path / 'state'}\nchecks:\n  - {{name: cache, type: redis, host: 127.0.0.1}}\n")
     loaded = _modules_after_loading(config)
-    assert loaded["redis"] and not loaded["psycopg"] and not loaded["pymysql"]
+    assert loaded["hiredis"] and not loaded["psycopg"] and not loaded["pymysql"]
 
 
 def test_listing_types_imports_nothing_and_lookup_caches_the_class() -> None:

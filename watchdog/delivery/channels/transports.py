@@ -9,7 +9,6 @@ compare with their own time (Alertmanager's `endsAt`, e-mail `Date`).
 
 from __future__ import annotations
 
-import smtplib
 import ssl
 import threading
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 from watchdog.common.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
+    import smtplib
+
     import requests
 
 USER_AGENT = "shop-watchdog"
@@ -35,6 +36,8 @@ class SmtpFactory(Protocol):
 def connect_smtp(
     host: str, port: int, *, timeout: float, implicit_tls: bool, tls_context: ssl.SSLContext | None
 ) -> smtplib.SMTP:
+    import smtplib  # here, not at the top: only a daemon with an email channel pays for it
+
     if implicit_tls:
         if tls_context is None:
             raise ValueError("implicit TLS needs a TLS context")
