@@ -96,5 +96,11 @@ def quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     return lower
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The value at rank q (0..1) of the sorted values, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
 def ratio(value: float, baseline: float) -> str:
     return f"{value / baseline:.2f}x" if baseline > 0 else "n/a"

@@ -119,3 +119,36 @@ remediation: {{backend: systemd, verify_after: 1s, max_restarts: 5, restart_wind
     severity: critical
     remediate: {{restart: nginx.service}}
 {extra_checks}"""
+
+
+FLAKY = "flaky.service"
+"""A unit that only sleeps, with Restart=no: killed, it stays `failed` until someone restarts it."""
+
+
+def flaky_config() -> str:
+    """daemon_config() plus a `systemd` check on FLAKY that polling alone would notice after
+    minutes (interval 5 min, 3 confirmations 5 s apart), restarted and verified 100 ms later."""
+    return daemon_config(heartbeat=False).replace(
+        "remediation: {backend: systemd, verify_after: 1s,", "remediation: {backend: systemd, verify_after: 100ms,"
+    ) + (
+        f"""\
+  - name: flaky
+    type: systemd
+    unit: {FLAKY}
+    interval: 5m
+    retries: 3
+    retry_interval: 5s
+    severity: critical
+    remediate: {{restart: {FLAKY}}}
+"""
+    )
+
+
+def monotonic_of(box: Container, unit_args: list[str], needle: str) -> float:
+    """CLOCK_MONOTONIC seconds of the newest journal entry matching `needle`."""
+    box.run("journalctl", "--sync", check=False)
+    out = box.run("journalctl", "--no-pager", "-o", "export", *unit_args, "--grep", needle, "-n", "1").stdout
+    for line in out.splitlines():
+        if line.startswith("__MONOTONIC_TIMESTAMP="):
+            return int(line.split("=", 1)[1]) / 1e6
+    raise AssertionError(f"no journal entry {needle!r}:\n{out}")

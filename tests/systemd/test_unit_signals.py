@@ -12,30 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.systemd.container import Container
-from tests.systemd.service import CONFIG, Service, daemon_config
+from tests.systemd.service import CONFIG, FLAKY, Service, flaky_config, monotonic_of
 
 pytestmark = pytest.mark.systemd
 
-FLAKY = "flaky.service"
 REPAIR_BUDGET = 0.5
-
-
-def flaky_config() -> str:
-    return daemon_config(heartbeat=False).replace(
-        "remediation: {backend: systemd, verify_after: 1s,", "remediation: {backend: systemd, verify_after: 100ms,"
-    ) + (
-        f"""\
-  - name: flaky
-    type: systemd
-    unit: {FLAKY}
-    interval: 5m
-    retries: 3
-    retry_interval: 5s
-    severity: critical
-    remediate: {{restart: {FLAKY}}}
-"""
-    )
 
 
 @pytest.fixture
@@ -57,16 +38,6 @@ def flaky(service: Service) -> Iterator[Service]:
         box.systemctl("reset-failed", FLAKY, check=False)
         box.run("rm", f"/etc/systemd/system/{FLAKY}")
         box.systemctl("daemon-reload")
-
-
-def monotonic_of(box: Container, unit_args: list[str], needle: str) -> float:
-    """CLOCK_MONOTONIC seconds of the newest journal entry matching `needle`."""
-    box.run("journalctl", "--sync", check=False)
-    out = box.run("journalctl", "--no-pager", "-o", "export", *unit_args, "--grep", needle, "-n", "1").stdout
-    for line in out.splitlines():
-        if line.startswith("__MONOTONIC_TIMESTAMP="):
-            return int(line.split("=", 1)[1]) / 1e6
-    raise AssertionError(f"no journal entry {needle!r}:\n{out}")
 
 
 def test_a_failed_unit_is_restarted_and_verified_within_half_a_second(flaky: Service) -> None:
