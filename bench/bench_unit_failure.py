@@ -29,7 +29,7 @@ from measure import ROOT, percentile
 
 from tests.systemd.container import Container
 from tests.systemd.rootfs import ensure_rootfs
-from tests.systemd.service import CONFIG, FLAKY, Service, flaky_config, monotonic_of
+from tests.systemd.service import CONFIG, FLAKY, FLAKY_UNIT, Service, flaky_config, monotonic_of
 from tests.systemd.wheelhouse import build_wheelhouse, python_version
 
 TARGET = 0.5
@@ -62,8 +62,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-unit-wheels-") as tmp:
         wheels = build_wheelhouse(ROOT, python_version(root), Path(tmp))
         with Container(root, f"bench-unit-{os.getpid()}", {str(ROOT): "/src", str(wheels): "/wheels"}) as box:
-            box.write_file(f"/etc/systemd/system/{FLAKY}", "[Service]\nExecStart=/bin/sleep infinity\nRestart=no\n")
-            box.write_file(CONFIG, flaky_config(), 0o644)
+            box.write_file(f"/etc/systemd/system/{FLAKY}", FLAKY_UNIT)
+            box.write_file(CONFIG, flaky_config(max_restarts=1000), 0o644)
             box.run("/src/scripts/install", "--wheels", "/wheels", "--no-start", timeout=300)
             box.systemctl("daemon-reload")
             box.systemctl("start", FLAKY)

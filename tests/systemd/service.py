@@ -122,14 +122,17 @@ remediation: {{backend: systemd, verify_after: 1s, max_restarts: 5, restart_wind
 
 
 FLAKY = "flaky.service"
-"""A unit that only sleeps, with Restart=no: killed, it stays `failed` until someone restarts it."""
+FLAKY_UNIT = "[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sleep infinity\nRestart=no\n"
+"""A unit that only sleeps, with Restart=no: killed, it stays `failed` until someone restarts
+it (as often as a benchmark likes: no start rate limit)."""
 
 
-def flaky_config() -> str:
+def flaky_config(max_restarts: int = 5) -> str:
     """daemon_config() plus a `systemd` check on FLAKY that polling alone would notice after
     minutes (interval 5 min, 3 confirmations 5 s apart), restarted and verified 100 ms later."""
     return daemon_config(heartbeat=False).replace(
-        "remediation: {backend: systemd, verify_after: 1s,", "remediation: {backend: systemd, verify_after: 100ms,"
+        "remediation: {backend: systemd, verify_after: 1s, max_restarts: 5,",
+        f"remediation: {{backend: systemd, verify_after: 100ms, max_restarts: {max_restarts},",
     ) + (
         f"""\
   - name: flaky

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.systemd.service import CONFIG, FLAKY, Service, flaky_config, monotonic_of
+from tests.systemd.service import CONFIG, FLAKY, FLAKY_UNIT, Service, flaky_config, monotonic_of
 
 pytestmark = pytest.mark.systemd
 
@@ -24,7 +24,7 @@ def flaky(service: Service) -> Iterator[Service]:
     """The daemon watching flaky.service (Restart=no: a crash leaves it `failed`), allowed
     by polkit to restart it; the rule and the unit are removed afterwards."""
     box = service.box
-    box.write_file(f"/etc/systemd/system/{FLAKY}", "[Service]\nExecStart=/bin/sleep infinity\nRestart=no\n")
+    box.write_file(f"/etc/systemd/system/{FLAKY}", FLAKY_UNIT)
     box.systemctl("daemon-reload")
     box.systemctl("start", FLAKY)
     service.write_config(flaky_config())

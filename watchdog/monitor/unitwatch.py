@@ -4,7 +4,8 @@ A `systemd` check that got an answer about its unit names it in its result
 (`CheckResult.watch_unit`). The daemon hands that unit to a `UnitWatcher`, which listens on
 the system bus for systemd's own `PropertiesChanged` signals of the unit's object
 (`/org/freedesktop/systemd1/unit/<escaped name>`, interface `org.freedesktop.systemd1.Unit`).
-When `ActiveState` changes, it calls `on_change(check, ended)` once: `ended` is True when the
+When `ActiveState` changes (systemd repeats an unchanged one along with other properties:
+those are ignored), it calls `on_change(check, ended)` once: `ended` is True when the
 unit entered `failed` or `inactive` (its processes are gone and systemd will not bring them
 back by itself), and the daemon runs the check at once as the witness of that fact; any other
 change (activating, active, ...) just runs the check at once. Either way the check verifies
@@ -79,6 +80,8 @@ class UnitWatcher:
         """check -> unit"""
         self._by_path: dict[str, set[str]] = {}
         """object path -> checks watching that unit"""
+        self._states: dict[str, str] = {}
+        """object path -> ActiveState last signalled (systemd repeats it with other changes)"""
         self._conn: DBusConnection | None = None
         self._thread: threading.Thread | None = None
         try:
@@ -139,6 +142,7 @@ class UnitWatcher:
         checks.discard(check)
         if not checks:
             self._by_path.pop(path, None)
+            self._states.pop(path, None)
             if self._conn is not None:
                 self._call(message_bus.RemoveMatch(_rule(path)))
 
@@ -177,8 +181,12 @@ class UnitWatcher:
         if state is None:
             return
         active_state = str(state[1])
+        path = str(header.fields.get(HeaderFields.path))
         with self._lock:
-            checks = sorted(self._by_path.get(str(header.fields.get(HeaderFields.path)), ()))
+            if self._states.get(path) == active_state:
+                return
+            self._states[path] = active_state
+            checks = sorted(self._by_path.get(path, ()))
         for check in checks:
             event(
                 log,
