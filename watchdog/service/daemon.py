@@ -61,8 +61,8 @@ log = logging.getLogger(__name__)
 MAX_SLEEP = 5.0
 """Upper bound of one quiet loop sleep: the engine's tick (reminders, escalations, silences
 ending, a restart that never reported back) is at most this late. Everything that needs the
-loop sooner wakes it (finished runs and restarts, exits, signals, API calls that change
-state) or is a deadline it sleeps until (due checks, run timeouts). A shorter sleep only
+loop sooner wakes it (finished runs and restarts, exits and unit changes, signals) or is a
+deadline it sleeps until (due checks, run timeouts). A shorter sleep only
 burns CPU on an idle shop: at 0.5 s the loop's wake-ups were most of the daemon's idle CPU.
 It also stays below a third of `stall_after` and below the systemd watchdog's ping interval."""
 
