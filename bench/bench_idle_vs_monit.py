@@ -4,6 +4,8 @@ Targets (all healthy, private servers): 10 HTTP GET /healthz on an nginx, 5 Redi
 5 disk-space checks of /. Both daemons run at the same time for the same window; Monit
 (Debian package, `set daemon 30`, its own HTTP interface on 127.0.0.1) is the baseline.
 Figures: CPU (% of one core) and RSS (MB) of each, and shop-watchdog / Monit ratios.
+Targets: shop-watchdog's RSS (max) below 32 MB and its CPU at most 3x Monit's (exit 1 when
+missed).
 
     .venv/bin/python bench/bench_idle_vs_monit.py [--minutes 5] [--quick]
 """
@@ -29,6 +31,8 @@ from tests.servers.redis import RedisServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
 
 HTTP, REDIS, DISK = 10, 5, 5
+RSS_TARGET_MB = 32.0
+CPU_TARGET_RATIO = 3.0
 
 
 def monitrc(directory: Path, http_port: int, nginx_port: int, redis_port: int) -> str:
@@ -127,7 +131,9 @@ def main() -> int:
         f"{ratio(shop_u.rss_mean_mb, monit_u.rss_mean_mb):>10}"
     )
     print(f"({checks} checks each, every 30 s, window {shop_u.seconds:.0f} s; Monit reports {monit_ok} services OK)")
-    return 0
+    met = shop_u.rss_max_mb < RSS_TARGET_MB and shop_u.cpu_percent <= CPU_TARGET_RATIO * monit_u.cpu_percent
+    print(f"targets (RSS < {RSS_TARGET_MB} MB, CPU <= {CPU_TARGET_RATIO:g}x Monit): {'met' if met else 'MISSED'}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
