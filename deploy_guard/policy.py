@@ -23,7 +23,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from deploy_guard.default_policy import DEFAULT_POLICY_YAML
-from watchdog.common.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml
+from watchdog.common.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml, parse_yaml
 from watchdog.common.holiday_calendar import is_known_country
 
 ETC_POLICY_PATH = "/etc/shop-watchdog/deploy-guard.yaml"
@@ -327,13 +327,8 @@ def load_policy(explicit: str | None, environ: Mapping[str, str]) -> Policy:
     """The policy from `-c`, the environment, /etc, or the embedded default; ConfigError if bad."""
     path = policy_path(explicit, environ)
     if path is None:
-        import yaml
-
-        return parse_policy(yaml.safe_load(DEFAULT_POLICY_YAML), EMBEDDED_SOURCE)
-    try:
-        node = load_yaml(path)
-    except ValueError as exc:  # PyYAML raises ValueError for impossible dates like 2026-13-01
-        raise ConfigError(path, [Problem("", f"invalid YAML value: {exc}")]) from exc
+        return parse_policy(parse_yaml(DEFAULT_POLICY_YAML, EMBEDDED_SOURCE), EMBEDDED_SOURCE)
+    node = load_yaml(path)
     if node is None:
         raise ConfigError(path, [Problem("", "the file is empty; an empty policy is not accepted")])
     return parse_policy(node, path)

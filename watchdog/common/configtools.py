@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, Union
 
-import yaml
+from watchdog.common.strict_yaml import YamlRejected, loads, read_text
 
 T = TypeVar("T")
 
@@ -153,21 +153,27 @@ def parse_percent(value: object) -> float:
 
 
 def load_yaml(path: str) -> object:
-    """Parsed YAML of a file; raises ConfigError naming the file on any read or parse error."""
+    """Parsed YAML of a file, read strictly (see `watchdog.common.strict_yaml`: duplicate keys,
+    non-finite numbers, depth, alias and size limits); ConfigError naming the file on any problem."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = read_text(path)
     except OSError as exc:
         raise ConfigError(path, [Problem("", f"cannot read: {exc.strerror or exc}")]) from exc
+    except YamlRejected as exc:
+        raise _yaml_error(path, exc) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, source: str) -> object:
+    """Parsed YAML of `text`, read as strictly as `load_yaml` reads a file; ConfigError naming `source`."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [Problem("", f"invalid YAML: {where}{problem}")]) from exc
-    except ValueError as exc:  # PyYAML's date constructor: an impossible date like 2026-13-01
-        raise ConfigError(path, [Problem("", f"invalid YAML value: {exc}")]) from exc
+        return loads(text)
+    except YamlRejected as exc:
+        raise _yaml_error(source, exc) from None
+
+
+def _yaml_error(source: str, exc: YamlRejected) -> ConfigError:
+    return ConfigError(source, [Problem(issue.path, issue.message) for issue in exc.issues])
 
 
 def yaml_key(f: dataclasses.Field[Any]) -> str:
