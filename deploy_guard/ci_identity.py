@@ -1,6 +1,7 @@
 """Who and what is releasing, from the variables GitLab CI and GitHub Actions set.
 
-Only these named variables are read (never the whole environment, which holds secrets).
+Only these named variables are read (never the whole environment, which holds secrets), and
+each must be valid UTF-8: the audit record names who released, faithfully or not at all.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import getpass
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+
+from deploy_guard.inputs import env_text, utf8_text
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class CiIdentity:
 
 def _first(environ: Mapping[str, str], *names: str) -> str | None:
     for name in names:
-        value = environ.get(name, "").strip()
+        value = env_text(environ, name).strip()
         if value:
             return value
     return None
@@ -34,13 +37,13 @@ def _first(environ: Mapping[str, str], *names: str) -> str | None:
 
 def _local_user() -> str | None:
     try:
-        return getpass.getuser()
+        return utf8_text(getpass.getuser(), "the local user name")
     except (KeyError, OSError):
         return None
 
 
 def ci_identity(environ: Mapping[str, str]) -> CiIdentity:
-    """GitLab's, else GitHub's, else the local user's identity."""
+    """GitLab's, else GitHub's, else the local user's identity; UsageError for a variable not in UTF-8."""
     if environ.get("GITLAB_CI") or environ.get("CI_PIPELINE_ID"):
         return CiIdentity(
             system="gitlab",

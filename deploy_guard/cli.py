@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from deploy_guard.incident_gate import Fetch
+from deploy_guard.inputs import UsageError, utf8_text
 from deploy_guard.policy import Policy, load_policy
 from deploy_guard.release_windows import ReleaseWindows
 from watchdog.common.configtools import ConfigError, parse_duration
@@ -25,18 +28,34 @@ from watchdog.common.holiday_calendar import HolidayCalendar
 
 Clock = Callable[[], datetime]
 MAX_CALENDAR_DAYS = 3660
-
-
-class UsageError(Exception):
-    """A bad command-line value; the message names the option."""
+MAX_DURATION = timedelta(days=31)
+_BARE_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)\s*")
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("shop-watchdog")
+        except PackageNotFoundError:
+            number = "unknown (not installed as a package)"
+        print(f"deploy-guard {number}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deploy-guard", description="Release gate for CI pipelines.")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -51,8 +70,17 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     check = command("check", "may a release start now (or at --at)? exit 0 allowed, 1 blocked, 2 error")
-    check.add_argument("--at", metavar="ISO8601", help="time to decide for (no offset: the policy's timezone)")
-    check.add_argument("--duration", metavar="DURATION", help="the whole release must fit in the window, e.g. 30m")
+    check.add_argument(
+        "--at",
+        metavar="ISO8601",
+        help="ask about another time (no offset: the policy's timezone); "
+        "recorded as a query, never as a release decision",
+    )
+    check.add_argument(
+        "--duration",
+        metavar="DURATION",
+        help="the whole release must fit in the window: 30m, 2h, 1d (a unit is required)",
+    )
     check.add_argument("--hotfix", action="store_true", help="this release is a hotfix (allowed at any time)")
     check.add_argument("--reason", metavar="TEXT", help="why (required for a hotfix when the policy says so)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
@@ -66,31 +94,66 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_at(value: str | None, policy: Policy, clock: Clock) -> datetime:
-    """`--at` as an aware time; without an offset it is read in the policy's timezone."""
+def parse_at(value: str | None, policy: Policy, clock: Clock, windows: ReleaseWindows) -> datetime:
+    """`--at` (or now) as an aware time; without an offset it is read in the policy's timezone.
+
+    UsageError when it is not a time, or a date the policy cannot judge.
+    """
     if value is None:
-        return clock()
+        moment, what = clock(), "now"
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise UsageError(
+                f"--at: expected an ISO-8601 time like 2026-11-24T09:30 or 2026-11-24T09:30:00+01:00, got {value!r}"
+            ) from None
+        moment, what = (moment.replace(tzinfo=policy.timezone) if moment.tzinfo is None else moment), "--at"
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        day = windows.local_date(moment)
+    except OverflowError:  # an offset moves it past year 1 or 9999
         raise UsageError(
-            f"--at: expected an ISO-8601 time like 2026-11-24T09:30 or 2026-11-24T09:30:00+01:00, got {value!r}"
+            f"{what}: {value} is outside the dates this policy can judge ({windows.range_text()})"
         ) from None
-    return moment.replace(tzinfo=policy.timezone) if moment.tzinfo is None else moment
+    problem = windows.out_of_range(day)
+    if problem is not None:
+        hint = "" if value is not None else "; check this machine's clock"
+        raise UsageError(f"{what}: {problem}{hint}")
+    return moment
 
 
 def parse_duration_option(value: str | None) -> timedelta:
+    """`--duration`: a unit is required (a bare 30 could mean seconds or minutes), at most 31 days."""
     if value is None:
         return timedelta()
+    bare = _BARE_NUMBER.fullmatch(value)
+    if bare:
+        number = bare.group(1)
+        raise UsageError(
+            f"--duration: {number} has no unit: write {number}m for {number} minutes or {number}s for {number} seconds"
+        )
     try:
-        return timedelta(seconds=parse_duration(value))
-    except (ValueError, OverflowError) as exc:
+        seconds = parse_duration(value)
+    except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
+    if seconds > MAX_DURATION.total_seconds():
+        raise UsageError(f"--duration: at most {MAX_DURATION.days}d (no release window is longer), got {value!r}")
+    return timedelta(seconds=seconds)
 
 
 def _windows(policy: Policy) -> ReleaseWindows:
     calendar = HolidayCalendar(policy.country, policy.extra_days_off, policy.block_days_before)
     return ReleaseWindows(policy, calendar)
+
+
+def _check_fits(windows: ReleaseWindows, at: datetime, duration: timedelta) -> None:
+    """A release must end within the dates the policy can judge."""
+    end = windows.local_date(at + duration)
+    if windows.out_of_range(end) is not None:
+        raise UsageError(
+            f"--duration: the release would run until {end.isoformat()}, "
+            f"past the dates this policy can judge ({windows.range_text()})"
+        )
 
 
 def _check(
@@ -103,14 +166,17 @@ def _check(
     from deploy_guard.incident_gate import http_get
     from deploy_guard.render import audit_record, decision_json, decision_line, dumps
 
-    at = parse_at(args.at, policy, clock)
+    windows = _windows(policy)
+    at = parse_at(args.at, policy, clock, windows)
     duration = parse_duration_option(args.duration)
+    _check_fits(windows, at, duration)
     hotfix = detect_hotfix(policy.hotfix, environ, flag=args.hotfix, reason=args.reason)
+    identity = ci_identity(environ)
     try:
-        decision = decide(policy, _windows(policy), at, duration, hotfix, fetch or http_get)
+        decision = decide(policy, windows, at, duration, hotfix, fetch or http_get)
     except MissingHotfixReason as exc:
         raise UsageError(str(exc)) from None
-    record = audit_record(decision, policy, ci_identity(environ), clock(), args.reason)
+    record = audit_record(decision, policy, identity, clock(), args.reason, query=args.at is not None)
     try:
         append_record(policy.audit_log, record)
     except AuditError as exc:
@@ -123,21 +189,22 @@ def _check(
     for note in decision.notes:
         print(f"deploy-guard: warning: {note}", file=sys.stderr)
     tz = policy.timezone
-    print(dumps(decision_json(decision, tz)) if args.json else decision_line(decision, tz))
+    print(dumps(decision_json(decision, tz)) if args.json else decision_line(decision, policy))
     return 0 if decision.allowed else 1
 
 
 def _next(args: argparse.Namespace, policy: Policy, clock: Clock) -> int:
     from deploy_guard.render import dumps, iso, next_window_text, period_json
 
-    at = parse_at(args.at, policy, clock)
-    period = _windows(policy).next_window(at)
+    windows = _windows(policy)
+    at = parse_at(args.at, policy, clock, windows)
+    period = windows.next_window(at)
     tz = policy.timezone
     if args.json:
         open_now = period is not None and period.start <= at
         print(dumps({"at": iso(at, tz), "open_now": open_now, "next_window": period_json(period, tz)}))
     else:
-        print(next_window_text(period, at, tz))
+        print(next_window_text(period, at, tz, windows.search_limit(at)))
     return 0
 
 
@@ -151,6 +218,11 @@ def _calendar(args: argparse.Namespace, policy: Policy, clock: Clock) -> int:
     if not args.days.isdigit() or not 1 <= int(args.days) <= MAX_CALENDAR_DAYS:
         raise UsageError(f"--days: expected a whole number from 1 to {MAX_CALENDAR_DAYS}, got {args.days!r}")
     windows = _windows(policy)
+    problem = windows.out_of_range(first)
+    if problem is not None:
+        raise UsageError(f"--from: {problem}")
+    if int(args.days) > (windows.last_day - first).days + 1:
+        raise UsageError(f"--days: {windows.out_of_range(windows.last_day + timedelta(days=1))}")
     plans = [windows.day_plan(first + timedelta(days=i)) for i in range(int(args.days))]
     print(f"Release calendar, {policy.timezone.key} local time (policy: {policy.source})")
     print(calendar_table(plans, policy.timezone))
@@ -187,7 +259,7 @@ def main(
     args = _parser().parse_args(argv)
     env = os.environ if environ is None else environ
     try:
-        policy = load_policy(args.config, env)
+        policy = load_policy(args.config and utf8_text(args.config, "-c"), env)
         if args.command == "check":
             return _check(args, policy, env, clock, fetch)
         if args.command == "next":
@@ -196,7 +268,9 @@ def main(
             return _calendar(args, policy, clock)
         return _validate(policy, clock)
     except ConfigError as exc:
-        print(f"deploy-guard: invalid policy, failing closed:\n{exc}", file=sys.stderr)
+        problems = str(exc)
+        separator = "\n" if "\n" in problems else " "
+        print(f"deploy-guard: invalid policy, failing closed:{separator}{problems}", file=sys.stderr)
         return 2
     except UsageError as exc:
         print(f"deploy-guard: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ very incident that is open).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from deploy_guard.hotfix import Hotfix
 from deploy_guard.incident_gate import Fetch, SourceResult, check_incident_gate
@@ -22,6 +22,9 @@ class MissingHotfixReason(Exception):
 
 @dataclass(frozen=True)
 class Decision:
+    """`searched_until`: the last date the search for `next_window` could look at, when it
+    ends before the usual year ahead (the policy cannot judge later dates)."""
+
     at: datetime
     duration: timedelta
     allowed: bool
@@ -30,6 +33,7 @@ class Decision:
     notes: tuple[str, ...]
     next_window: Period | None
     gate_sources: tuple[SourceResult, ...]
+    searched_until: date | None = None
 
 
 def decide(
@@ -43,6 +47,7 @@ def decide(
     """May a release of `duration` start at `at`? Raises MissingHotfixReason."""
     at = at.astimezone(UTC)
     next_window = windows.next_window(at, duration)
+    limit = windows.search_limit(at)
     if hotfix.detected:
         if policy.hotfix.require_reason and not hotfix.reason:
             raise MissingHotfixReason(
@@ -52,9 +57,9 @@ def decide(
         via = ", ".join(hotfix.triggers)
         why = f": {hotfix.reason}" if hotfix.reason else ""
         reason = Reason("hotfix", f"hotfix (declared by {via}) may ship at any time{why}")
-        return Decision(at, duration, True, hotfix, (reason,), (), next_window, ())
+        return Decision(at, duration, True, hotfix, (reason,), (), next_window, (), limit)
     reasons = windows.blockers(at, duration)
     if reasons or policy.incident_gate is None:
-        return Decision(at, duration, not reasons, hotfix, tuple(reasons), (), next_window, ())
+        return Decision(at, duration, not reasons, hotfix, tuple(reasons), (), next_window, (), limit)
     gate = check_incident_gate(policy.incident_gate, fetch)
-    return Decision(at, duration, not gate.reasons, hotfix, gate.reasons, gate.notes, next_window, gate.sources)
+    return Decision(at, duration, not gate.reasons, hotfix, gate.reasons, gate.notes, next_window, gate.sources, limit)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from deploy_guard.inputs import env_text, utf8_text
 from deploy_guard.policy import HotfixConfig
 
 REF_VARIABLES = ("CI_COMMIT_REF_NAME", "GITHUB_HEAD_REF", "GITHUB_REF_NAME")
@@ -45,18 +46,21 @@ def _strip_tags(message: str, tags: tuple[str, ...]) -> str | None:
 
 
 def detect_hotfix(config: HotfixConfig, environ: Mapping[str, str], *, flag: bool, reason: str | None) -> Hotfix:
-    """What declared this release a hotfix (if anything) and its reason (if any)."""
+    """What declared this release a hotfix (if anything) and its reason (if any).
+
+    Raises UsageError when the reason or a variable read here is not valid UTF-8.
+    """
     triggers: list[str] = []
     if flag:
         triggers.append("--hotfix")
-    if environ.get(HOTFIX_VARIABLE, "").strip().lower() in _TRUE:
+    if env_text(environ, HOTFIX_VARIABLE).strip().lower() in _TRUE:
         triggers.append(f"{HOTFIX_VARIABLE}=1")
     for variable in REF_VARIABLES:
-        ref = environ.get(variable, "")
+        ref = env_text(environ, variable)
         if ref and any(fnmatchcase(ref, pattern) for pattern in config.branch_patterns):
             triggers.append(f"{variable}={ref}")
-    message = environ.get(MESSAGE_VARIABLE, "")
+    message = env_text(environ, MESSAGE_VARIABLE)
     lowered = message.lower()
     triggers.extend(f"commit tag {tag}" for tag in config.commit_tags if tag.lower() in lowered)
-    given = " ".join(reason.split()) if reason else ""
+    given = " ".join(utf8_text(reason, "--reason").split()) if reason else ""
     return Hotfix(tuple(triggers), given or _strip_tags(message, config.commit_tags))

@@ -37,12 +37,10 @@ class StatusUnavailable(Exception):
 def http_get(url: str, timeout: float) -> bytes:
     """Body of a 2xx GET answer; StatusUnavailable on anything else."""
     import urllib.error
-    import urllib.parse
     import urllib.request
 
-    host = urllib.parse.urlsplit(url).hostname or ""
     handlers: list[urllib.request.BaseHandler] = []
-    if host in LOOPBACK_HOSTS or host.startswith("127."):
+    if _is_loopback(url):
         handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "deploy-guard"})
@@ -130,6 +128,25 @@ def _unreadable_text(incident: UnreadableIncident) -> str:
     return f"{incident.id or 'an incident'} that cannot be read ({incident.problem}), blocking to be safe"
 
 
+def _is_loopback(url: str) -> bool:
+    import urllib.parse
+
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _unreachable_help(url: str) -> str:
+    """What a developer blocked by an unanswered status URL can do about it."""
+    if _is_loopback(url):
+        where = "no watchdog answers on this machine (a CI runner usually runs none)"
+    else:
+        where = "check that the watchdog there runs and this runner may reach it"
+    return (
+        f"{where}: point incident_gate.status_urls at your shop's watchdog (its /api/v1/status), "
+        "or set incident_gate.on_unreachable: allow"
+    )
+
+
 def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> GateResult:
     """Block on open incidents of `block_on` severity (warning: any) and on unreadable ones,
     and on silence if so configured."""
@@ -140,7 +157,13 @@ def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> 
         if source.error is not None:
             text = f"incident status {source.url} unreachable: {source.error}"
             if config.on_unreachable == "block":
-                reasons.append(Reason("incident_status_unreachable", text + " (on_unreachable: block)"))
+                reasons.append(
+                    Reason(
+                        "incident_status_unreachable",
+                        f"{text} (on_unreachable: block); {_unreachable_help(source.url)}",
+                        "incident_gate.on_unreachable: block",
+                    )
+                )
             else:
                 notes.append(text + " (on_unreachable: allow)")
             continue
@@ -152,5 +175,11 @@ def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> 
         blocking += [_unreadable_text(u) for u in source.unreadable]
         if blocking:
             listed = "; ".join(blocking)
-            reasons.append(Reason("incident_open", f"open incident(s) at {source.url}: {listed}"))
+            reasons.append(
+                Reason(
+                    "incident_open",
+                    f"open incident(s) at {source.url}: {listed}",
+                    f"incident_gate.block_on: {config.block_on}",
+                )
+            )
     return GateResult(tuple(reasons), tuple(notes), tuple(sources))

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from deploy_guard.default_policy import DEFAULT_POLICY_YAML
+from deploy_guard.inputs import env_text
 from watchdog.common.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml, parse_yaml
 from watchdog.common.holiday_calendar import is_known_country
 
@@ -30,6 +31,10 @@ ETC_POLICY_PATH = "/etc/shop-watchdog/deploy-guard.yaml"
 ENV_POLICY_PATH = "DEPLOY_GUARD_CONFIG"
 EMBEDDED_SOURCE = "<embedded default policy>"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FIRST_EDGE = date(1, 1, 2)
+LAST_EDGE = date(9999, 12, 30)
+MAX_BLOCK_DAYS_BEFORE = 31
+MAX_GATE_TIMEOUT = 60.0
 MINUTES_PER_DAY = 24 * 60
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -98,13 +103,17 @@ class Window:
 
 @dataclass(frozen=True)
 class Freeze:
-    """A closed period `[start, end)`; `whole_days` when given as dates (both inclusive)."""
+    """A closed period `[start, end)`; `whole_days` when given as dates (both inclusive).
+
+    `key` is its place in the policy file (`freezes[2]`), for messages.
+    """
 
     name: str
     start: datetime
     end: datetime
     reason: str
     whole_days: bool
+    key: str
 
 
 @dataclass(frozen=True)
@@ -187,14 +196,22 @@ def _moment(value: object, tz: ZoneInfo) -> datetime | None:
 def _freeze_edge(
     value: object, tz: ZoneInfo, path: str, problems: Problems, *, is_end: bool
 ) -> tuple[datetime, bool] | None:
-    """(instant, given as a date); a date end means the end of that day (inclusive)."""
+    """(instant, given as a date); a date end means the end of that day (inclusive).
+
+    Edges beyond the dates Python can shift between timezones (a freeze "until 9999-12-31")
+    are moved to the last (or first) such day: far outside any date the guard judges, so the
+    freeze means the same, and no later computation overflows.
+    """
     day = _date(value)
     if day is not None:
+        day = min(max(day, FIRST_EDGE), LAST_EDGE)
         if is_end:
             day += timedelta(days=1)
         return datetime.combine(day, time(), tzinfo=tz), True
     moment = _moment(value, tz)
     if moment is not None:
+        if not FIRST_EDGE <= moment.date() <= LAST_EDGE:
+            moment = datetime.combine(min(max(moment.date(), FIRST_EDGE), LAST_EDGE), time(), tzinfo=moment.tzinfo)
         return moment, False
     problems.add(path, f"expected a date (2026-11-23) or a date-time (2026-11-23T14:00), got {value!r}")
     return None
@@ -208,7 +225,7 @@ def _freeze(cfg: FreezeConfig, tz: ZoneInfo, path: str, problems: Problems) -> F
     if end[0] <= start[0]:
         problems.add(join(path, "end"), "must not be before start")
         return None
-    return Freeze(cfg.name, start[0], end[0], cfg.reason, start[1] and end[1])
+    return Freeze(cfg.name, start[0], end[0], cfg.reason, start[1] and end[1], path)
 
 
 def _timezone(name: str, problems: Problems) -> ZoneInfo | None:
@@ -236,8 +253,10 @@ def _check_gate(gate: IncidentGateConfig, problems: Problems) -> None:
     for i, url in enumerate(gate.status_urls):
         if not url.startswith(("http://", "https://")):
             problems.add(join("incident_gate.status_urls", i), f"expected an http:// or https:// URL, got {url!r}")
-    if gate.timeout <= 0:
-        problems.add("incident_gate.timeout", "must be more than 0s")
+    if not 0 < gate.timeout <= MAX_GATE_TIMEOUT:
+        problems.add(
+            "incident_gate.timeout", f"must be more than 0s and at most {MAX_GATE_TIMEOUT:g}s (CI waits that long)"
+        )
 
 
 def _check_hotfix(hotfix: HotfixConfig, problems: Problems) -> None:
@@ -289,6 +308,10 @@ def parse_policy(node: object, source: str) -> Policy:
         problems.add("holidays.country", f"unknown country code {country!r} for the holidays library (e.g. PL)")
     if cfg.holidays.block_days_before < 0:
         problems.add("holidays.block_days_before", "must not be negative")
+    elif cfg.holidays.block_days_before > MAX_BLOCK_DAYS_BEFORE:
+        problems.add(
+            "holidays.block_days_before", f"at most {MAX_BLOCK_DAYS_BEFORE} (a longer closed period is a freeze)"
+        )
     extra = _extra_days(cfg.holidays.extra, problems)
     freeze_tz = tz or ZoneInfo("UTC")  # with a bad timezone, still report the freezes' own problems
     freezes = [_freeze(f, freeze_tz, join("freezes", i), problems) for i, f in enumerate(cfg.freezes)]
@@ -317,7 +340,7 @@ def policy_path(explicit: str | None, environ: Mapping[str, str]) -> str | None:
     """The policy file to read, or None for the embedded default."""
     if explicit:
         return explicit
-    from_env = environ.get(ENV_POLICY_PATH)
+    from_env = env_text(environ, ENV_POLICY_PATH)
     if from_env:
         return from_env
     return ETC_POLICY_PATH if os.path.exists(ETC_POLICY_PATH) else None

@@ -8,6 +8,11 @@ of a DST change, and `--duration` counts real elapsed time.
 
 Openness is constant between "boundaries" (local midnights, window edges, freeze edges), so
 an interval is open when its start is open and every boundary inside it is.
+
+Only the dates the policy can judge are judged (`first_day`..`last_day`): the years the
+holidays library knows for the policy's country (outside them it knows no holiday at all,
+which must not read as "open"), and never so close to Python's year 1 or 9999 that the
+searches here would run off the calendar. Searches stop at `last_day`.
 """
 
 from __future__ import annotations
@@ -21,14 +26,21 @@ from deploy_guard.timefmt import days_text, duration_text, local_text
 from watchdog.common.holiday_calendar import HolidayCalendar
 
 HORIZON_DAYS = 366
+FIRST_DAY = date(2, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a release is blocked (or, code `hotfix`, why it is allowed anyway)."""
+    """Why a release is blocked (or, code `hotfix`, why it is allowed anyway).
+
+    `setting` is the policy setting behind it as written in the file ("holidays.country: PL"),
+    so a blocked developer knows what decided; empty when no setting did.
+    """
 
     code: str
     message: str
+    setting: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,22 @@ class ReleaseWindows:
         self._freezes = tuple(
             (Period(_utc(f.start), _utc(f.end)), f) for f in sorted(policy.freezes, key=lambda f: f.start)
         )
+        known = calendar.known_years
+        self.first_day, self.last_day = FIRST_DAY, LAST_DAY
+        self.range_why = "the range of dates deploy-guard computes with"
+        if known is not None:
+            self.first_day = max(FIRST_DAY, date(known[0], 1, 1))
+            self.last_day = min(LAST_DAY, date(known[1], 12, 31) - timedelta(days=calendar.block_days_before))
+            self.range_why = f"the holidays library knows {calendar.country} holidays for {known[0]}-{known[1]} only"
+
+    def range_text(self) -> str:
+        return f"{self.first_day.isoformat()} to {self.last_day.isoformat()}: {self.range_why}"
+
+    def out_of_range(self, day: date) -> str | None:
+        """Why the guard cannot judge this local date, or None when it can."""
+        if self.first_day <= day <= self.last_day:
+            return None
+        return f"{day.isoformat()} is outside the dates this policy can judge ({self.range_text()})"
 
     def _at(self, day: date, minutes: int) -> datetime:
         """UTC instant of a wall-clock time on a local date (a skipped time maps past the gap)."""
@@ -82,7 +110,7 @@ class ReleaseWindows:
         """`holiday` or `day_before_holiday` for a local date, else nothing."""
         name = self.calendar.holiday(day)
         if name is not None:
-            return [Reason("holiday", f"{day.isoformat()} is a holiday: {name}")]
+            return [Reason("holiday", f"{day.isoformat()} is a holiday: {name}", self._holiday_setting(day))]
         ahead = self.calendar.holiday_ahead(day)
         if ahead is not None:
             when = "the day" if ahead[0] - day == timedelta(days=1) else f"{(ahead[0] - day).days} days"
@@ -90,9 +118,15 @@ class ReleaseWindows:
                 Reason(
                     "day_before_holiday",
                     f"{day.isoformat()} is {when} before a holiday: {ahead[1]} ({ahead[0].isoformat()})",
+                    f"holidays.block_days_before: {self.calendar.block_days_before}",
                 )
             ]
         return []
+
+    def _holiday_setting(self, day: date) -> str:
+        if day in self.calendar.extra:
+            return f"holidays.extra: {day.isoformat()}"
+        return f"holidays.country: {self.calendar.country}"
 
     def _freeze_reason(self, freeze: Freeze) -> Reason:
         if freeze.whole_days:
@@ -101,7 +135,7 @@ class ReleaseWindows:
         else:
             span = f"{local_text(freeze.start, self.tz)} to {local_text(freeze.end, self.tz)}"
         why = f" ({freeze.reason})" if freeze.reason else ""
-        return Reason("freeze", f"freeze {freeze.name}{why} from {span}")
+        return Reason("freeze", f"freeze {freeze.name}{why} from {span}", f"{freeze.key}: {freeze.name}")
 
     def closures(self, moment: datetime) -> list[Reason]:
         """Every reason why a release may not start at this instant; empty when open."""
@@ -113,6 +147,7 @@ class ReleaseWindows:
                 Reason(
                     "outside_window",
                     f"{local_text(moment, self.tz)} is outside the release windows ({self.windows_text()})",
+                    f"windows: {self.windows_text()}",
                 )
             )
         reasons.extend(self.day_reasons(day))
@@ -158,6 +193,7 @@ class ReleaseWindows:
                         f"{release} would run past the window's end at {local_text(boundary, self.tz)}"
                         if r.code == "outside_window"
                         else f"{release} would still run at {local_text(boundary, self.tz)}: {r.message}",
+                        r.setting,
                     )
                     for r in later
                 ]
@@ -203,13 +239,19 @@ class ReleaseWindows:
         """
         at = _utc(at)
         first = self.local_date(at) - timedelta(days=1)
-        for period in self.open_periods(first, first + timedelta(days=horizon_days + 1)):
+        for period in self.open_periods(first, min(first + timedelta(days=horizon_days + 1), self.last_day)):
             if period.end <= at:
                 continue
             if period.end - max(period.start, at) >= duration:
                 if period.start > at + timedelta(days=horizon_days):
                     return None
                 return period
+        return None
+
+    def search_limit(self, at: datetime, horizon_days: int = HORIZON_DAYS) -> date | None:
+        """The last date `next_window` looks at when that is before the usual horizon, else None."""
+        if self.local_date(at) + timedelta(days=horizon_days) > self.last_day:
+            return self.last_day
         return None
 
     def day_plan(self, day: date) -> DayPlan:

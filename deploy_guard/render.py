@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from deploy_guard.ci_identity import CiIdentity
 from deploy_guard.decision import Decision
-from deploy_guard.policy import Policy
+from deploy_guard.policy import EMBEDDED_SOURCE, ENV_POLICY_PATH, Policy
 from deploy_guard.release_windows import DayPlan, Period
 from deploy_guard.timefmt import DAY_NAMES, duration_text, local_text, offset_text
 
@@ -35,8 +35,10 @@ def decision_json(decision: Decision, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def next_window_text(period: Period | None, at: datetime, tz: ZoneInfo) -> str:
+def next_window_text(period: Period | None, at: datetime, tz: ZoneInfo, searched_until: date | None = None) -> str:
     if period is None:
+        if searched_until is not None:
+            return f"No release window opens up to {searched_until.isoformat()}, the last date this policy can judge."
         return "No release window opens within a year."
     if period.start <= at:
         return f"The window is open now, until {local_text(period.end, tz)}."
@@ -44,25 +46,47 @@ def next_window_text(period: Period | None, at: datetime, tz: ZoneInfo) -> str:
     return f"Next window opens {local_text(period.start, tz)}, closes {local_text(period.end, tz, date=not same_day)}."
 
 
-def decision_line(decision: Decision, tz: ZoneInfo) -> str:
-    """One line: allowed or blocked, why, and when the next window opens."""
+def decision_line(decision: Decision, policy: Policy) -> str:
+    """One line: allowed or blocked, why, when the next window opens; when blocked, also the
+    policy settings behind the block (file and keys) and what may still ship."""
+    tz = policy.timezone
     when = local_text(decision.at, tz)
     size = f" ({duration_text(decision.duration)} release)" if decision.duration.total_seconds() else ""
     why = "; ".join(r.message for r in decision.reasons)
+    window = decision.next_window
     if decision.allowed:
         head = f"ALLOWED at {when}{size}" + (f" - {why}" if why else "") + "."
+        return f"{head} {next_window_text(window, decision.at, tz, decision.searched_until)}"
+    if window is not None and window.start <= decision.at:  # the calendar is open: only the gate blocks
+        after = f"The release window itself is open until {local_text(window.end, tz)}."
     else:
-        head = f"BLOCKED at {when}{size} - {why}."
-    return f"{head} {next_window_text(decision.next_window, decision.at, tz)}"
+        after = next_window_text(window, decision.at, tz, decision.searched_until)
+    return f"BLOCKED at {when}{size} - {why}. {_blocked_by(decision, policy)} {after}"
+
+
+def _blocked_by(decision: Decision, policy: Policy) -> str:
+    """ "Set by KEY: VALUE in FILE; a hotfix may ship at any time (--hotfix --reason TEXT)."."""
+    settings = ", ".join(dict.fromkeys(r.setting for r in decision.reasons if r.setting))
+    where = policy.source
+    if where == EMBEDDED_SOURCE:
+        where += f" (no policy file: write one and name it with -c FILE or ${ENV_POLICY_PATH})"
+    hotfix = "--hotfix --reason TEXT" if policy.hotfix.require_reason else "--hotfix"
+    return f"Set by {settings} in {where}; a hotfix may ship at any time ({hotfix})."
 
 
 def audit_record(
-    decision: Decision, policy: Policy, ci: CiIdentity, now: datetime, given_reason: str | None
+    decision: Decision, policy: Policy, ci: CiIdentity, now: datetime, given_reason: str | None, *, query: bool
 ) -> dict[str, Any]:
-    """The audit log line: the decision, its reasons, the hotfix reason and the CI identity."""
+    """The audit log line: the decision, its reasons, the hotfix reason and the CI identity.
+
+    `kind` is "release" for a decision about now (what a pipeline asks before it releases)
+    and "query" for a question about another time (`--at`): a query never released anything,
+    and whoever reads the log for what shipped counts only the "release" records.
+    """
     tz = policy.timezone
     return {
         "time": now.astimezone(UTC).isoformat(timespec="seconds"),
+        "kind": "query" if query else "release",
         "decision": "allowed" if decision.allowed else "blocked",
         "at": iso(decision.at, tz),
         "duration_seconds": int(decision.duration.total_seconds()),

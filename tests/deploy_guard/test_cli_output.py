@@ -6,11 +6,13 @@ from tests.deploy_guard.conftest import PLAIN, GuardRunner
 
 
 def test_blocked_line_says_why_and_when_the_next_window_opens_in_local_time(guard: GuardRunner) -> None:
-    result = guard.run("check", "--at", "2026-12-24T10:00", policy=guard.policy(PLAIN))
+    policy = guard.policy(PLAIN)
+    result = guard.run("check", "--at", "2026-12-24T10:00", policy=policy)
     assert result.code == 1
     assert result.out.count("\n") == 1
     assert result.out == (
         "BLOCKED at Thu 2026-12-24 10:00 CET (+01:00) - 2026-12-24 is a holiday: Christmas Eve. "
+        f"Set by holidays.country: PL in {policy}; a hotfix may ship at any time (--hotfix --reason TEXT). "
         "Next window opens Mon 2026-12-28 08:00 CET (+01:00), closes 12:00 CET (+01:00).\n"
     )
 

@@ -34,6 +34,8 @@ MONDAY_TO_FRIDAY: frozenset[int] = frozenset(range(5))
 
 class _CountryHolidays(Protocol):
     supported_languages: tuple[str, ...]
+    start_year: int
+    end_year: int
 
     def __call__(self, *, years: int, language: str | None) -> Mapping[date, str]: ...
 
@@ -142,14 +144,30 @@ class HolidayCalendar:
         about: a daemon whose warnings never wait for business hours never loads it."""
         self._years: dict[int, Mapping[date, str]] = {}
 
+    @property
+    def known_years(self) -> tuple[int, int] | None:
+        """First and last year the country's public holidays are known for; None without a country.
+
+        Outside them the library returns no holidays at all, which must not read as "no holiday".
+        """
+        cls = self._country_class()
+        return None if cls is None else (cls.start_year, cls.end_year)
+
+    def _country_class(self) -> _CountryHolidays | None:
+        """The country's holidays class, its module imported on first use (see `_country`)."""
+        if self._country is None:
+            return None
+        cls: _CountryHolidays = getattr(_import(f"holidays.countries.{self._country[0]}"), self._country[1])
+        return cls
+
     def holidays_in(self, year: int) -> Mapping[date, str]:
         """All holidays of a year, public and company, date -> name (names joined by "; ")."""
         cached = self._years.get(year)
         if cached is not None:
             return cached
         found: dict[date, str] = {}
-        if self._country is not None:
-            cls: _CountryHolidays = getattr(_import(f"holidays.countries.{self._country[0]}"), self._country[1])
+        cls = self._country_class()
+        if cls is not None:
             language = _LANGUAGE if _LANGUAGE in cls.supported_languages else None
             found.update(cls(years=year, language=language))
         for day, name in self.extra.items():
