@@ -130,12 +130,14 @@ def loads(text: str) -> Any:
     """The value of a one-document YAML text, or None for an empty one; raises YamlRejected."""
     if len(text) > MAX_BYTES:
         raise _rejected(f"the text is larger than {_LIMIT_TEXT}; refusing to read it")
-    builder = _Builder()
     try:
-        parser = _PARSER(text)
+        text.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates: text that never came from a UTF-8 file
         raise _rejected(f"not UTF-8 text (character {exc.start + 1})") from None
+    builder = _Builder()
+    parser = None
     try:
+        parser = _PARSER(text)  # PyYAML's own reader checks the characters here already
         builder.run(parser.get_event)
     except _Stop as stop:
         builder.issues.append(YamlIssue(builder.path() if stop.located else "", stop.message))
@@ -144,7 +146,8 @@ def loads(text: str) -> Any:
     except yaml.reader.ReaderError as exc:
         builder.issues.append(YamlIssue("", _reader_text(exc, text)))
     finally:
-        parser.dispose()
+        if parser is not None:
+            parser.dispose()
     if builder.issues:
         raise YamlRejected(builder.issues)
     return builder.document
