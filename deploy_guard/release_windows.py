@@ -239,18 +239,19 @@ class ReleaseWindows:
         """
         at = _utc(at)
         first = self.local_date(at) - timedelta(days=1)
-        for period in self.open_periods(first, min(first + timedelta(days=horizon_days + 1), self.last_day)):
+        last = first + timedelta(days=min(horizon_days + 1, (self.last_day - first).days))
+        for period in self.open_periods(first, last):
             if period.end <= at:
                 continue
             if period.end - max(period.start, at) >= duration:
-                if period.start > at + timedelta(days=horizon_days):
+                if period.start - at > timedelta(days=horizon_days):
                     return None
                 return period
         return None
 
     def search_limit(self, at: datetime, horizon_days: int = HORIZON_DAYS) -> date | None:
         """The last date `next_window` looks at when that is before the usual horizon, else None."""
-        if self.local_date(at) + timedelta(days=horizon_days) > self.last_day:
+        if (self.last_day - self.local_date(at)).days < horizon_days:
             return self.last_day
         return None
 

@@ -21,7 +21,7 @@ def local_text(moment: datetime, tz: ZoneInfo, *, date: bool = True) -> str:
     """ "Thu 2026-12-24 10:00 CET (+01:00)"; seconds only when not zero."""
     local = moment.astimezone(tz)
     clock = local.strftime("%H:%M:%S" if local.second else "%H:%M")
-    day = f"{DAY_NAMES[local.weekday()]} {local:%Y-%m-%d} " if date else ""
+    day = f"{DAY_NAMES[local.weekday()]} {local.date().isoformat()} " if date else ""  # %Y drops zeros of year 2
     return f"{day}{clock} {local.tzname()} ({offset_text(local)})"
 
 

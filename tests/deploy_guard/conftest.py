@@ -10,7 +10,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,43 @@ def policy_from(node: Mapping[str, Any]) -> Policy:
     return parse_policy(dict(node), "<test>")
 
 
+# Runs a command and writes the peak RSS (KiB) of its process tree to argv[1]: a fresh
+# interpreter, so RUSAGE_CHILDREN holds nothing but that one command.
+_PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "with open(sys.argv[1], 'w') as fh:\n"
+    "    fh.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+# A private mount and network namespace: /var/log (the embedded default's audit log) and
+# /etc/shop-watchdog are empty tmpfs there, and no watchdog answers on its loopback.
+_ISOLATED = (
+    "mount -t tmpfs none /var/log && "
+    "{ [ ! -d /etc/shop-watchdog ] || mount -t tmpfs none /etc/shop-watchdog; } && "
+    'exec "$@"'
+)
+
+
 @dataclass
 class Result:
     code: int
     out: str
     err: str
+    seconds: float = 0.0
+    peak_rss_mib: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.out)
+
+    def assert_refused(self, *expected: str) -> None:
+        """Exit 2 with one line on stderr holding every `expected` text; nothing on stdout."""
+        assert self.code == 2, self
+        assert self.out == "", self
+        assert len(self.err.splitlines()) == 1, self.err
+        assert "Traceback" not in self.err and "internal error" not in self.err, self.err
+        for text in expected:
+            assert text in self.err, self.err
 
 
 class GuardRunner:
@@ -88,12 +118,37 @@ class GuardRunner:
         return env
 
     def run(
-        self, *args: str, policy: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 30
+        self,
+        *args: str,
+        policy: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 30,
+        prefix: Sequence[str] = (),
     ) -> Result:
+        """`deploy-guard ARGS`, behind `prefix` (e.g. faketime) if given."""
         proc = subprocess.run(
-            [str(CLI), *args], env=self.env(policy, env), capture_output=True, text=True, timeout=timeout
+            [*prefix, str(CLI), *args], env=self.env(policy, env), capture_output=True, text=True, timeout=timeout
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def run_measured(self, *args: str, policy: Path | None = None, timeout: float = 60) -> Result:
+        """Like `run`, with its wall time and peak RSS."""
+        rss_file = self.tmp_path / "peak-rss"
+        started = time.monotonic()
+        result = self.run(
+            *args, policy=policy, timeout=timeout, prefix=[sys.executable, "-c", _PEAK_RSS, str(rss_file)]
+        )
+        result.seconds = time.monotonic() - started
+        result.peak_rss_mib = int(rss_file.read_text()) / 1024
+        return result
+
+    def run_isolated(self, *args: str, timeout: float = 30) -> Result:
+        """`run` without DEPLOY_GUARD_CONFIG in a private namespace (see _ISOLATED): the embedded default."""
+        return self.run(
+            *args,
+            timeout=timeout,
+            prefix=["unshare", "--mount", "--net", "--propagation", "private", "bash", "-c", _ISOLATED, "isolated"],
+        )
 
     def audit_records(self) -> list[dict[str, Any]]:
         if not self.audit_log.exists():

@@ -121,3 +121,12 @@ def test_a_full_disk_fails_closed(guard: GuardRunner, full_disk: Path) -> None:
     assert result.code == 2
     assert result.out == ""
     assert "No space left on device" in result.err
+
+
+def test_a_question_about_another_time_is_recorded_as_a_query(guard: GuardRunner) -> None:
+    policy = guard.policy(ALWAYS_OPEN)
+    assert guard.run("check", "--at", "2026-12-24T10:00", policy=policy).code == 0
+    assert guard.run("check", policy=policy).code == 0
+    query, release = guard.audit_records()
+    assert (query["kind"], query["decision"], query["at"]) == ("query", "allowed", "2026-12-24T10:00:00+01:00")
+    assert (release["kind"], release["decision"]) == ("release", "allowed")
