@@ -88,19 +88,24 @@ _MERGE_KEY = _MergeKey()
 _NO_KEY = object()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
-    """A sequence or mapping being read; `size` counts the values in it, aliases expanded."""
+    """A sequence or mapping being read; `size` counts the values in it, aliases expanded.
+
+    For a mapping: `key` is the key read and waiting for its value, `lines` the line of each
+    key's first occurrence, `duplicates` the lines of every key given more than once.
+    """
 
     value: Any
+    is_map: bool
     anchor: str | None
     line: int
     size: int = 1
     key: Any = _NO_KEY
     key_line: int = 0
-    key_lines: dict[tuple[type, Any], list[int]] = field(default_factory=dict)
+    lines: dict[Any, int] = field(default_factory=dict)
+    duplicates: dict[Any, list[int]] = field(default_factory=dict)
     merges: list[dict[Any, Any]] = field(default_factory=list)
-    duplicated: bool = False
 
 
 def _rejected(message: str) -> YamlRejected:
@@ -194,7 +199,7 @@ class _Builder:
         """The YAML path of the value being read (its mapping key or list index)."""
         parts: list[str] = []
         for frame in self.stack:
-            if isinstance(frame.value, list):
+            if not frame.is_map:
                 parts.append(f"[{len(frame.value)}]")
             elif frame.key is not _NO_KEY and frame.key is not _MERGE_KEY:
                 parts.append(f".{frame.key}" if parts else str(frame.key))
@@ -204,13 +209,23 @@ class _Builder:
         self.issues.append(YamlIssue(self.path(), message))
 
     def run(self, get_event: Any) -> None:
+        """Reads every event; the common case, a plain untagged scalar, is handled inline (speed)."""
+        scalar_event, resolved, add = events.ScalarEvent, self.resolved, self.add
         while True:
             event = get_event()
             kind = type(event)
-            if kind is events.ScalarEvent:
+            if kind is scalar_event and event.tag is None and event.anchor is None:
+                text = event.value
+                if event.implicit[0]:  # plain: its type comes from its text (YAML 1.1)
+                    tag = resolved.get(text) or self.resolve(text)
+                    value = text if tag == _STR else self.typed(tag, event)
+                else:
+                    value = text
+                add(value, 1, event.start_mark.line + 1)
+            elif kind is scalar_event:
                 self.scalar(event)
             elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
-                self.start(event, {} if kind is events.MappingStartEvent else [])
+                self.start(event, kind is events.MappingStartEvent)
             elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
                 self.end()
             elif kind is events.AliasEvent:
@@ -225,21 +240,27 @@ class _Builder:
             elif kind is events.StreamEndEvent or event is None:
                 return
 
-    def start(self, event: Any, value: Any) -> None:
+    def resolve(self, text: str) -> str:
+        tag: str = self.resolver.resolve(ScalarNode, text, (True, False))
+        if len(self.resolved) < _RESOLVE_CACHE_SIZE:
+            self.resolved[text] = tag
+        return tag
+
+    def start(self, event: Any, is_map: bool) -> None:
         line = event.start_mark.line + 1
         if len(self.stack) >= MAX_DEPTH:
             raise _Stop(f"nested deeper than {MAX_DEPTH} levels at line {line}; refusing to read on", located=False)
-        if self.stack and self.stack[-1].key is _NO_KEY and isinstance(self.stack[-1].value, dict):
+        if self.stack and self.stack[-1].is_map and self.stack[-1].key is _NO_KEY:
             raise _Stop(f"a list or mapping used as a key at line {line}; keys must be plain values")
         if event.tag not in (None, "!", _MAP, _SEQ):
             self.problem(f"unsupported YAML tag {_short(event.tag)} at line {line}")
         if event.anchor is not None:
             self.open_anchors.add(event.anchor)
-        self.stack.append(_Frame(value, event.anchor, line))
+        self.stack.append(_Frame({} if is_map else [], is_map, event.anchor, line))
 
     def end(self) -> None:
         frame = self.stack[-1]
-        if frame.duplicated:
+        if frame.duplicates:
             self.report_duplicates(frame)
         self.stack.pop()
         value = frame.value
@@ -267,6 +288,8 @@ class _Builder:
         if name not in self.anchors:
             raise _Stop(f"alias *{name} at line {line} refers to no anchor &{name} before it")
         value, size, _ = self.anchors[name]
+        if self.stack and self.stack[-1].is_map and self.stack[-1].key is _NO_KEY and isinstance(value, (list, dict)):
+            raise _Stop(f"a list or mapping used as a key at line {line}; keys must be plain values")
         self.alias_values += size
         if self.alias_values > MAX_ALIAS_VALUES:
             raise _Stop(
@@ -277,40 +300,38 @@ class _Builder:
         self.add(value, size, line)
 
     def scalar(self, event: Any) -> None:
+        """A scalar with an anchor or an explicit tag."""
         line = event.start_mark.line + 1
-        value = self.scalar_value(event, line)
+        tag = event.tag
+        if tag is None or tag == "!":
+            implicit = event.implicit[0] and tag is None  # quoted, or an explicit `!`: a string
+            tag = self.resolved.get(event.value) or self.resolve(event.value) if implicit else _STR
+        if tag == _STR:
+            value = event.value
+        elif tag in _SCALAR_TAGS or tag == _MERGE:
+            value = self.typed(tag, event)
+        else:
+            self.problem(f"unsupported YAML tag {_short(tag)} at line {line}")
+            value = None
         if event.anchor is not None:
             self.remember(event.anchor, value, 1, line)
         self.add(value, 1, line)
 
-    def scalar_value(self, event: Any, line: int) -> Any:
-        text: str = event.value
-        tag = event.tag
-        if tag is None or tag == "!":
-            if not event.implicit[0]:  # quoted, or an explicit `!`: a string
-                return text
-            tag = self.resolved.get(text)
-            if tag is None:
-                tag = self.resolver.resolve(ScalarNode, text, (True, False))
-                if len(self.resolved) < _RESOLVE_CACHE_SIZE:
-                    self.resolved[text] = tag
-        if tag == _STR:
-            return text
+    def typed(self, tag: str, event: Any) -> Any:
+        """The value of a scalar of a YAML type other than string; None (and a problem) when bad."""
         if tag == _MERGE:
             return _MERGE_KEY
-        if tag not in _SCALAR_TAGS:
-            self.problem(f"unsupported YAML tag {_short(tag)} at line {line}")
-            return None
-        node = ScalarNode(tag, text, event.start_mark, event.end_mark)
+        text: str = event.value
+        line = event.start_mark.line + 1
         try:
-            value = SafeConstructor.yaml_constructors[tag](self.constructor, node)
+            value = SafeConstructor.yaml_constructors[tag](self.constructor, ScalarNode(tag, text))
         except (yaml.constructor.ConstructorError, ValueError) as exc:
             path = self.path()
             where = f"{path}, " if path else ""
             problem = getattr(exc, "problem", None) or str(exc)
             self.issues.append(YamlIssue("", f"invalid YAML value: {problem} ({where}line {line}: {text!r})"))
             return None
-        if tag in (_INT, _FLOAT) and not isinstance(value, bool):
+        if tag in (_INT, _FLOAT):
             if isinstance(value, float) and not math.isfinite(value):
                 self.problem(f"{text} at line {line} is not a finite number")
                 return None
@@ -320,48 +341,41 @@ class _Builder:
         return value
 
     def add(self, value: Any, size: int, line: int) -> None:
-        if not self.stack:
+        stack = self.stack
+        if not stack:
             self.document = value
             return
-        frame = self.stack[-1]
+        frame = stack[-1]
         frame.size += size
-        container = frame.value
-        if isinstance(container, list):
-            container.append(value)
+        if not frame.is_map:
+            frame.value.append(value)
         elif frame.key is _NO_KEY:
-            self.key(frame, value, line)
+            frame.key, frame.key_line = value, line
         else:
-            self.item(frame, value, line)
+            self.item(frame, value)
 
-    def key(self, frame: _Frame, key: Any, line: int) -> None:
-        if key is not _MERGE_KEY:
-            try:
-                hash(key)
-            except TypeError:
-                raise _Stop(f"a list or mapping used as a key at line {line}; keys must be plain values") from None
-        frame.key, frame.key_line = key, line
-
-    def item(self, frame: _Frame, value: Any, line: int) -> None:
+    def item(self, frame: _Frame, value: Any) -> None:
         key, key_line = frame.key, frame.key_line
+        frame.key = _NO_KEY
         if key is _MERGE_KEY:
             sources = value if isinstance(value, list) else [value]
             if all(isinstance(source, dict) for source in sources):
                 frame.merges.extend(sources)
             else:
                 self.problem(f"<< at line {key_line} merges a mapping or a list of mappings only")
+            return
+        mapping = frame.value
+        if key in mapping:  # also 1 and true, which one Python dict cannot hold apart
+            frame.duplicates.setdefault(key, [frame.lines[key]]).append(key_line)
         else:
-            lines = frame.key_lines.setdefault((type(key), key), [])
-            lines.append(key_line)
-            frame.duplicated = frame.duplicated or len(lines) > 1
-            frame.value[key] = value
-        frame.key = _NO_KEY
+            frame.lines[key] = key_line
+        mapping[key] = value
 
     def report_duplicates(self, frame: _Frame) -> None:
         """Every key given more than once in the mapping `frame` (still on the stack)."""
         base = self.path()
-        for (_, key), lines in frame.key_lines.items():
-            if len(lines) > 1:
-                path = f"{base}.{key}" if base else str(key)
-                where = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
-                message = f"duplicate key at lines {where}: YAML would silently keep only the last one; merge them"
-                self.issues.append(YamlIssue(path, message))
+        for key, lines in frame.duplicates.items():
+            path = f"{base}.{key}" if base else str(key)
+            where = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+            message = f"duplicate key at lines {where}: YAML would silently keep only the last one; merge them"
+            self.issues.append(YamlIssue(path, message))
