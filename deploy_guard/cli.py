@@ -113,7 +113,7 @@ def parse_at(value: str | None, policy: Policy, clock: Clock, windows: ReleaseWi
         day = windows.local_date(moment)
     except OverflowError:  # an offset moves it past year 1 or 9999
         raise UsageError(
-            f"{what}: {value} is outside the dates this policy can judge ({windows.range_text()})"
+            f"{what}: {value or moment.isoformat()} is outside the dates this policy can judge ({windows.range_text()})"
         ) from None
     problem = windows.out_of_range(day)
     if problem is not None:
