@@ -22,6 +22,7 @@ Field conventions understood by `build()`:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -125,19 +126,25 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, 
 def parse_duration(value: object) -> float:
     """Seconds in a duration like "500ms", "30s", "5m", "1h", "1d" or a bare number.
 
-    Raises ValueError with a message fit for a config error.
+    Raises ValueError with a message fit for a config error, also for one too large to be a
+    number of seconds at all (a 400-digit count of days is infinity as a float).
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 30s, 5m or 500ms, got {value!r}")
+    seconds: float | None = None
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"duration must not be negative, got {value!r}")
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION_RE.match(value)
         if m:
-            return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-    raise ValueError(f"expected a duration like 30s, 5m or 500ms, got {value!r}")
+            seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    if seconds is None:
+        raise ValueError(f"expected a duration like 30s, 5m or 500ms, got {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration too large, got {str(value)[:40]!r}")
+    return seconds
 
 
 def parse_percent(value: object) -> float:

@@ -44,6 +44,12 @@ def test_bad_durations_are_rejected_with_an_example(bad: object) -> None:
         parse_duration(bad)
 
 
+@pytest.mark.parametrize("huge", ["9" * 400 + "d", "1" + "0" * 309, float("inf"), float("nan")])
+def test_durations_beyond_any_number_of_seconds_are_rejected(huge: object) -> None:
+    with pytest.raises(ValueError, match="duration too large"):
+        parse_duration(huge)
+
+
 @pytest.mark.parametrize(("text", "value"), [("80%", 80.0), ("0%", 0.0), ("100%", 100.0), (90, 90.0), ("12.5 %", 12.5)])
 def test_percentages(text: object, value: float) -> None:
     assert parse_percent(text) == value
