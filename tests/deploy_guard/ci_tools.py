@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.systemd.rootfs import CACHE_DIR
+from tests.systemd.wheelhouse import PROJECT_FILES
 
 NPM_MANIFEST = Path(__file__).with_name("npm")
-PROJECT_FILES = ("pyproject.toml", "README.md", "watchdog", "checks", "deploy_guard")
 LIBFAKETIME_NAME = "faketime/libfaketime.so.1"
 PIPELINE_TIMEOUT = 600
 
