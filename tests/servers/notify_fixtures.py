@@ -27,6 +27,8 @@ from watchdog.delivery.channels.transports import Transports, default_transports
 from watchdog.delivery.notification import Notification, new_notification_id
 from watchdog.delivery.outbox import Outbox, RetryPolicy
 from watchdog.service.metrics import OutboxCollector
+from watchdog.storage.database import Database
+from watchdog.storage.outbox import OutboxStore
 
 FAST_RETRY = RetryPolicy(initial=0.05, maximum=0.5, jitter=0.1, fallback_after_attempts=3, fallback_after=30.0)
 
@@ -110,21 +112,22 @@ def make_notification() -> Callable[..., Notification]:
 
 @pytest.fixture
 def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
-    """make_outbox(channels, db_path=, policy=, registry=, clock=, start=) -> an Outbox (closed at teardown)."""
-    made: list[Outbox] = []
+    """make_outbox(channels, state_dir=, policy=, registry=, clock=, start=) -> an Outbox (closed at teardown)."""
+    made: list[tuple[Outbox, Database]] = []
 
     def make(
         channels: Mapping[str, Channel[object]],
         *,
-        db_path: Path | None = None,
+        state_dir: Path | None = None,
         policy: RetryPolicy = FAST_RETRY,
         registry: CollectorRegistry | None = None,
         clock: Clock | None = None,
         start: bool = True,
     ) -> Outbox:
         registry = registry or CollectorRegistry()
+        db = Database(str(state_dir or tmp_path))
         outbox = Outbox(
-            str(db_path or tmp_path / "state.db"),
+            OutboxStore(db),
             channels,
             clock or SystemClock(),
             registry,
@@ -132,14 +135,15 @@ def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
             close_timeout=5.0,
         )
         registry.register(OutboxCollector(outbox))  # as the daemon reads it: at scrape time
-        made.append(outbox)
+        made.append((outbox, db))
         if start:
             outbox.start()
         return outbox
 
     yield make
-    for outbox in made:
+    for outbox, db in made:
         outbox.close()
+        db.close()
 
 
 def channel_spec(name: str, type_: str, **options: Any) -> dict[str, Any]:

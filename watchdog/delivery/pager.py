@@ -8,7 +8,6 @@ the receiver's answer at once.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 
@@ -22,17 +21,17 @@ from watchdog.delivery.channels.registry import build_channels
 from watchdog.delivery.channels.transports import default_transports
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox
-from watchdog.storage.state import DB_NAME
+from watchdog.storage.outbox import OutboxStore
 
 
 class OutboxPager:
     """The delivery side as the engine uses it: channels built from the config, the durable
-    outbox, and the transports they share (closed with it)."""
+    outbox over `store`, and the transports they share (closed with it)."""
 
-    def __init__(self, config: WatchdogConfig, clock: Clock, registry: CollectorRegistry) -> None:
+    def __init__(self, config: WatchdogConfig, store: OutboxStore, clock: Clock, registry: CollectorRegistry) -> None:
         self._transports = default_transports(clock)
         channels = build_channels(config.notify.channels, self._transports)
-        self._outbox = Outbox(os.path.join(config.state_dir, DB_NAME), channels, clock, registry)
+        self._outbox = Outbox(store, channels, clock, registry)
         self._outbox.start()
 
     def enqueue(self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = ()) -> None:

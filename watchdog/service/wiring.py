@@ -2,7 +2,8 @@
 
 The engine decides; storage, delivery and the metrics that count its events are built here
 and handed to it, so the incident layer never constructs a database, a transport or a
-metric itself. The gauges that mirror its state are read from it at scrape time.
+metric itself. The gauges that mirror its state are read from it at scrape time. One state
+database serves both the incident store and the outbox.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from watchdog.delivery.pager import OutboxPager
 from watchdog.incidents.engine import IncidentEngine
 from watchdog.monitor.checkstate import Rechecker, ResultSink
 from watchdog.service.metrics import IncidentCounters, IncidentStateCollector, OutboxCollector
+from watchdog.storage.database import Database
+from watchdog.storage.outbox import OutboxStore
 from watchdog.storage.state import StateStore
 
 
@@ -29,16 +32,17 @@ def build_engine(
     wake: Callable[[], None] = lambda: None,
 ) -> ResultSink:
     """The daemon's incident engine: state database, channels, outbox (started), engine, and
-    its metrics on `registry`.
+    its metrics on `registry`. Never fails for a bad or unwritable state file (see
+    watchdog.storage.database).
 
     `wake` wakes the daemon's loop when work is waiting for its next `tick()` (a finished restart)."""
-    store = StateStore(config.state_dir)
-    pager = OutboxPager(config, clock, registry)
+    db = Database(config.state_dir, clock=clock)
+    pager = OutboxPager(config, OutboxStore(db), clock, registry)
     engine = IncidentEngine(
         config,
         clock=clock,
         recheck=recheck,
-        store=store,
+        store=StateStore(db),
         pager=pager,
         observer=IncidentCounters(registry),
         wake=wake,

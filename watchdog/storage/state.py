@@ -1,91 +1,27 @@
-"""The daemon's memory across restarts: incidents, their timelines, restarts, budgets, silences.
+"""The incident store: incidents, their timelines, restarts, restart budgets, silences.
 
-One SQLite database in WAL mode under `state_dir` (the outbox keeps its own table in the same
-file). Every change is committed before the call returns, so a `kill -9` at any moment loses
-nothing that was acted on: unresolved incidents, who was paged and when, and the restart
-counters come back on start. The schema is versioned with `PRAGMA user_version`; `MIGRATIONS`
-only ever grows, and a database newer than this code is refused rather than misread.
+A repository over the state database (database.py), which owns the file, the schema and
+what happens when the disk fails; every method commits (to the file, or to memory while
+the file cannot be written) before it returns, and never raises a store fault into the
+engine. Unresolved incidents, who was paged and when, and the restart counters come back
+on start.
 
 Times are stored as ISO-8601 UTC wall-clock strings: monotonic time does not survive a
 restart. The engine converts them back to monotonic deadlines when it loads them.
+Appended rows (timeline entries, restarts) carry a key of their own, so writing a change
+down a second time after a failed commit adds nothing twice.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-DB_NAME = "state.db"
-
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE incidents (
-        id TEXT PRIMARY KEY,
-        check_name TEXT NOT NULL,
-        check_type TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        state TEXT NOT NULL,
-        opened_at TEXT NOT NULL,
-        since TEXT NOT NULL,
-        closed_at TEXT,
-        resolution TEXT,
-        summary TEXT NOT NULL DEFAULT '',
-        paged_channels TEXT NOT NULL DEFAULT '[]',
-        paged_at TEXT,
-        last_reminder_at TEXT,
-        escalated_at TEXT,
-        acked_by TEXT,
-        acked_at TEXT,
-        notifications INTEGER NOT NULL DEFAULT 0,
-        tried TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX incidents_open ON incidents(closed_at);
-    CREATE TABLE timeline (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        incident_id TEXT NOT NULL,
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        text TEXT NOT NULL
-    );
-    CREATE INDEX timeline_incident ON timeline(incident_id, seq);
-    CREATE TABLE restarts (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        check_name TEXT NOT NULL,
-        incident_id TEXT NOT NULL,
-        at TEXT NOT NULL,
-        result TEXT NOT NULL,
-        returncode INTEGER,
-        duration REAL NOT NULL,
-        output TEXT NOT NULL
-    );
-    CREATE TABLE budgets (
-        check_name TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        count INTEGER NOT NULL,
-        ok_since TEXT
-    );
-    CREATE TABLE silences (
-        id TEXT PRIMARY KEY,
-        check_name TEXT NOT NULL,
-        until TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        created_by TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        ended_at TEXT
-    );
-    """,
-)
-
-
-class SchemaTooNew(Exception):
-    pass
+from watchdog.storage.database import Database, Tx
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -175,55 +111,28 @@ _INCIDENT_COLUMNS = (
 
 
 class StateStore:
-    """Thread-safe access to the state database; every method commits before returning."""
+    """The incident store over `db`; thread-safe (the database serialises access)."""
 
-    def __init__(self, state_dir: str) -> None:
-        os.makedirs(state_dir, mode=0o750, exist_ok=True)
-        self.path = os.path.join(state_dir, DB_NAME)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._migrate()
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    def _migrate(self) -> None:
-        with self._lock:
-            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(MIGRATIONS):
-                raise SchemaTooNew(
-                    f"{self.path}: schema version {version} is newer than this shop-watchdog ({len(MIGRATIONS)})"
-                )
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {number}")
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+    @classmethod
+    def open(cls, state_dir: str) -> StateStore:
+        """A store on its own database in `state_dir` (tools and tests; the daemon shares one
+        database between the incident store and the outbox)."""
+        return cls(Database(state_dir))
+
+    @property
+    def path(self) -> str:
+        return self.db.path
 
     @property
     def schema_version(self) -> int:
-        with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        return self.db.schema_version
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Closes the database, which the outbox shares: close the outbox first."""
+        self.db.close()
 
     # incidents
 
@@ -235,16 +144,13 @@ class StateStore:
             _iso(rec.paged_at), _iso(rec.last_reminder_at), _iso(rec.escalated_at),
             rec.acked_by, _iso(rec.acked_at), rec.notifications, rec.tried,
         )  # fmt: skip
-        with self._tx() as db:
-            db.execute(f"INSERT OR REPLACE INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({','.join('?' * 18)})", row)
-            db.executemany(
-                "INSERT INTO timeline (incident_id, at, kind, text) VALUES (?, ?, ?, ?)",
-                [(rec.id, _iso(e.at), e.kind, e.text) for e in timeline],
-            )
+        with self.db.transaction() as tx:
+            tx.execute(f"INSERT OR REPLACE INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({','.join('?' * 18)})", row)
+            for e in timeline:
+                _append(tx, "timeline", ("incident_id", "at", "kind", "text"), (rec.id, _iso(e.at), e.kind, e.text))
 
     def _incidents(self, where: str, args: Sequence[Any]) -> list[IncidentRecord]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {where}", args).fetchall()
+        rows = self.db.query(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {where}", args)
         return [
             IncidentRecord(
                 id=r[0],
@@ -280,48 +186,44 @@ class StateStore:
         return self._incidents("check_name = ? ORDER BY opened_at", (check,))
 
     def timeline(self, incident_id: str) -> list[TimelineEntry]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT at, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,)
-            ).fetchall()
+        rows = self.db.query("SELECT at, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,))
         return [TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows]
 
     # restarts and budgets
 
     def record_restart(self, rec: RestartRecord) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO restarts (check_name, incident_id, at, result, returncode, duration, output) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        with self.db.transaction() as tx:
+            _append(
+                tx,
+                "restarts",
+                ("check_name", "incident_id", "at", "result", "returncode", "duration", "output"),
                 (rec.check, rec.incident_id, _iso(rec.at), rec.result, rec.returncode, rec.duration, rec.output),
             )
 
     def restarts(self, check: str) -> list[RestartRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT check_name, incident_id, at, result, returncode, duration, output FROM restarts "
-                "WHERE check_name = ? ORDER BY seq",
-                (check,),
-            ).fetchall()
+        rows = self.db.query(
+            "SELECT check_name, incident_id, at, result, returncode, duration, output FROM restarts "
+            "WHERE check_name = ? ORDER BY seq",
+            (check,),
+        )
         return [RestartRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def save_budget(self, rec: BudgetRecord) -> None:
-        with self._tx() as db:
-            db.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT OR REPLACE INTO budgets (check_name, state, count, ok_since) VALUES (?, ?, ?, ?)",
                 (rec.check, rec.state, rec.count, _iso(rec.ok_since)),
             )
 
     def budgets(self) -> list[BudgetRecord]:
-        with self._lock:
-            rows = self._db.execute("SELECT check_name, state, count, ok_since FROM budgets").fetchall()
+        rows = self.db.query("SELECT check_name, state, count, ok_since FROM budgets")
         return [BudgetRecord(r[0], r[1], r[2], _dt(r[3])) for r in rows]
 
     # silences
 
     def save_silence(self, rec: SilenceRecord) -> None:
-        with self._tx() as db:
-            db.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT OR REPLACE INTO silences (id, check_name, until, reason, created_by, created_at, ended_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (rec.id, rec.check, _iso(rec.until), rec.reason, rec.by, _iso(rec.created_at), _iso(rec.ended_at)),
@@ -329,12 +231,18 @@ class StateStore:
 
     def active_silences(self) -> list[SilenceRecord]:
         """Silences not yet ended (an expired one is ended by the engine, which acts on it)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, check_name, until, reason, created_by, created_at FROM silences "
-                "WHERE ended_at IS NULL ORDER BY created_at"
-            ).fetchall()
+        rows = self.db.query(
+            "SELECT id, check_name, until, reason, created_by, created_at FROM silences "
+            "WHERE ended_at IS NULL ORDER BY created_at"
+        )
         return [
             SilenceRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], datetime.fromisoformat(r[5]))
             for r in rows
         ]
+
+
+def _append(tx: Tx, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
+    """Appends a row under a fresh `entry_key`: run again, the same statement adds nothing."""
+    names = ", ".join((*columns, "entry_key"))
+    marks = ", ".join("?" * (len(columns) + 1))
+    tx.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})", (*values, uuid.uuid4().hex))

@@ -283,17 +283,20 @@ def test_close_leaves_pending_rows_for_the_next_start(
 
 _CHILD = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from prometheus_client import CollectorRegistry
     from watchdog.delivery.channels.transports import default_transports
     from watchdog.delivery.channels.webhook import WebhookChannel, WebhookConfig
     from watchdog.common.clock import SystemClock
     from watchdog.delivery.notification import Notification
     from watchdog.delivery.outbox import Outbox, RetryPolicy
+    from watchdog.storage.database import Database
+    from watchdog.storage.outbox import OutboxStore
 
     db, url, body = sys.argv[1:4]
     channels = {"hook": WebhookChannel("hook", WebhookConfig(url=url, timeout=30.0), default_transports())}
-    outbox = Outbox(db, channels, SystemClock(), CollectorRegistry(), policy=RetryPolicy(initial=0.05, maximum=0.2))
+    store = OutboxStore(Database(os.path.dirname(db)))
+    outbox = Outbox(store, channels, SystemClock(), CollectorRegistry(), policy=RetryPolicy(initial=0.05, maximum=0.2))
     outbox.start()
     outbox.enqueue(Notification.from_json(body), ["hook"])
     print("queued", flush=True)
@@ -330,11 +333,11 @@ def test_pending_message_survives_kill_9_and_is_delivered_once(
     assert [r["state"] for r in rows(db)] == ["pending"]
     server = WebhookServer(port=port).start()
     try:
-        restarted = make_outbox(hooks(transports, hook=server.url), db_path=db)
+        restarted = make_outbox(hooks(transports, hook=server.url), state_dir=tmp_path)
         server.wait_for(1)
         wait_until(lambda: restarted.snapshot()["delivered"] == 1, 5, "the row marked delivered")
         restarted.close()
-        make_outbox(hooks(transports, hook=server.url), db_path=db)  # and once more: nothing re-sent
+        make_outbox(hooks(transports, hook=server.url), state_dir=tmp_path)  # and once more: nothing re-sent
         time.sleep(0.5)
         assert delivered_ids(server) == [n.id]
         assert len(server.requests) == 1
@@ -350,7 +353,7 @@ def test_kill_9_during_the_send_resends_after_restart(
     n = make_notification()
     webhook_server.respond(Reply(200, hang=30))
     run_and_kill(db, webhook_server.url, n, lambda: webhook_server.wait_for(1))
-    make_outbox(hooks(transports, hook=webhook_server.url), db_path=db)
+    make_outbox(hooks(transports, hook=webhook_server.url), state_dir=tmp_path)
     second = webhook_server.wait_for(2)[1]
     assert second.body["id"] == n.id and second.status == 200
 

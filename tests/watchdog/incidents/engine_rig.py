@@ -139,7 +139,7 @@ class Rig:
         return found
 
     def store(self) -> StateStore:
-        return StateStore(self.cfg.state_dir)
+        return StateStore.open(self.cfg.state_dir)
 
     def sent(self) -> int:
         """Messages handed to the outbox (pending, delivered or rejected)."""

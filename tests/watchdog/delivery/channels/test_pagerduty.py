@@ -141,7 +141,7 @@ def test_routing_key_never_reaches_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     pagerduty_receiver.respond(Reply(400, {"status": "invalid event", "errors": [f"bad key {routing_key}"]}))
-    outbox = make_outbox({"pager": pd_channel(transports, pagerduty_receiver.url)}, db_path=tmp_path / "s.db")
+    outbox = make_outbox({"pager": pd_channel(transports, pagerduty_receiver.url)}, state_dir=tmp_path / "s")
     n = make_notification()
     with caplog.at_level(logging.DEBUG):
         outbox.enqueue(n, ["pager"])
@@ -149,7 +149,7 @@ def test_routing_key_never_reaches_the_log(
         outbox.close()
     assert "event=notification_rejected" in caplog.text
     assert routing_key not in caplog.text
-    [row] = _stored_errors(tmp_path / "s.db")
+    [row] = _stored_errors(tmp_path / "s" / "state.db")
     assert "HTTP 400" in row and routing_key not in row
 
 

@@ -1,0 +1,78 @@
+"""A preallocated file in `state_dir`, deleted when the disk is full so the store can still
+write down the crisis it is paging about.
+
+A full disk is usually filled by something else (logs, uploads, a backup). When a write of
+the store fails for lack of space, the store deletes the reserve and tries again: the
+incident and its page are committed before they are sent, as on any other day, and survive
+a crash. The reserve is made again once free space is back to twice its size, so a disk
+that hovers at the edge does not take it and give it back on every write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+from watchdog.common.logs import event
+
+log = logging.getLogger(__name__)
+
+RESERVE_NAME = "state.reserve"
+RESERVE_BYTES = 1024 * 1024
+
+
+class Reserve:
+    def __init__(self, directory: str, size: int = RESERVE_BYTES) -> None:
+        self.path = os.path.join(directory, RESERVE_NAME)
+        self.size = size
+
+    @property
+    def present(self) -> bool:
+        return self.size > 0 and os.path.isfile(self.path)
+
+    def low_space(self) -> bool:
+        """Less free space than the reserve holds (a write error may be the disk being full
+        even when SQLite reports it as an I/O error)."""
+        try:
+            st = os.statvfs(os.path.dirname(self.path))
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < self.size
+
+    def release(self) -> bool:
+        """Deletes the reserve; True when that freed space (it was there)."""
+        try:
+            os.unlink(self.path)
+        except OSError:
+            return False
+        event(log, "state_reserve_released", logging.WARNING, path=self.path, bytes=self.size)
+        return True
+
+    def ensure(self) -> bool:
+        """Makes the reserve unless it exists or free space is below twice its size; True
+        when it is in place afterwards. Never raises: a reserve is a precaution."""
+        if self.size <= 0:
+            return False
+        if os.path.isfile(self.path):
+            return True
+        directory = os.path.dirname(self.path)
+        partial = self.path + ".partial"
+        try:
+            st = os.statvfs(directory)
+            if st.f_bavail * st.f_frsize < 2 * self.size:
+                return False
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.size)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(partial, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            event(log, "state_reserve_not_made", logging.WARNING, path=self.path, error=exc.strerror or str(exc))
+            return False
+        event(log, "state_reserve_made", path=self.path, bytes=self.size)
+        return True
