@@ -63,3 +63,8 @@ def exhaust_inodes(mountpoint: Path) -> int:
         except OSError:
             return count
         count += 1
+
+
+def remount(mountpoint: Path, mode: str) -> None:
+    """Remounts read-only (`ro`, refused while a file on it is open for writing) or `rw`."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(mountpoint)], check=True, capture_output=True, timeout=10)

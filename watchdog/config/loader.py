@@ -32,6 +32,7 @@ from watchdog.common.extras import MissingExtra
 from watchdog.common.holiday_calendar import is_known_country
 from watchdog.common.plugin import Configured
 from watchdog.config.model import (
+    STATE_STORE_CHECK,
     BusinessHours,
     ChannelSpec,
     CheckSpec,
@@ -146,6 +147,8 @@ def _parse_checks(node: object, defaults: Defaults, registry: Registry, problems
     for i, item in enumerate(node):
         path = join("checks", i)
         name = item.get("name") if isinstance(item, dict) else None
+        if name == STATE_STORE_CHECK:
+            problems.add(join(path, "name"), f"{name!r} is the name of the daemon's own state store check")
         if isinstance(name, str) and name in first:
             problems.add(join(path, "name"), f"duplicate check name {name!r} (also checks[{first[name]}])")
         elif isinstance(name, str):

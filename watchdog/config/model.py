@@ -248,3 +248,8 @@ def _collect_secrets(node: object, found: list[Secret], seen: set[int]) -> None:
     elif isinstance(node, Mapping):
         for item in node.values():
             _collect_secrets(item, found, seen)
+
+
+STATE_STORE_CHECK = "state-store"
+"""The daemon's own check of its state store (watchdog.service.storewatch): not configured,
+and no configured check may take its name."""

@@ -8,8 +8,9 @@ prefix, base units (seconds, bytes), `_total` counters.
 
 Three kinds of metrics: `Metrics` records check results as they come; `IncidentCounters`
 counts the incident engine's domain events (it is the engine's `IncidentObserver`);
-`IncidentStateCollector` and `OutboxCollector` read what mirrors state (unresolved
-incidents by state, active silences, pending notifications) when Prometheus scrapes, like
+`IncidentStateCollector`, `OutboxCollector` and `StoreCollector` read what mirrors state
+(unresolved incidents by state, active silences, pending notifications, the state store's
+health) when Prometheus scrapes, like
 client_python's process collector, so nothing pushes those numbers on every result and
 they are never stale.
 
@@ -36,6 +37,7 @@ from watchdog.common.status_document import OutboxSummary
 from watchdog.config.model import CheckSpec
 from watchdog.delivery.notification import Kind
 from watchdog.monitor.checkstate import CheckState
+from watchdog.storage.database import StoreHealth
 
 _MEASUREMENT_RE = re.compile(r"[^a-zA-Z0-9_]")
 _STATUSES = ("ok", "warning", "critical", "unknown")
@@ -327,3 +329,45 @@ class OutboxCollector(Collector):
     @staticmethod
     def _family() -> GaugeMetricFamily:
         return GaugeMetricFamily("shop_watchdog_outbox_pending", "Notifications written but not yet delivered.")
+
+
+class StoreGauges(Protocol):
+    """What `StoreCollector` reads: the state database (watchdog.storage.database.Database)."""
+
+    def health(self) -> StoreHealth: ...
+
+
+class StoreCollector(Collector):
+    """The state store's health, read at scrape time: whether it writes to disk or keeps
+    changes in memory, how many it keeps, whether its reserve is in place."""
+
+    def __init__(self, store: StoreGauges) -> None:
+        self._store = store
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        writing, unsaved, reserve = self._families()
+        health = self._store.health()
+        writing.add_metric([], int(health.writing))
+        unsaved.add_metric([], health.unsaved)
+        reserve.add_metric([], int(health.reserve))
+        return writing, unsaved, reserve
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "shop_watchdog_state_store_writing",
+                "1 while the state store writes to disk, 0 while it keeps changes in memory.",
+            ),
+            GaugeMetricFamily(
+                "shop_watchdog_state_store_unsaved_transactions",
+                "Transactions kept in memory, not yet written to disk.",
+            ),
+            GaugeMetricFamily(
+                "shop_watchdog_state_store_reserve",
+                "1 while the reserve file that makes room on a full disk is in place.",
+            ),
+        )

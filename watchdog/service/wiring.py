@@ -3,7 +3,8 @@
 The engine decides; storage, delivery and the metrics that count its events are built here
 and handed to it, so the incident layer never constructs a database, a transport or a
 metric itself. The gauges that mirror its state are read from it at scrape time. One state
-database serves both the incident store and the outbox.
+database serves both the incident store and the outbox; the store's own health is fed to
+the engine as the `state-store` check (watchdog.service.storewatch).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from watchdog.config.model import WatchdogConfig
 from watchdog.delivery.pager import OutboxPager
 from watchdog.incidents.engine import IncidentEngine
 from watchdog.monitor.checkstate import Rechecker, ResultSink
-from watchdog.service.metrics import IncidentCounters, IncidentStateCollector, OutboxCollector
+from watchdog.service.metrics import IncidentCounters, IncidentStateCollector, OutboxCollector, StoreCollector
+from watchdog.service.storewatch import StoreWatch, with_store_check
 from watchdog.storage.database import Database
 from watchdog.storage.outbox import OutboxStore
 from watchdog.storage.state import StateStore
@@ -31,15 +33,15 @@ def build_engine(
     registry: CollectorRegistry,
     wake: Callable[[], None] = lambda: None,
 ) -> ResultSink:
-    """The daemon's incident engine: state database, channels, outbox (started), engine, and
-    its metrics on `registry`. Never fails for a bad or unwritable state file (see
-    watchdog.storage.database).
+    """The daemon's incident engine watched by StoreWatch: state database, channels, outbox
+    (started), engine, and their metrics on `registry`. Never fails for a bad or unwritable
+    state file (see watchdog.storage.database).
 
     `wake` wakes the daemon's loop when work is waiting for its next `tick()` (a finished restart)."""
     db = Database(config.state_dir, clock=clock)
     pager = OutboxPager(config, OutboxStore(db), clock, registry)
     engine = IncidentEngine(
-        config,
+        with_store_check(config),
         clock=clock,
         recheck=recheck,
         store=StateStore(db),
@@ -49,4 +51,5 @@ def build_engine(
     )
     registry.register(IncidentStateCollector(engine))
     registry.register(OutboxCollector(pager))
-    return engine
+    registry.register(StoreCollector(db))
+    return StoreWatch(engine, db, clock)

@@ -71,6 +71,8 @@ CHECKPOINT_PAGES = 100
 already holds, so on a full disk only the growth of the database itself needs new space."""
 WAL_LIMIT = 1024 * 1024
 
+_MAGIC = b"SQLite format 3\x00"
+
 Statement = tuple[str, tuple[Any, ...]]
 T = TypeVar("T")
 
@@ -330,7 +332,7 @@ class Database:
                 if new:
                     conn = self._copy_memory_to_file(conn)
                 else:
-                    _write_down(conn, self._unsaved)
+                    write_down(conn, self._unsaved)
             except sqlite3.Error as exc:
                 _close_quietly(conn)
                 if not is_damage(exc):
@@ -432,13 +434,22 @@ class Database:
 
 
 def _unusable(path: str) -> tuple[str, str] | None:
-    """(label, reason) when `path` exists but SQLite cannot use it whatever the disk does."""
+    """(label, reason) when `path` exists but SQLite cannot use it whatever the disk does.
+    Looked at before SQLite opens it: SQLite would reset the companion files of a file it
+    cannot read, and they belong with it."""
     if not os.path.lexists(path):
         return None
     if not os.path.isfile(path):
         return "unreadable", "not a regular file"
     if not os.access(path, os.R_OK):
         return "unreadable", "not readable by this user"
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(len(_MAGIC))
+    except OSError:
+        return None  # a failing disk: not the file's fault
+    if header and header != _MAGIC:
+        return "corrupt", "file is not a database (no SQLite header)"
     return None
 
 
@@ -467,7 +478,8 @@ def _copied(source: sqlite3.Connection) -> sqlite3.Connection | None:
     return memory
 
 
-def _write_down(conn: sqlite3.Connection, kept: Sequence[tuple[Statement, ...]]) -> None:
+def write_down(conn: sqlite3.Connection, kept: Sequence[tuple[Statement, ...]]) -> None:
+    """Runs kept transactions on `conn` (autocommit mode) in order, as one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statements in kept:

@@ -23,13 +23,14 @@ RESERVE_BYTES = 1024 * 1024
 
 
 class Reserve:
+    """`present` is what this object last saw or did (no file system call per read)."""
+
     def __init__(self, directory: str, size: int = RESERVE_BYTES) -> None:
         self.path = os.path.join(directory, RESERVE_NAME)
         self.size = size
-
-    @property
-    def present(self) -> bool:
-        return self.size > 0 and os.path.isfile(self.path)
+        self.present = size > 0 and os.path.isfile(self.path)
+        self._failed: str | None = None
+        """The last error making it (logged once, not on every try)."""
 
     def low_space(self) -> bool:
         """Less free space than the reserve holds (a write error may be the disk being full
@@ -42,6 +43,7 @@ class Reserve:
 
     def release(self) -> bool:
         """Deletes the reserve; True when that freed space (it was there)."""
+        self.present = False
         try:
             os.unlink(self.path)
         except OSError:
@@ -54,7 +56,8 @@ class Reserve:
         when it is in place afterwards. Never raises: a reserve is a precaution."""
         if self.size <= 0:
             return False
-        if os.path.isfile(self.path):
+        self.present = os.path.isfile(self.path)
+        if self.present:
             return True
         directory = os.path.dirname(self.path)
         partial = self.path + ".partial"
@@ -72,7 +75,12 @@ class Reserve:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(partial)
-            event(log, "state_reserve_not_made", logging.WARNING, path=self.path, error=exc.strerror or str(exc))
+            error = exc.strerror or str(exc)
+            if error != self._failed:
+                event(log, "state_reserve_not_made", logging.WARNING, path=self.path, error=error)
+            self._failed = error
             return False
+        self.present = True
+        self._failed = None
         event(log, "state_reserve_made", path=self.path, bytes=self.size)
         return True

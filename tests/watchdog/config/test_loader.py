@@ -273,3 +273,9 @@ def test_load_config_round_trip(tmp_path: Path) -> None:
     assert config.source == str(path) and config.host == "shop-db-2"
     options = config.check("root").options
     assert isinstance(options, DiskOptions) and options.crit == 95.0
+
+
+def test_the_state_store_checks_name_is_not_for_configured_checks() -> None:
+    assert problems_of({"checks": [{"name": "state-store", "type": "disk", "path": "/"}]}) == [
+        "checks[0].name: 'state-store' is the name of the daemon's own state store check"
+    ]

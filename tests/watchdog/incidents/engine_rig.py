@@ -37,6 +37,7 @@ from watchdog.config.model import (
 from watchdog.delivery.channels.webhook import WebhookConfig
 from watchdog.incidents.engine import IncidentEngine
 from watchdog.monitor.checkstate import CheckState
+from watchdog.service.storewatch import StoreWatch
 from watchdog.service.wiring import build_engine
 from watchdog.storage.state import StateStore
 
@@ -102,15 +103,17 @@ class Rig:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     rechecks: list[tuple[str, float]] = field(default_factory=list)
     engine: IncidentEngine = field(init=False)
+    watch: StoreWatch = field(init=False)
 
     def __post_init__(self) -> None:
         self.start()
 
     def start(self) -> None:
         self.registry = CollectorRegistry()
-        sink = build_engine(self.cfg, clock=self.clock, recheck=self._recheck, registry=self.registry)
-        assert isinstance(sink, IncidentEngine)
-        self.engine = sink
+        watch = build_engine(self.cfg, clock=self.clock, recheck=self._recheck, registry=self.registry)
+        assert isinstance(watch, StoreWatch) and isinstance(watch.engine, IncidentEngine)
+        self.watch = watch
+        self.engine = watch.engine
 
     def _recheck(self, name: str, delay: float) -> None:
         self.rechecks.append((name, delay))

@@ -1,0 +1,254 @@
+"""The state database on real file systems that fail: a size-limited tmpfs filled up, ext4
+on a loop device whose disk returns I/O errors or that turns read-only, and a file system
+mounted read-only before the store starts. Nothing written is lost, nothing is written
+twice, and no caller ever sees the fault."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.servers.loopfs import FailingDisk, failing_disk
+from tests.servers.notify_fixtures import build_test_channels, channel_spec
+from tests.servers.tmpfs import fill_to, remount, tmpfs_mount
+from tests.servers.webhook_sink import WebhookSink
+from watchdog.common.clock import SystemClock
+from watchdog.delivery.channels.transports import Transports
+from watchdog.delivery.notification import Notification
+from watchdog.delivery.outbox import Outbox
+from watchdog.storage.database import DB_NAME, Database, write_down
+from watchdog.storage.outbox import Message, OutboxStore
+from watchdog.storage.reserve import RESERVE_NAME
+from watchdog.storage.state import BudgetRecord, IncidentRecord, RestartRecord, StateStore, TimelineEntry
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def incident(n: int) -> IncidentRecord:
+    return IncidentRecord(f"inc-{n:010d}", "disk", "disk", "critical", "paged", T0, T0, summary=f"disk full ({n})")
+
+
+def on_disk(state_dir: Path, sql: str) -> list[tuple[object, ...]]:
+    """What a separate connection reads from the file (not the store's memory)."""
+    conn = sqlite3.connect(state_dir / DB_NAME)
+    try:
+        return [tuple(row) for row in conn.execute(sql)]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def tmpfs() -> Iterator[Path]:
+    with tmpfs_mount("8m") as mountpoint:
+        yield mountpoint
+
+
+@pytest.fixture
+def disk() -> Iterator[FailingDisk]:
+    with failing_disk() as d:
+        yield d
+
+
+def fill_past_the_reserve(mountpoint: Path, store: StateStore) -> None:
+    """Fills the disk, lets the store spend its reserve, fills again: the next write fails."""
+    fill_to(mountpoint, 1.0, "filler")
+    store.save_budget(BudgetRecord("probe", "ready", 0, None))  # takes the reserve
+    assert not store.db.health().reserve
+    fill_to(mountpoint, 1.0, "filler-2")
+
+
+def test_full_disk_takes_the_reserve_and_the_crisis_is_committed_on_disk(tmpfs: Path) -> None:
+    state = tmpfs / "state"
+    store = StateStore(Database(str(state)))
+    assert (state / RESERVE_NAME).stat().st_size == 1024 * 1024
+    store.save_incident(incident(0))
+    fill_to(tmpfs, 1.0)
+    store.save_incident(incident(1), [TimelineEntry(T0, "opened", "CRITICAL: 100% used")])
+    health = store.db.health()
+    assert health.writing and not health.reserve
+    assert on_disk(state, "SELECT id FROM incidents ORDER BY id") == [(incident(0).id,), (incident(1).id,)]
+    assert on_disk(state, "SELECT kind FROM timeline") == [("opened",)]
+    (tmpfs / "filler").unlink()
+    store.db.maintain(force=True)
+    assert store.db.health().reserve and (state / RESERVE_NAME).exists()
+    store.close()
+
+
+def test_reserve_is_made_only_while_twice_its_size_is_free() -> None:
+    with tmpfs_mount("3m") as small:
+        db = Database(str(small / "state"))
+        assert db.health().reserve  # 3 MiB free at start
+        db.close()
+        (small / "state" / RESERVE_NAME).unlink()
+        fill_to(small, 0.5)  # 1.5 MiB free
+        db = Database(str(small / "state"))
+        db.maintain(force=True)
+        assert not db.health().reserve and not (small / "state" / RESERVE_NAME).exists()
+        db.close()
+
+
+def test_full_disk_past_the_reserve_keeps_changes_in_memory_and_writes_them_down_later(tmpfs: Path) -> None:
+    state = tmpfs / "state"
+    store = StateStore(Database(str(state)))
+    fill_past_the_reserve(tmpfs, store)
+    for n in range(3):
+        store.save_incident(incident(n), [TimelineEntry(T0, "opened", f"entry {n}")])
+    store.record_restart(RestartRecord("disk", incident(0).id, T0, "failed", 1, 0.1, "no space"))
+    health = store.db.health()
+    assert not health.writing and health.unsaved == 4
+    assert health.error is not None and "No space left on device" in health.error
+    assert [r.id for r in store.open_incidents()] == [incident(n).id for n in range(3)]
+    assert on_disk(state, "SELECT COUNT(*) FROM incidents") == [(0,)]
+
+    store.db.maintain(force=True)  # still full
+    assert not store.db.health().writing
+    (tmpfs / "filler").unlink()
+    (tmpfs / "filler-2").unlink()
+    store.db.maintain(force=True)
+    health = store.db.health()
+    assert health.writing and health.unsaved == 0 and health.error is None and health.reserve
+    assert on_disk(state, "SELECT id FROM incidents ORDER BY id") == [(incident(n).id,) for n in range(3)]
+    assert on_disk(state, "SELECT text FROM timeline ORDER BY seq") == [("entry 0",), ("entry 1",), ("entry 2",)]
+    assert on_disk(state, "SELECT result FROM restarts") == [("failed",)]
+    store.close()
+
+
+def test_outbox_sends_from_memory_on_a_full_disk_and_the_file_catches_up_without_resending(
+    tmpfs: Path, transports: Transports, sink: WebhookSink, make_notification: Callable[..., Notification]
+) -> None:
+    state = tmpfs / "state"
+    db = Database(str(state))
+    channels = build_test_channels([channel_spec("pager", "webhook", url=sink.url("pager"))], transports)
+    outbox = Outbox(OutboxStore(db), channels, SystemClock(), CollectorRegistry(), close_timeout=5.0)
+    outbox.start()
+    try:
+        fill_past_the_reserve(tmpfs, StateStore(db))
+        n = make_notification()
+        outbox.enqueue(n, ["pager"])
+        [got] = sink.wait_count("pager", None, 1, timeout=5)
+        assert got["id"] == n.id
+        assert sink.wait_for(lambda s: outbox.snapshot()["delivered"] == 1, 5)
+        assert not db.health().writing
+        assert on_disk(state, "SELECT COUNT(*) FROM outbox") == [(0,)]
+        (tmpfs / "filler").unlink()
+        (tmpfs / "filler-2").unlink()
+        db.maintain(force=True)
+        assert on_disk(state, "SELECT notification_id, state FROM outbox") == [(n.id, "delivered")]
+    finally:
+        outbox.close()
+        db.close()
+    again = Database(str(state))
+    restarted = Outbox(OutboxStore(again), channels, SystemClock(), CollectorRegistry(), close_timeout=5.0)
+    restarted.start()
+    try:
+        assert not sink.wait_for(lambda s: len(s.messages()) > 1, 1.0)
+    finally:
+        restarted.close()
+        again.close()
+
+
+def test_io_error_keeps_changes_in_memory_until_the_disk_is_repaired(disk: FailingDisk) -> None:
+    state = disk.mountpoint / "state"
+    store = StateStore(Database(str(state)))
+    store.save_incident(incident(0), [TimelineEntry(T0, "opened", "before")])
+    disk.break_disk()
+    store.save_incident(incident(1), [TimelineEntry(T0, "opened", "x" * 20_000)])
+    store.save_incident(incident(2), [TimelineEntry(T0, "opened", "after")])
+    health = store.db.health()
+    assert not health.writing and health.error is not None
+    assert "I/O error" in health.error or "Read-only" in health.error
+    assert disk.read_only()  # ext4 gave up on its journal after the I/O error
+    assert len(store.open_incidents()) == 3
+    disk.repair()  # unmounting proves the store let go of the file
+    store.db.maintain(force=True)
+    assert store.db.health().writing
+    assert on_disk(state, "SELECT id FROM incidents ORDER BY id") == [(incident(n).id,) for n in range(3)]
+    assert on_disk(state, "SELECT COUNT(*), COUNT(DISTINCT entry_key) FROM timeline") == [(3, 3)]
+    store.close()
+
+
+def test_file_system_turned_read_only_keeps_changes_in_memory_until_it_is_writable(disk: FailingDisk) -> None:
+    state = disk.mountpoint / "state"
+    store = StateStore(Database(str(state)))
+    store.save_incident(incident(0))
+    disk.trigger_error()
+    store.save_incident(incident(1), [TimelineEntry(T0, "opened", "during")])
+    health = store.db.health()
+    assert not health.writing and health.error is not None and "Read-only file system" in health.error
+    disk.repair()
+    store.db.maintain(force=True)
+    assert store.db.health().writing
+    assert on_disk(state, "SELECT id FROM incidents ORDER BY id") == [(incident(0).id,), (incident(1).id,)]
+    store.close()
+
+
+def test_store_starts_in_memory_on_a_read_only_file_system_and_writes_down_once_it_is_writable(tmpfs: Path) -> None:
+    state = tmpfs / "state"
+    before = StateStore(Database(str(state)))
+    before.save_incident(incident(0))
+    before.close()
+    remount(tmpfs, "ro")
+    store = StateStore(Database(str(state)))
+    health = store.db.health()
+    assert not health.writing and health.error is not None and "Read-only file system" in health.error
+    assert [r.id for r in store.open_incidents()] == [incident(0).id]  # read from the file
+    store.save_incident(incident(1))
+    store.db.maintain(force=True)
+    assert not store.db.health().writing
+    remount(tmpfs, "rw")
+    store.db.maintain(force=True)
+    assert store.db.health().writing and store.db.health().quarantined == ()
+    assert on_disk(state, "SELECT id FROM incidents ORDER BY id") == [(incident(0).id,), (incident(1).id,)]
+    store.close()
+
+
+def test_store_that_cannot_create_its_directory_runs_in_memory(tmpfs: Path) -> None:
+    remount(tmpfs, "ro")
+    store = StateStore(Database(str(tmpfs / "state")))
+    assert not store.db.health().writing
+    store.save_incident(incident(0))
+    assert [r.id for r in store.open_incidents()] == [incident(0).id]
+    remount(tmpfs, "rw")
+    store.close()  # a last try on the way out
+    assert on_disk(tmpfs / "state", "SELECT id FROM incidents") == [(incident(0).id,)]
+
+
+def test_writing_down_a_change_that_reached_the_disk_after_all_adds_nothing_twice(
+    tmpfs: Path, make_notification: Callable[..., Notification]
+) -> None:
+    """An fsync error may hide a commit that did reach the disk: writing it down again
+    (as the store does with what it kept) must leave the file as it was."""
+    state = tmpfs / "state"
+    db = Database(str(state))
+    store, outbox = StateStore(db), OutboxStore(db)
+    fill_past_the_reserve(tmpfs, store)
+    store.save_incident(incident(0), [TimelineEntry(T0, "opened", "a"), TimelineEntry(T0, "paged", "b")])
+    store.record_restart(RestartRecord("disk", incident(0).id, T0, "failed", 1, 0.1, "out"))
+    n = make_notification()
+    outbox.add(Message(n.id, n.incident_id, n.kind, n.to_json()), ["pager", "admins"], ["boss"], T0)
+    [row, _] = outbox.pending("pager") + outbox.pending("admins")
+    outbox.reject(row, 1, "HTTP 400", T0, copy=True)
+    kept = list(db._unsaved)
+    assert len(kept) == 4
+    (tmpfs / "filler").unlink()
+    (tmpfs / "filler-2").unlink()
+    db.maintain(force=True)
+    assert db.health().writing
+    queries = [
+        "SELECT * FROM incidents",
+        "SELECT incident_id, kind, text, entry_key FROM timeline ORDER BY seq",
+        "SELECT check_name, result, entry_key FROM restarts",
+        "SELECT notification_id, channel, state, fell_back, fallback_of FROM outbox ORDER BY seq",
+    ]
+    before = [on_disk(state, q) for q in queries]
+    assert len(before[3]) == 3  # pager (rejected), admins, boss (fallback copy)
+    conn = sqlite3.connect(state / DB_NAME, isolation_level=None)
+    write_down(conn, kept)
+    conn.close()
+    assert [on_disk(state, q) for q in queries] == before
+    db.close()
