@@ -65,6 +65,9 @@ DB_NAME = "state.db"
 BUSY_TIMEOUT = 5.0
 """Seconds a write waits for a lock held by another process (an admin's sqlite3 shell)
 before the store treats the file as unwritable."""
+CATCH_UP_BUSY_TIMEOUT = 0.1
+"""The same while trying to write down what was kept: a lock still held is simply the next
+try's business, and the daemon's loop must not wait for it every two seconds."""
 RETRY_EVERY = 2.0
 CHECKPOINT_PAGES = 100
 """WAL pages before a checkpoint: the WAL then starts again at its beginning, in space it
@@ -155,12 +158,14 @@ class Database:
         clock: Clock | None = None,
         reserve_bytes: int = RESERVE_BYTES,
         retry_every: float = RETRY_EVERY,
+        busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
         self.directory = state_dir
         self.path = os.path.join(state_dir, DB_NAME)
         self._clock = clock or SystemClock()
         self._reserve = Reserve(state_dir, reserve_bytes)
         self._retry_every = retry_every
+        self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._file: sqlite3.Connection | None = None
         self._memory: sqlite3.Connection | None = None
@@ -329,10 +334,12 @@ class Database:
                 self._still_failing(exc)
                 return
             try:
+                conn.execute(f"PRAGMA busy_timeout = {int(CATCH_UP_BUSY_TIMEOUT * 1000)}")
                 if new:
                     conn = self._copy_memory_to_file(conn)
                 else:
                     write_down(conn, self._unsaved)
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             except sqlite3.Error as exc:
                 _close_quietly(conn)
                 if not is_damage(exc):
@@ -420,7 +427,7 @@ class Database:
         event(log, "state_db_moved_aside", logging.ERROR, path=self.path, to=target, reason=reason)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")

@@ -6,6 +6,8 @@ twice, and no caller ever sees the fault."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,3 +254,33 @@ def test_writing_down_a_change_that_reached_the_disk_after_all_adds_nothing_twic
     conn.close()
     assert [on_disk(state, q) for q in queries] == before
     db.close()
+
+
+def test_lock_held_by_another_process_keeps_changes_in_memory_until_it_is_released(tmp_path: Path) -> None:
+    store = StateStore(Database(str(tmp_path), busy_timeout=0.3))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path / DB_NAME)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        store.save_incident(incident(0))
+        health = store.db.health()
+        assert not health.writing and health.error is not None and "locked" in health.error
+        store.db.maintain(force=True)
+        assert not store.db.health().writing
+    finally:
+        holder.communicate(b"\n", timeout=10)
+    store.db.maintain(force=True)
+    assert store.db.health().writing
+    assert on_disk(tmp_path, "SELECT id FROM incidents") == [(incident(0).id,)]
+    store.close()
+
+
+_HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
