@@ -18,6 +18,7 @@ import pytest
 
 from tests.servers.certs import CertificateAuthority
 from tests.servers.hanging import HangingTCPServer
+from tests.servers.loopfs import FailingDisk, failing_disk
 from tests.servers.mariadb import MariaDBServer, MariaDBTemplate
 from tests.servers.nginx import NginxServer
 from tests.servers.postgres import PostgresServer, PostgresTemplate
@@ -99,6 +100,18 @@ def make_tmpfs(server_stack: ExitStack) -> Callable[..., Path]:
         return server_stack.enter_context(tmpfs_mount(size, nr_inodes=nr_inodes))
 
     return make
+
+
+@pytest.fixture
+def tmpfs(make_tmpfs: Callable[..., Path]) -> Path:
+    """An 8 MiB tmpfs (unmounted at teardown)."""
+    return make_tmpfs()
+
+
+@pytest.fixture
+def loop_disk(server_stack: ExitStack) -> FailingDisk:
+    """ext4 on a loop device whose disk can be made to fail (tests.servers.loopfs)."""
+    return server_stack.enter_context(failing_disk())
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,12 @@ from __future__ import annotations
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.servers.loopfs import FailingDisk, failing_disk
+from tests.servers.loopfs import FailingDisk
 from tests.servers.smtp import SmtpServer
-from tests.servers.tmpfs import fill_to, remount, tmpfs_mount
+from tests.servers.tmpfs import fill_to, remount
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.servers.webhook_sink import WebhookSink
 from watchdog.storage.database import DB_NAME
@@ -94,18 +91,6 @@ def assert_each_message_once_and_on_disk(state_dir: Path, sink: WebhookSink, smt
     assert {state for _, _, state in rows} == {"delivered"}
 
 
-@pytest.fixture
-def tmpfs() -> Iterator[Path]:
-    with tmpfs_mount("8m") as mountpoint:
-        yield mountpoint
-
-
-@pytest.fixture
-def disk() -> Iterator[FailingDisk]:
-    with failing_disk() as d:
-        yield d
-
-
 def test_full_disk_under_state_dir_pages_resolves_and_the_store_catches_up(
     tmp_path: Path, tmpfs: Path, sink: WebhookSink, smtp_server: SmtpServer
 ) -> None:
@@ -167,14 +152,14 @@ def test_full_disk_under_state_dir_pages_resolves_and_the_store_catches_up(
 
 
 def test_io_error_under_state_dir_pages_and_the_store_catches_up_after_the_repair(
-    tmp_path: Path, disk: FailingDisk, sink: WebhookSink, smtp_server: SmtpServer
+    tmp_path: Path, loop_disk: FailingDisk, sink: WebhookSink, smtp_server: SmtpServer
 ) -> None:
-    state, flag = disk.mountpoint / "state", tmp_path / "app-broken"
+    state, flag = loop_disk.mountpoint / "state", tmp_path / "app-broken"
     daemon = WatchdogDaemon(tmp_path / "daemon", daemon_config(state, [app_check(flag)], sink, smtp_server))
     daemon.start()
     try:
         daemon.wait_for("app", lambda c: c["status"] == "OK")
-        disk.break_disk()
+        loop_disk.break_disk()
         flag.touch()
         wait("app paged", lambda: webhook_pages(sink, "app", "trigger"), daemon)
         wait("store paged", lambda: webhook_pages(sink, STORE, "trigger"), daemon)
@@ -184,7 +169,7 @@ def test_io_error_under_state_dir_pages_and_the_store_catches_up_after_the_repai
         assert "I/O error" in store_page["summary"] or "Read-only file system" in store_page["summary"]
         flag.unlink()
         wait("app resolved", lambda: webhook_pages(sink, "app", "resolve"), daemon)
-        repair_while_running(disk)
+        repair_while_running(loop_disk)
         wait("store resolved", lambda: webhook_pages(sink, STORE, "resolve"), daemon)
         wait("nothing pending", lambda: daemon.status()["outbox"]["pending"] == 0, daemon)
     finally:

@@ -12,18 +12,12 @@ from pathlib import Path
 import pytest
 
 from checks.base import Status
-from tests.servers.tmpfs import fill_to, tmpfs_mount
+from tests.servers.tmpfs import fill_to
 from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.incidents.engine_rig import Rig, check, config
 from watchdog.common.clock import ManualClock
 from watchdog.service.storewatch import STORE_CHECK
 from watchdog.storage.database import DB_NAME
-
-
-@pytest.fixture
-def tmpfs() -> Iterator[Path]:
-    with tmpfs_mount("8m") as mountpoint:
-        yield mountpoint
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.servers.loopfs import FailingDisk, failing_disk
+from tests.servers.loopfs import FailingDisk
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.tmpfs import fill_to, remount, tmpfs_mount
 from tests.servers.webhook_sink import WebhookSink
@@ -42,18 +41,6 @@ def on_disk(state_dir: Path, sql: str) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(sql)]
     finally:
         conn.close()
-
-
-@pytest.fixture
-def tmpfs() -> Iterator[Path]:
-    with tmpfs_mount("8m") as mountpoint:
-        yield mountpoint
-
-
-@pytest.fixture
-def disk() -> Iterator[FailingDisk]:
-    with failing_disk() as d:
-        yield d
 
 
 def fill_past_the_reserve(mountpoint: Path, store: StateStore) -> None:
@@ -154,19 +141,19 @@ def test_outbox_sends_from_memory_on_a_full_disk_and_the_file_catches_up_without
         again.close()
 
 
-def test_io_error_keeps_changes_in_memory_until_the_disk_is_repaired(disk: FailingDisk) -> None:
-    state = disk.mountpoint / "state"
+def test_io_error_keeps_changes_in_memory_until_the_disk_is_repaired(loop_disk: FailingDisk) -> None:
+    state = loop_disk.mountpoint / "state"
     store = StateStore(Database(str(state)))
     store.save_incident(incident(0), [TimelineEntry(T0, "opened", "before")])
-    disk.break_disk()
+    loop_disk.break_disk()
     store.save_incident(incident(1), [TimelineEntry(T0, "opened", "x" * 20_000)])
     store.save_incident(incident(2), [TimelineEntry(T0, "opened", "after")])
     health = store.db.health()
     assert not health.writing and health.error is not None
     assert "I/O error" in health.error or "Read-only" in health.error
-    assert disk.read_only()  # ext4 gave up on its journal after the I/O error
+    assert loop_disk.read_only()  # ext4 gave up on its journal after the I/O error
     assert len(store.open_incidents()) == 3
-    disk.repair()  # unmounting proves the store let go of the file
+    loop_disk.repair()  # unmounting proves the store let go of the file
     store.db.maintain(force=True)
     assert store.db.health().writing
     assert on_disk(state, "SELECT id FROM incidents ORDER BY id") == [(incident(n).id,) for n in range(3)]
@@ -174,15 +161,15 @@ def test_io_error_keeps_changes_in_memory_until_the_disk_is_repaired(disk: Faili
     store.close()
 
 
-def test_file_system_turned_read_only_keeps_changes_in_memory_until_it_is_writable(disk: FailingDisk) -> None:
-    state = disk.mountpoint / "state"
+def test_file_system_turned_read_only_keeps_changes_in_memory_until_it_is_writable(loop_disk: FailingDisk) -> None:
+    state = loop_disk.mountpoint / "state"
     store = StateStore(Database(str(state)))
     store.save_incident(incident(0))
-    disk.trigger_error()
+    loop_disk.trigger_error()
     store.save_incident(incident(1), [TimelineEntry(T0, "opened", "during")])
     health = store.db.health()
     assert not health.writing and health.error is not None and "Read-only file system" in health.error
-    disk.repair()
+    loop_disk.repair()
     store.db.maintain(force=True)
     assert store.db.health().writing
     assert on_disk(state, "SELECT id FROM incidents ORDER BY id") == [(incident(0).id,), (incident(1).id,)]
