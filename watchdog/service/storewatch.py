@@ -67,31 +67,31 @@ class StoreWatch:
         self._last: tuple[Status, str] | None = None
 
     def tick(self) -> None:
-        self._db.maintain()
-        self._report(self._db.health())
-        self.engine.tick()
+        try:
+            self._db.maintain()
+            self._report(self._db.health())
+        finally:
+            self.engine.tick()
 
     def _report(self, health: StoreHealth) -> None:
         problems = []
         if not health.writing:
-            held = f" since {health.since.isoformat()}" if health.since is not None else ""
+            held = f" since {health.since.replace(microsecond=0).isoformat()}" if health.since is not None else ""
             problems.append(f"state store cannot write: {health.error}; changes are kept in memory{held}")
         for moved in health.quarantined[self._reported :]:
             problems.append(
                 f"{os.path.basename(health.path)} could not be used ({moved.reason}): moved aside to {moved.path}"
                 "; incidents and messages from before are in that file; started a fresh one"
             )
-        self._reported = len(health.quarantined)
         status = Status.CRITICAL if problems else Status.OK
         message = "; ".join(problems) or "state store writes to disk"
-        if self._last == (status, message):
-            return
-        now = self._clock.now()
-        since = health.since if health.since is not None and not health.writing else now
-        failing = status is not Status.OK
-        state = CheckState(STORE_CHECK.name, status, True, message, since, now, int(failing), 0.0)
-        self.engine.on_result(STORE_CHECK, state)
-        self._last = (status, message)
+        if self._last != (status, message):
+            now = self._clock.now()
+            since = health.since if health.since is not None and not health.writing else now
+            state = CheckState(STORE_CHECK.name, status, True, message, since, now, int(bool(problems)), 0.0)
+            self.engine.on_result(STORE_CHECK, state)
+            self._last = (status, message)
+        self._reported = len(health.quarantined)
 
     # --- the rest of the sink is the engine's ------------------------------------------------
 

@@ -174,6 +174,8 @@ class Database:
         self._since: datetime | None = None
         self._retry_at = 0.0
         self._quarantined: list[Quarantine] = []
+        self._copy_whole = False
+        """The file was made anew while in memory: it gets the whole copy, not the kept changes."""
         with self._lock:
             try:
                 self._file, _ = self._open(thorough=True)
@@ -333,9 +335,10 @@ class Database:
                     raise
                 self._still_failing(exc)
                 return
+            self._copy_whole |= new
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(CATCH_UP_BUSY_TIMEOUT * 1000)}")
-                if new:
+                if self._copy_whole:
                     conn = self._copy_memory_to_file(conn)
                 else:
                     write_down(conn, self._unsaved)
@@ -379,6 +382,7 @@ class Database:
         self._file = conn
         self._unsaved.clear()
         self._error = self._since = None
+        self._copy_whole = False
 
     # --- opening the file --------------------------------------------------------------------
 
