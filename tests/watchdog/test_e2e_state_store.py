@@ -106,6 +106,7 @@ def test_full_disk_under_state_dir_pages_resolves_and_the_store_catches_up(
         fill_to(tmpfs, 1.0, "filler")
         wait("disk paged by webhook", lambda: webhook_pages(sink, "disk", "trigger"), daemon)
         wait("disk paged by e-mail", lambda: mails(smtp_server, "disk", "trigger"), daemon)
+        wait("pages marked delivered", lambda: daemon.status()["outbox"]["pending"] == 0, daemon)
         incidents, _ = on_disk(state)
         assert incidents == {"disk": "paged"}  # on disk although the disk is full
         # A crash now loses nothing: the restarted daemon knows it paged already.
@@ -232,6 +233,7 @@ def test_daemon_with_a_corrupt_state_db_starts_monitors_and_pages_once(
         wait("store resolved", lambda: webhook_pages(sink, STORE, "resolve"), daemon)
         flag.touch()  # and it monitors and pages as usual, on the fresh database
         wait("app paged", lambda: webhook_pages(sink, "app", "trigger"), daemon)
+        wait("page marked delivered", lambda: daemon.status()["outbox"]["pending"] == 0, daemon)
         daemon.kill()
         daemon.start()  # a restart does not page again
         flag.unlink()
