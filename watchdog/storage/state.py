@@ -116,20 +116,6 @@ class StateStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @classmethod
-    def open(cls, state_dir: str) -> StateStore:
-        """A store on its own database in `state_dir` (tools and tests; the daemon shares one
-        database between the incident store and the outbox)."""
-        return cls(Database(state_dir))
-
-    @property
-    def path(self) -> str:
-        return self.db.path
-
-    @property
-    def schema_version(self) -> int:
-        return self.db.schema_version
-
     def close(self) -> None:
         """Closes the database, which the outbox shares: close the outbox first."""
         self.db.close()

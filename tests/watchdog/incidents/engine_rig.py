@@ -39,6 +39,7 @@ from watchdog.incidents.engine import IncidentEngine
 from watchdog.monitor.checkstate import CheckState
 from watchdog.service.storewatch import StoreWatch
 from watchdog.service.wiring import build_engine
+from watchdog.storage.database import Database
 from watchdog.storage.state import StateStore
 
 CHANNELS = ("pager", "admins", "boss")
@@ -142,7 +143,7 @@ class Rig:
         return found
 
     def store(self) -> StateStore:
-        return StateStore.open(self.cfg.state_dir)
+        return StateStore(Database(self.cfg.state_dir))
 
     def sent(self) -> int:
         """Messages handed to the outbox (pending, delivered or rejected)."""

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from watchdog.incidents.silences import Silences
+from watchdog.storage.database import Database
 from watchdog.storage.state import StateStore
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def test_silence_is_active_until_its_end(tmp_path: Path) -> None:
-    silences = Silences(StateStore.open(str(tmp_path)))
+    silences = Silences(StateStore(Database(str(tmp_path))))
     rec = silences.add("web", 60, "nginx upgrade", "ops", T0)
     assert rec.until == T0 + timedelta(seconds=60)
     assert silences.active("web", T0 + timedelta(seconds=59)) == rec
@@ -23,7 +24,7 @@ def test_silence_is_active_until_its_end(tmp_path: Path) -> None:
 
 
 def test_expire_ends_only_silences_past_their_end(tmp_path: Path) -> None:
-    silences = Silences(StateStore.open(str(tmp_path)))
+    silences = Silences(StateStore(Database(str(tmp_path))))
     silences.add("web", 60, "upgrade", "ops", T0)
     silences.add("db", 600, "migration", "ops", T0)
     assert silences.expire(T0 + timedelta(seconds=30)) == []
@@ -34,24 +35,24 @@ def test_expire_ends_only_silences_past_their_end(tmp_path: Path) -> None:
 
 
 def test_silence_survives_restart_and_ended_one_does_not_come_back(tmp_path: Path) -> None:
-    first = Silences(StateStore.open(str(tmp_path)))
+    first = Silences(StateStore(Database(str(tmp_path))))
     first.add("web", 60, "upgrade", "ops", T0)
     first.add("db", 10, "quick", "ops", T0)
     first.expire(T0 + timedelta(seconds=11))
-    again = Silences(StateStore.open(str(tmp_path)))
+    again = Silences(StateStore(Database(str(tmp_path))))
     assert [(s.check, s.reason, s.by) for s in again.all()] == [("web", "upgrade", "ops")]
 
 
 def test_new_silence_replaces_the_previous_one_of_the_check(tmp_path: Path) -> None:
-    silences = Silences(StateStore.open(str(tmp_path)))
+    silences = Silences(StateStore(Database(str(tmp_path))))
     silences.add("web", 600, "long", "ops", T0)
     silences.add("web", 60, "shorter after all", "ops", T0)
     assert len(silences.all()) == 1
     assert silences.active("web", T0 + timedelta(seconds=120)) is None
-    assert Silences(StateStore.open(str(tmp_path))).all()[0].reason == "shorter after all"
+    assert Silences(StateStore(Database(str(tmp_path)))).all()[0].reason == "shorter after all"
 
 
 @pytest.mark.parametrize(("seconds", "reason"), [(0, "x"), (-5, "x"), (60, "  ")])
 def test_silence_needs_duration_and_reason(tmp_path: Path, seconds: float, reason: str) -> None:
     with pytest.raises(ValueError):
-        Silences(StateStore.open(str(tmp_path))).add("web", seconds, reason, "ops", T0)
+        Silences(StateStore(Database(str(tmp_path)))).add("web", seconds, reason, "ops", T0)

@@ -69,7 +69,7 @@ def test_state_db_of_the_first_release_migrates_and_keeps_everything(tmp_path: P
     store.save_incident(web, [TimelineEntry(WRITTEN_AT, "acknowledged", "acknowledged by ops")])
     assert [e.kind for e in store.timeline(web.id)][-2:] == ["acknowledged", "acknowledged"]
     db.close()
-    again = StateStore.open(str(tmp_path))
+    again = StateStore(Database(str(tmp_path)))
     assert len(again.timeline(web.id)) == 6
 
 

@@ -86,11 +86,11 @@ def test_unusable_state_db_is_moved_aside_with_its_companions_and_a_fresh_one_st
     assert os.path.lexists(moved.path)
     for suffix, content in companions.items():
         assert Path(moved.path + suffix).read_bytes() == content
-    assert store.db.health().writing and store.schema_version == LATEST
+    assert store.db.health().writing and store.db.schema_version == LATEST
     assert store.open_incidents() == []
     store.save_incident(incident(1))
     store.close()
-    assert [r.id for r in StateStore.open(str(tmp_path)).open_incidents()] == [incident(1).id]
+    assert [r.id for r in StateStore(Database(str(tmp_path))).open_incidents()] == [incident(1).id]
 
 
 def test_second_bad_file_in_the_same_second_gets_its_own_name(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_bad_file_on_a_read_only_file_system_runs_in_memory_then_moves_it_aside(
             "state.db.corrupt-20261201T101500Z"
         ]
         store.close()
-        assert [r.id for r in StateStore.open(str(state)).open_incidents()] == [incident(7).id]
+        assert [r.id for r in StateStore(Database(str(state))).open_incidents()] == [incident(7).id]
 
 
 def test_damage_found_while_in_memory_moves_the_file_aside_and_keeps_everything_known() -> None:
@@ -170,4 +170,4 @@ def test_damage_found_while_in_memory_moves_the_file_aside_and_keeps_everything_
         health = store.db.health()
         assert health.writing and len(health.quarantined) == 1
         store.close()
-        assert len(StateStore.open(str(state)).open_incidents()) == 21
+        assert len(StateStore(Database(str(state))).open_incidents()) == 21
