@@ -69,9 +69,10 @@ CATCH_UP_BUSY_TIMEOUT = 0.1
 """The same while trying to write down what was kept: a lock still held is simply the next
 try's business, and the daemon's loop must not wait for it every two seconds."""
 RETRY_EVERY = 2.0
-CHECKPOINT_PAGES = 100
+CHECKPOINT_PAGES = 16
 """WAL pages before a checkpoint: the WAL then starts again at its beginning, in space it
-already holds, so on a full disk only the growth of the database itself needs new space."""
+already holds, so on a full disk only the growth of the database itself needs new space.
+Small, because the daemon writes little (a few transactions per incident)."""
 WAL_LIMIT = 1024 * 1024
 
 _MAGIC = b"SQLite format 3\x00"
@@ -156,14 +157,14 @@ class Database:
         state_dir: str,
         *,
         clock: Clock | None = None,
-        reserve_bytes: int = RESERVE_BYTES,
+        reserve_limit: int = RESERVE_BYTES,
         retry_every: float = RETRY_EVERY,
         busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
         self.directory = state_dir
         self.path = os.path.join(state_dir, DB_NAME)
         self._clock = clock or SystemClock()
-        self._reserve = Reserve(state_dir, reserve_bytes)
+        self._reserve = Reserve(state_dir, reserve_limit)
         self._retry_every = retry_every
         self._busy_timeout = busy_timeout
         self._lock = threading.RLock()

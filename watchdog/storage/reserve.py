@@ -6,6 +6,10 @@ the store fails for lack of space, the store deletes the reserve and tries again
 incident and its page are committed before they are sent, as on any other day, and survive
 a crash. The reserve is made again once free space is back to twice its size, so a disk
 that hovers at the edge does not take it and give it back on every write.
+
+Its size is 1/64 of the file system, between 64 KiB and 1 MiB: recording a crisis takes a
+few dozen KiB (the WAL restarts in space it already holds, see database.py), and on a small
+file system a big reserve would itself move a `disk` check's reading when it is released.
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ log = logging.getLogger(__name__)
 
 RESERVE_NAME = "state.reserve"
 RESERVE_BYTES = 1024 * 1024
+RESERVE_MIN = 64 * 1024
+RESERVE_SHARE = 64
+"""The reserve is this fraction (1/64) of the file system, within RESERVE_MIN..the limit."""
 
 
 class Reserve:
-    """`present` is what this object last saw or did (no file system call per read)."""
+    """`present` is what this object last saw or did (no file system call per read).
+    `limit` 0 disables the reserve."""
 
-    def __init__(self, directory: str, size: int = RESERVE_BYTES) -> None:
+    def __init__(self, directory: str, limit: int = RESERVE_BYTES) -> None:
         self.path = os.path.join(directory, RESERVE_NAME)
-        self.size = size
-        self.present = size > 0 and os.path.isfile(self.path)
+        self.limit = limit
+        self.present = limit > 0 and os.path.isfile(self.path)
+        self.size = os.path.getsize(self.path) if self.present else min(limit, RESERVE_MIN)
         self._failed: str | None = None
         """The last error making it (logged once, not on every try)."""
 
@@ -54,7 +63,7 @@ class Reserve:
     def ensure(self) -> bool:
         """Makes the reserve unless it exists or free space is below twice its size; True
         when it is in place afterwards. Never raises: a reserve is a precaution."""
-        if self.size <= 0:
+        if self.limit <= 0:
             return False
         self.present = os.path.isfile(self.path)
         if self.present:
@@ -63,6 +72,7 @@ class Reserve:
         partial = self.path + ".partial"
         try:
             st = os.statvfs(directory)
+            self.size = min(self.limit, max(RESERVE_MIN, st.f_blocks * st.f_frsize // RESERVE_SHARE))
             if st.f_bavail * st.f_frsize < 2 * self.size:
                 return False
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
