@@ -10,7 +10,9 @@ When the file cannot be written (disk full, I/O error, read-only file system, a 
 elsewhere, damage found while running), no caller ever sees the error:
 
 1. Disk full: the reserve (reserve.py) is deleted and the transaction tried again on the
-   file. Usually that is enough, and the crisis is committed like any other day.
+   file. Usually that is enough, and the crisis is committed like any other day. (Often
+   not even that is needed: the WAL restarts in space it already holds, see
+   CHECKPOINT_PAGES, so only a database that grows needs new space.)
 2. Otherwise the store goes into memory: a copy of the database in RAM (copied from the
    file when it can still be read) takes the failed transaction and every later one, and
    each transaction's statements are kept in order. Reads see the copy, so the outbox goes
@@ -27,8 +29,8 @@ under the running daemon.
 
 What a crash while in memory loses: the kept transactions (RAM only). The file then holds
 the state at the moment of the fault: a message that was pending then and delivered since
-is sent again after the restart (at least once, deduplicated by its id at PagerDuty,
-Alertmanager and in e-mail threading); an incident opened while in memory is forgotten
+is sent again after the restart (at least once, as after any crash between a send and its
+record); an incident opened while in memory is forgotten
 and, if its problem is still there, opened again under a new id (a second page). This is
 what the reserve is for: with it, the usual full disk never gets to this step.
 
