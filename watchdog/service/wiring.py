@@ -38,7 +38,7 @@ def build_engine(
     state file (see watchdog.storage.database).
 
     `wake` wakes the daemon's loop when work is waiting for its next `tick()` (a finished restart)."""
-    db = Database(config.state_dir, clock=clock)
+    db = Database(config.state_dir, clock=clock, on_fault=wake)
     pager = OutboxPager(config, OutboxStore(db), clock, registry)
     engine = IncidentEngine(
         with_store_check(config),

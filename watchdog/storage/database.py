@@ -152,7 +152,11 @@ class Tx:
 
 
 class Database:
-    """The state database of `state_dir`; thread-safe. See the module docstring."""
+    """The state database of `state_dir`; thread-safe. See the module docstring.
+
+    `on_fault` is called (under the database's lock: it must only signal) when the store goes
+    into memory, from whichever thread's write found the fault: the daemon wakes its loop
+    to report it at once."""
 
     def __init__(
         self,
@@ -162,6 +166,7 @@ class Database:
         reserve_limit: int = RESERVE_BYTES,
         retry_every: float = RETRY_EVERY,
         busy_timeout: float = BUSY_TIMEOUT,
+        on_fault: Callable[[], None] = lambda: None,
     ) -> None:
         self.directory = state_dir
         self.path = os.path.join(state_dir, DB_NAME)
@@ -169,6 +174,7 @@ class Database:
         self._reserve = Reserve(state_dir, reserve_limit)
         self._retry_every = retry_every
         self._busy_timeout = busy_timeout
+        self._on_fault = on_fault
         self._lock = threading.RLock()
         self._file: sqlite3.Connection | None = None
         self._memory: sqlite3.Connection | None = None
@@ -298,6 +304,7 @@ class Database:
             _close_quietly(self._file)
             self._file = None
         event(log, "state_store_failed", logging.ERROR, path=self.path, error=self._error, copied=copied)
+        self._on_fault()
 
     def _memory_copy(self) -> tuple[sqlite3.Connection, bool]:
         """A database in RAM at the latest schema, with the file's content when it can be

@@ -112,8 +112,10 @@ def test_reserve_is_made_only_while_twice_its_size_is_free(tmpfs: Path) -> None:
 
 def test_full_disk_past_the_reserve_keeps_changes_in_memory_and_writes_them_down_later(tmpfs: Path) -> None:
     state = tmpfs / "state"
-    store = StateStore(Database(str(state)))
+    faults: list[str] = []
+    store = StateStore(Database(str(state), on_fault=lambda: faults.append("told")))
     fill_past_the_reserve(tmpfs, store)
+    assert faults == ["told"]  # the daemon's loop is woken to page about it
     for n in range(3):
         store.save_incident(incident(n), [TimelineEntry(T0, "opened", f"entry {n}")])
     store.record_restart(RestartRecord("disk", incident(0).id, T0, "failed", 1, 0.1, "no space"))
