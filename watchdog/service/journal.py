@@ -7,9 +7,11 @@ carry no timestamp and a prefix per level, and `journalctl -p warning` works. sy
 still is that stream (a child whose stderr was redirected elsewhere inherits the variable).
 Elsewhere each line starts with a UTC timestamp and the level as `key=value`.
 
-Every line passes through the secret scrubber of watchdog.common.logs, tracebacks included.
-Multi-line records (tracebacks) keep their priority on every line, because journald makes
-one entry per line.
+Every line passes through the secret scrubber of watchdog.common.logs, tracebacks included,
+and is escaped by it (watchdog.common.logs.escape): whatever a message or an exception's text
+holds, a record's first line is one line, and only a traceback's own structure adds more.
+Those continuation lines keep the record's priority, because journald makes one entry per
+line (it also breaks lines at NUL, which is escaped like every other control character).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from watchdog.common.logs import SCRUBBER
+from watchdog.common.logs import clean, escape, exception_lines
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -36,22 +38,36 @@ def syslog_priority(levelno: int) -> int:
     return 7
 
 
+def record_lines(record: logging.LogRecord) -> tuple[str, list[str]]:
+    """A record's message and the lines of its traceback and stack, scrubbed and escaped."""
+    message = clean(record.getMessage())
+    more: list[str] = []
+    if record.exc_info is not None and record.exc_info[1] is not None:
+        more += exception_lines(record.exc_info[1])
+    elif record.exc_text:
+        more += [clean(line) for line in record.exc_text.splitlines()]
+    if record.stack_info:
+        more += [clean(line) for line in record.stack_info.split("\n")]
+    return message, more
+
+
 class JournalFormatter(logging.Formatter):
     """`<6>logger=watchdog.service.api event=...`, the priority repeated on every line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = SCRUBBER.scrub(f"logger={record.name} {super().format(record)}")
+        message, more = record_lines(record)
         prefix = f"<{syslog_priority(record.levelno)}>"
-        return "\n".join(prefix + line for line in text.splitlines())
+        return "\n".join([f"{prefix}logger={escape(record.name)} {message}", *(prefix + line for line in more)])
 
 
 class ConsoleFormatter(logging.Formatter):
     """`2026-11-23T09:11:10.123Z level=info logger=watchdog.service.api event=...`."""
 
     def format(self, record: logging.LogRecord) -> str:
+        message, more = record_lines(record)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
         level = record.levelname.lower()
-        return SCRUBBER.scrub(f"{stamp} level={level} logger={record.name} {super().format(record)}")
+        return "\n".join([f"{stamp} level={level} logger={escape(record.name)} {message}", *more])
 
 
 class _OwnHandler(logging.StreamHandler[TextIO]):
