@@ -13,13 +13,12 @@ interval only the safety net.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 
 from checks.base import Check, CheckResult, Status
+from watchdog.common.systemd_units import UNIT_TYPES, unit_argv, unit_name_problem
 
-_UNIT_RE = re.compile(r"^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|timer|mount|path|scope|slice)$")
 _STATES = {
     "active": Status.OK,
     "reloading": Status.OK,
@@ -36,8 +35,9 @@ class SystemdOptions:
     systemctl: str = "systemctl"
 
     def __post_init__(self) -> None:
-        if not _UNIT_RE.fullmatch(self.unit) or self.unit.startswith("-"):
-            raise ValueError(f"unit: {self.unit!r} is not a systemd unit name (expected e.g. nginx.service)")
+        problem = unit_name_problem(self.unit, (*UNIT_TYPES, "scope", "slice"))
+        if problem is not None:
+            raise ValueError(f"unit: {problem}")
 
 
 class SystemdCheck(Check[SystemdOptions]):
@@ -47,7 +47,7 @@ class SystemdCheck(Check[SystemdOptions]):
         unit = self.config.unit
         try:
             done = subprocess.run(
-                [self.config.systemctl, "is-active", unit],
+                unit_argv(self.config.systemctl, "is-active", unit),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=timeout,

@@ -37,7 +37,7 @@ def test_unit_state_maps_to_status(tmp_path: Path, answer: str, code: int, statu
     result = make_check("systemd", unit="nginx.service", systemctl=systemctl).run(timeout=2)
     assert result.status is status
     assert result.message == f"nginx.service is {answer}"
-    assert (tmp_path / "argv").read_text() == "is-active nginx.service\n"
+    assert (tmp_path / "argv").read_text() == "is-active -- nginx.service\n"
 
 
 def test_unexpected_answer_is_unknown(tmp_path: Path) -> None:

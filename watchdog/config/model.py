@@ -18,12 +18,11 @@ from datetime import time
 from typing import Literal
 
 from watchdog.common.configtools import Duration, Secret
+from watchdog.common.systemd_units import unit_name_problem
 
 Severity = Literal["critical", "warning"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-_UNIT_RE = re.compile(r"^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|timer|mount|path)$")
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,9 @@ class Remediate:
     def __post_init__(self) -> None:
         if self.restart is None and not self.command:
             raise ValueError("give restart: UNIT (systemd backend) or command: [argv...] (command backend)")
-        if self.restart is not None and not _UNIT_RE.fullmatch(self.restart):
-            raise ValueError(f"restart: {self.restart!r} is not a systemd unit name (expected e.g. nginx.service)")
+        problem = None if self.restart is None else unit_name_problem(self.restart)
+        if problem is not None:
+            raise ValueError(f"restart: {problem}")
 
 
 @dataclass(frozen=True)
@@ -214,6 +214,9 @@ class WatchdogConfig:
     business_hours: BusinessHours
     notify: NotifyConfig
     heartbeat: HeartbeatConfig | None
+    api_hosts: tuple[str, ...] = ()
+    """Host names the API answers to besides IP literals, localhost, the listen host, `host`
+    and the machine's hostname (watchdog.service.http_policy: DNS rebinding)."""
 
     def check(self, name: str) -> CheckSpec:
         for spec in self.checks:

@@ -1,6 +1,6 @@
 """Repairs: restarting a failed service through the configured argv, never a shell.
 
-`Restarter` runs the configured argv — `[systemctl, restart, UNIT]` for the systemd backend,
+`Restarter` runs the configured argv — `[systemctl, restart, --, UNIT]` for the systemd backend,
 the check's own `remediate.command` for the command backend — never through a shell, and
 only for checks whose `remediate` names it in the config. Each restart runs in its own
 worker thread with `restart_timeout`, so a hanging `systemctl` never stalls other checks or
@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from watchdog.common.logs import SCRUBBER, event
+from watchdog.common.systemd_units import unit_argv
 from watchdog.config.model import CheckSpec, RemediationConfig
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def restart_argv(spec: CheckSpec, config: RemediationConfig) -> tuple[str, ...] 
     if config.backend == "systemd":
         if spec.remediate.restart is None:
             return None
-        return (config.systemctl, "restart", spec.remediate.restart)
+        return unit_argv(config.systemctl, "restart", spec.remediate.restart)
     return tuple(spec.remediate.command) or None
 
 

@@ -24,12 +24,13 @@ import re
 import tempfile
 from collections.abc import Sequence
 
+from watchdog.common.systemd_units import unit_name_problem
+
 DEFAULT_RULE_PATH = "/etc/polkit-1/rules.d/50-shop-watchdog.rules"
 DEFAULT_USER = "shop-watchdog"
 MANAGE_UNITS = "org.freedesktop.systemd1.manage-units"
 
 _USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-_UNIT_RE = re.compile(r"[A-Za-z0-9:_.\\@-]+\.(service|socket|target|timer|mount|path)")
 _VERBS = frozenset({"start", "stop", "reload", "restart", "try-restart", "reload-or-restart", "reset-failed"})
 
 
@@ -37,7 +38,7 @@ def render_polkit_rule(user: str, units: Sequence[str], verbs: Sequence[str] = (
     """The rule's JavaScript text; raises ValueError for an invalid user, unit or verb."""
     if not _USER_RE.fullmatch(user):
         raise ValueError(f"{user!r} is not a valid system user name")
-    bad_units = [u for u in units if not isinstance(u, str) or not _UNIT_RE.fullmatch(u)]
+    bad_units = [u for u in units if not isinstance(u, str) or unit_name_problem(u) is not None]
     if bad_units:
         raise ValueError(f"not systemd unit names: {', '.join(map(repr, bad_units))}")
     bad_verbs = [v for v in verbs if v not in _VERBS]

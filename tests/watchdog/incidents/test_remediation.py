@@ -33,7 +33,7 @@ def _wait(restarter: Restarter, timeout: float = 10.0) -> list[RestartOutcome]:
 
 def test_systemd_backend_restarts_the_named_unit() -> None:
     argv = restart_argv(_spec(Remediate(restart="nginx.service")), RemediationConfig(systemctl="/bin/systemctl"))
-    assert argv == ("/bin/systemctl", "restart", "nginx.service")
+    assert argv == ("/bin/systemctl", "restart", "--", "nginx.service")
 
 
 def test_command_backend_runs_the_checks_argv() -> None:
