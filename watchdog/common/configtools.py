@@ -209,6 +209,9 @@ def read_secret(node: Mapping[str, Any], name: str, path: str, problems: Problem
         if value is None:
             problems.add(join(path, env_key), f"environment variable {var} is not set")
             return None
+        if not value.strip():
+            problems.add(join(path, env_key), f"environment variable {var} is empty: a blank secret protects nothing")
+            return None
         return Secret(value, f"${var}")
     if file_key in node:
         fname = node[file_key]
@@ -217,10 +220,14 @@ def read_secret(node: Mapping[str, Any], name: str, path: str, problems: Problem
             return None
         try:
             with open(fname, encoding="utf-8") as fh:
-                return Secret(fh.read().strip(), fname)
-        except OSError as exc:
-            problems.add(join(path, file_key), f"cannot read {fname}: {exc.strerror or exc}")
+                text = fh.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.add(join(path, file_key), f"cannot read {fname}: {getattr(exc, 'strerror', None) or exc}")
             return None
+        if not text:
+            problems.add(join(path, file_key), f"{fname} is empty: a blank secret protects nothing")
+            return None
+        return Secret(text, fname)
     return None
 
 

@@ -83,6 +83,7 @@ class _TopKeys:
     state_dir: str = "/var/lib/shop-watchdog"
     listen: str = "127.0.0.1:9841"
     api_token: Secret | None = None
+    api_hosts: tuple[str, ...] = ()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     defaults: Defaults = Defaults()
     remediation: RemediationConfig = RemediationConfig()
@@ -274,6 +275,19 @@ def _check_holiday_country(country: str | None, problems: Problems) -> None:
         )
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}\.?$){_LABEL}(\.{_LABEL})*\.?")
+
+
+def _check_api_hosts(names: tuple[str, ...], problems: Problems) -> None:
+    for i, name in enumerate(names):
+        if not _HOST_NAME.fullmatch(name):
+            problems.add(
+                join("api_hosts", i),
+                f"{name!r} is not a host name (a DNS name such as shop-web-1.example.com, no port, no scheme)",
+            )
+
+
 def parse_config(node: object, source: str, *, checks: Registry, channels: Registry) -> WatchdogConfig:
     """A `WatchdogConfig` from parsed YAML; raises ConfigError listing every problem.
 
@@ -298,6 +312,8 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
     notify = _parse_notify(node.get("notify"), channels, problems)
     if top is not None:
         _check_holiday_country(top.business_hours.holidays, problems)
+    if top is not None:
+        _check_api_hosts(top.api_hosts, problems)
     if listen is not None and top is not None and not listen.loopback_only and top.api_token is None:
         problems.add("api_token_file", f"listen {top.listen} is not loopback-only: an api_token_file is required")
     problems.raise_if_any(source)
@@ -315,6 +331,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         business_hours=top.business_hours,
         notify=notify,
         heartbeat=top.heartbeat,
+        api_hosts=tuple(name.lower().rstrip(".") for name in top.api_hosts),
     )
 
 

@@ -89,8 +89,8 @@ def test_every_problem_is_reported_at_once_with_its_yaml_path() -> None:
     )
     assert problems == [
         "defaults.interval: expected a duration like 30s, 5m or 500ms, got 'often'",
-        "listne: unknown key (valid keys: api_token, api_token_env, api_token_file, business_hours, checks, defaults, "
-        "heartbeat, host, listen, log_level, notify, remediation, state_dir)",
+        "listne: unknown key (valid keys: api_hosts, api_token, api_token_env, api_token_file, business_hours, checks, "
+        "defaults, heartbeat, host, listen, log_level, notify, remediation, state_dir)",
         "checks[0].warn: expected a percentage from 0% to 100%, got '180%'",
         "checks[1].type: unknown check type 'htp' (valid types: command, disk, http, mysql, postgres, process, redis, "
         "system, systemd, tcp)",
@@ -278,4 +278,46 @@ def test_load_config_round_trip(tmp_path: Path) -> None:
 def test_the_state_store_checks_name_is_not_for_configured_checks() -> None:
     assert problems_of({"checks": [{"name": "state-store", "type": "disk", "path": "/"}]}) == [
         "checks[0].name: 'state-store' is the name of the daemon's own state store check"
+    ]
+
+
+@pytest.mark.parametrize("unit", ["-nginx.service", "--all.service", "-Hevil.service"])
+def test_a_unit_name_starting_with_a_dash_is_refused_by_check_config(tmp_path: Path, unit: str) -> None:
+    """systemctl would read it as an option (`--` in the argv guards anyway)."""
+    path = tmp_path / "w.yaml"
+    check = {"name": "web", "type": "tcp", "host": "127.0.0.1", "port": 80, "remediate": {"restart": unit}}
+    path.write_text(yaml.safe_dump({"checks": [check]}))
+
+    result = check_config(path)
+
+    assert result.returncode == 2, result.stdout
+    assert f"{path}: checks[0].remediate: restart: {unit!r} is not a systemd unit name systemctl can take" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_api_hosts_are_host_names() -> None:
+    config = parse_config(
+        {"api_hosts": ["Shop-Web-1.Example.COM.", "metrics"]}, "t.yaml", checks=CHECKS, channels=CHANNELS
+    )
+    assert config.api_hosts == ("shop-web-1.example.com", "metrics")
+    assert problems_of({"api_hosts": ["ok.example", "shop:9841", "http://x", "*.example", ""]}) == [
+        f"api_hosts[{i}]: {name!r} is not a host name (a DNS name such as shop-web-1.example.com, no port, no scheme)"
+        for i, name in [(1, "shop:9841"), (2, "http://x"), (3, "*.example"), (4, "")]
+    ]
+    assert problems_of({"api_hosts": {"a": 1}}) == ["api_hosts: expected a list, got dict"]
+
+
+@pytest.mark.parametrize("blank", ["", " \n\t "])
+def test_a_blank_secret_is_an_error_naming_its_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
+    token = tmp_path / "token"
+    token.write_text(blank)
+    monkeypatch.setenv("SHOP_WATCHDOG_TEST_BLANK", blank)
+
+    assert problems_of({"api_token_file": str(token)}) == [
+        f"api_token_file: {token} is empty: a blank secret protects nothing"
+    ]
+    assert problems_of({"api_token_env": "SHOP_WATCHDOG_TEST_BLANK"}) == [
+        "api_token_env: environment variable SHOP_WATCHDOG_TEST_BLANK is empty: a blank secret protects nothing"
     ]
