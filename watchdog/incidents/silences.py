@@ -8,6 +8,7 @@ tell at once about a problem that is still there.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime, timedelta
 
@@ -22,24 +23,29 @@ class Silences:
         self._active: dict[str, SilenceRecord] = {s.check: s for s in store.active_silences()}
 
     def add(self, check: str, seconds: float, reason: str, by: str, now: datetime) -> SilenceRecord:
-        """Silences `check` for `seconds` from `now`; replaces an earlier silence of that check."""
-        if seconds <= 0:
+        """Silences `check` for `seconds` from `now`; replaces an earlier silence of that check.
+
+        Raises ValueError for a duration that is not positive and finite, or that ends past
+        the calendar, and for a blank reason, before anything changes. The new silence is
+        saved before the earlier one is ended: a silence that fails to be created leaves the
+        earlier one in force, in memory and on disk (and should ending it fail after all, the
+        newer of the two wins when the store is read again)."""
+        if not math.isfinite(seconds) or seconds <= 0:
             raise ValueError("a silence needs a positive duration")
         if not reason.strip():
             raise ValueError("a silence needs a reason")
-        previous = self._active.get(check)
-        if previous is not None:
-            self._store.save_silence(_ended(previous, now))
+        try:
+            until = now + timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"a silence of {seconds:g}s would end past the calendar") from None
         rec = SilenceRecord(
-            id="sil-" + uuid.uuid4().hex[:10],
-            check=check,
-            until=now + timedelta(seconds=seconds),
-            reason=reason,
-            by=by,
-            created_at=now,
+            id="sil-" + uuid.uuid4().hex[:10], check=check, until=until, reason=reason, by=by, created_at=now
         )
         self._store.save_silence(rec)
+        previous = self._active.get(check)
         self._active[check] = rec
+        if previous is not None:
+            self._store.save_silence(_ended(previous, now))
         return rec
 
     def active(self, check: str, now: datetime) -> SilenceRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,3 +57,15 @@ def test_new_silence_replaces_the_previous_one_of_the_check(tmp_path: Path) -> N
 def test_silence_needs_duration_and_reason(tmp_path: Path, seconds: float, reason: str) -> None:
     with pytest.raises(ValueError):
         Silences(StateStore(Database(str(tmp_path)))).add("web", seconds, reason, "ops", T0)
+
+
+@pytest.mark.parametrize("seconds", [1e30, math.inf, math.nan])
+def test_a_silence_that_cannot_be_created_leaves_the_previous_one_in_force(tmp_path: Path, seconds: float) -> None:
+    silences = Silences(StateStore(Database(str(tmp_path))))
+    previous = silences.add("web", 600, "planned upgrade", "ops", T0)
+
+    with pytest.raises(ValueError):
+        silences.add("web", seconds, "typo", "ops", T0)
+
+    assert silences.active("web", T0 + timedelta(seconds=300)) == previous
+    assert Silences(StateStore(Database(str(tmp_path)))).all() == [previous]
