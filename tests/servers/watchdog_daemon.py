@@ -35,8 +35,12 @@ class WatchdogDaemon(ChildServer):
     name = "shop-watchdog"
     start_timeout = 20.0
 
-    def __init__(self, directory: Path, config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, directory: Path, config: Mapping[str, Any], env: Mapping[str, str] | None = None, cli: str = CLI
+    ) -> None:
+        """`cli`: the `shop-watchdog` executable to run (another checkout's, for a baseline)."""
         directory.mkdir(parents=True, exist_ok=True)
+        self.cli = cli
         port = free_port()
         super().__init__(port, directory / "daemon.log")
         self.directory = directory
@@ -53,15 +57,16 @@ class WatchdogDaemon(ChildServer):
         self.config_path.write_text(text)
 
     def argv(self) -> list[str]:
-        return [CLI, "run", "-c", str(self.config_path)]
+        return [self.cli, "run", "-c", str(self.config_path)]
 
     def child_cwd(self) -> Path:
         return ROOT
 
     def child_env(self) -> Mapping[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "SHOP_WATCHDOG_CONFIG", "WATCHDOG_USEC")
-        }
+        """The test's environment without systemd's variables, the config path, and
+        PYTHONPATH (the executable's own installation must supply every module)."""
+        dropped = ("NOTIFY_SOCKET", "SHOP_WATCHDOG_CONFIG", "WATCHDOG_USEC", "PYTHONPATH")
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
         return env | self.extra_env
 
     def wait_ready(self) -> None:
@@ -81,13 +86,24 @@ class WatchdogDaemon(ChildServer):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """Status and body of one request; a JSON `body` is sent as application/json unless
+        `headers` say otherwise (they may also set Host, Origin, ...)."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         if token is not None:
             req.add_header("Authorization", f"Bearer {token}")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 return response.status, response.read()

@@ -1,31 +1,41 @@
-"""The local HTTP API: metrics, health, status, and the two writing calls (ack, silence).
+"""The local HTTP API: metrics, health, status, and the writing calls (ack, silence).
 
-A `ThreadingHTTPServer` in its own threads, loopback by default, so a slow client never
-touches the main loop; the handlers only read snapshots and call the thread-safe
-`ack`/`silence` of the backend.
+The API is a route table: each `Route` names a method, a path pattern (`{name}` matches one
+path segment, handed to the handler percent-decoded), the handler, and what the route needs.
+A writing route (`write=True`) is served only to requests that are not cross-site, carry a
+body of a type it accepts, and — when the route says `bearer` and a token is configured —
+the bearer token; every route, reading or writing, only under an allowed Host. The rules
+are watchdog.service.http_policy's; the transport (connections, timeouts, limits, a fixed
+worker pool) is watchdog.service.http_server's. A new endpoint is one line in ROUTES and
+one handler method.
 
-Writing calls need `Authorization: Bearer TOKEN` whenever a token is configured (the
-config forces one — `api_token_file` — when the listener is not loopback-only); on a
-loopback-only listener without a token, anyone on the machine may ack and silence, which is
-what the `shop-watchdog ack/silence` commands rely on. Reading calls never need a token:
-Prometheus must scrape /metrics.
+Writing calls need `Authorization: Bearer TOKEN` whenever a token is configured (the config
+forces one — `api_token_file` — when the listener is not loopback-only); on a loopback-only
+listener without a token, any local program may ack and silence, which is what the
+`shop-watchdog ack/silence` commands rely on, but no web page may. Reading calls never need
+a token: Prometheus must scrape /metrics (under a name in `api_hosts` when it scrapes by a
+name other than the machine's own).
 
     GET  /metrics                     Prometheus text format 0.0.4 (what every Prometheus 2.x scrapes)
     GET  /healthz                     200 "ok", 503 with the reason when the loop stalled
     GET  /api/v1/status               {"host", "checks": [...], "incidents": [...], "outbox": {...}}
     POST /api/v1/incidents/ID/ack     {"by": NAME} -> 200, 404 unknown or resolved incident
     POST /api/v1/silences             {"check", "duration": "30m", "reason", "by"} -> 201, 400, 404
+
+Errors are JSON `{"error": "..."}`: 400 bad body, 401 token, 403 Host or cross-site, 404,
+405, 411/413 length, 415 body type, 503 busy.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
+import math
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -33,12 +43,27 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from watchdog.common.configtools import Secret, parse_duration
 from watchdog.common.logs import event
 from watchdog.common.status_document import StatusDocument
-from watchdog.config.model import Listen
+from watchdog.config.model import Listen, WatchdogConfig
+from watchdog.service.http_policy import HostPolicy, bearer_matches, cross_site, media_type
+from watchdog.service.http_server import (
+    HttpError,
+    HttpServer,
+    Limits,
+    Request,
+    Response,
+    error_response,
+    json_response,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024
-_ACK_RE = re.compile(r"^/api/v1/incidents/([^/]+)/ack$")
+JSON = frozenset({"application/json"})
+
+MAX_SILENCE = 90 * 86400.0
+"""The longest silence: planned work, not a way to switch a check off (remove it instead)."""
+
+MAX_TEXT = 1000
+"""Characters of a free-text field (reason, by, check) the API accepts."""
 
 
 class ApiBackend(Protocol):
@@ -59,175 +84,209 @@ class ListenError(Exception):
     """The API cannot listen on its address (in use, not local, no permission)."""
 
 
-class _BadRequest(Exception):
-    pass
+@dataclass(frozen=True)
+class Access:
+    """Who may use the API: the bearer token of writing calls and the Host names served."""
+
+    token: Secret | None = None
+    hosts: HostPolicy = field(default_factory=HostPolicy)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    backend: ApiBackend
-    token: Secret | None
+def access_for(config: WatchdogConfig) -> Access:
+    """The config's API access: its token; as Host names, besides IP literals and localhost,
+    the listen host, the config's `host`, the machine's hostname and `api_hosts`."""
+    names = (config.listen.host, config.host, socket.gethostname(), *config.api_hosts)
+    return Access(token=config.api_token, hosts=HostPolicy.of(names))
 
 
-class _Server6(_Server):
-    address_family = socket.AF_INET6
+Handler = Callable[["Api", Request, Mapping[str, str]], Response]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "shop-watchdog"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Handler
+    write: bool = False
+    """Changes state: refused cross-site, needs a body of `accepts` (and the token, see `bearer`)."""
+    bearer: bool = True
+    """A writing route needs the bearer token when one is configured (False: the route
+    authenticates by itself, like a signed link)."""
+    accepts: frozenset[str] = JSON
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        event(log, "api_request", logging.DEBUG, client=self.client_address[0], request=self.requestline)
+    def __post_init__(self) -> None:
+        parts = re.split(r"\{(\w+)\}", self.pattern)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
+        object.__setattr__(self, "regex", re.compile(regex))
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.regex.fullmatch(path)
+        if found is None:
+            return None
+        return {name: urllib.parse.unquote(value) for name, value in found.groupdict().items()}
+
+
+class Api:
+    """The application the transport serves: `Api(backend, access)(request) -> Response`."""
+
+    def __init__(self, backend: ApiBackend, access: Access) -> None:
+        self.backend = backend
+        self.access = access
+
+    def __call__(self, request: Request) -> Response:
+        try:
+            return self._route(request)
+        except HttpError as exc:
+            return exc.response
+
+    def _route(self, request: Request) -> Response:
+        host = request.header("Host")
+        if not self.access.hosts.allows(host):
+            event(log, "api_refused", client=request.client, reason="host", host=host, path=request.path)
+            raise HttpError(403, f"Host {host!r} is not a name of this API (add it to api_hosts)")
+        matching = [(route, params) for route in ROUTES if (params := route.match(request.path)) is not None]
+        if not matching:
+            raise HttpError(404, f"no such resource: {request.path}")
+        method = "GET" if request.method == "HEAD" else request.method
+        for route, params in matching:
+            if route.method == method:
+                if route.write:
+                    self._check_write(route, request)
+                return route.handler(self, request, params)
+        allowed = {r.method for r, _ in matching}
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        raise HttpError(405, f"{request.method} is not allowed here", {"Allow": ", ".join(sorted(allowed))})
+
+    def _check_write(self, route: Route, request: Request) -> None:
+        why = cross_site(request)
+        if why is not None:
+            event(log, "api_refused", client=request.client, reason="cross_site", path=request.path, detail=why)
+            raise HttpError(403, f"cross-site write refused: {why}")
+        token = self.access.token
+        if route.bearer and token is not None and not bearer_matches(request, token):
+            raise HttpError(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        given = media_type(request)
+        if given not in route.accepts:
+            raise HttpError(415, f"the body must be {' or '.join(sorted(route.accepts))}, not {given or 'untyped'}")
 
     # -- reading -----------------------------------------------------------------------------
 
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        backend = self.server.backend
-        if path == "/metrics":
-            self._send(200, backend.metrics_text(), CONTENT_TYPE_PLAIN_0_0_4)
-        elif path == "/healthz":
-            healthy, reason = backend.healthy()
-            self._send(200 if healthy else 503, (reason + "\n").encode(), "text/plain; charset=utf-8")
-        elif path == "/api/v1/status":
-            self._json(200, backend.status())
-        else:
-            self._json(404, {"error": f"no such resource: {path}"})
+    def metrics(self, request: Request, params: Mapping[str, str]) -> Response:
+        return Response(200, self.backend.metrics_text(), CONTENT_TYPE_PLAIN_0_0_4)
+
+    def healthz(self, request: Request, params: Mapping[str, str]) -> Response:
+        healthy, reason = self.backend.healthy()
+        return Response(200 if healthy else 503, (reason + "\n").encode(), "text/plain; charset=utf-8")
+
+    def status(self, request: Request, params: Mapping[str, str]) -> Response:
+        return json_response(200, self.backend.status())
 
     # -- writing -----------------------------------------------------------------------------
 
-    def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if not self._authorized():
-            self._json(401, {"error": "missing or wrong bearer token"}, {"WWW-Authenticate": "Bearer"})
-            return
-        try:
-            body = self._body()
-            ack = _ACK_RE.match(path)
-            if ack:
-                self._ack(ack.group(1), body)
-            elif path == "/api/v1/silences":
-                self._silence(body)
-            else:
-                self._json(404, {"error": f"no such resource: {path}"})
-        except _BadRequest as exc:
-            self._json(400, {"error": str(exc)})
+    def ack(self, request: Request, params: Mapping[str, str]) -> Response:
+        incident_id = params["id"]
+        by = _text(json_object(request), "by", default="api")
+        if not self.backend.ack(incident_id, by):
+            return error_response(404, f"no open incident {incident_id!r}")
+        event(log, "api_ack", incident=incident_id, by=by)
+        return json_response(200, {"id": incident_id, "acknowledged": True, "by": by})
 
-    def _ack(self, incident_id: str, body: dict[str, Any]) -> None:
-        by = _text(body, "by", default="api")
-        if self.server.backend.ack(incident_id, by):
-            event(log, "api_ack", incident=incident_id, by=by)
-            self._json(200, {"id": incident_id, "acknowledged": True, "by": by})
-        else:
-            self._json(404, {"error": f"no open incident {incident_id!r}"})
-
-    def _silence(self, body: dict[str, Any]) -> None:
+    def silence(self, request: Request, params: Mapping[str, str]) -> Response:
+        body = json_object(request)
         check = _text(body, "check")
         reason = _text(body, "reason")
         by = _text(body, "by", default="api")
+        seconds = silence_seconds(body.get("duration"))
         try:
-            seconds = parse_duration(body.get("duration"))
-        except ValueError as exc:
-            raise _BadRequest(f"duration: {exc}") from exc
-        if seconds <= 0:
-            raise _BadRequest("duration: must be greater than 0")
-        try:
-            silence = self.server.backend.silence(check, seconds, reason, by)
+            silence = self.backend.silence(check, seconds, reason, by)
         except KeyError:
-            self._json(404, {"error": f"no check named {check!r}"})
-            return
+            return error_response(404, f"no check named {check!r}")
+        except ValueError as exc:
+            return error_response(400, str(exc))
         event(log, "api_silence", check=check, seconds=seconds, by=by)
-        self._json(201, silence)
-
-    def _authorized(self) -> bool:
-        token = self.server.token
-        if token is None:
-            return True
-        given = self.headers.get("Authorization", "")
-        scheme, _, value = given.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.reveal().encode())
-
-    def _body(self) -> dict[str, Any]:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError as exc:
-            raise _BadRequest("bad Content-Length") from exc
-        if length > MAX_BODY:
-            raise _BadRequest(f"body larger than {MAX_BODY} bytes")
-        raw = self.rfile.read(length) if length else b"{}"
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise _BadRequest(f"body is not JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise _BadRequest("body must be a JSON object")
-        return body
-
-    # -- answering ---------------------------------------------------------------------------
-
-    def _json(self, code: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        self._send(code, (json.dumps(payload, indent=1) + "\n").encode(), "application/json", headers)
-
-    def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        return json_response(201, silence)
 
 
-def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/metrics", Api.metrics),
+    Route("GET", "/healthz", Api.healthz),
+    Route("GET", "/api/v1/status", Api.status),
+    Route("POST", "/api/v1/incidents/{id}/ack", Api.ack, write=True),
+    Route("POST", "/api/v1/silences", Api.silence, write=True),
+)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """The request's body as a JSON object ({} when empty); HttpError 400 when it is not
+    one: malformed, not UTF-8, nested too deeply, or with NaN, Infinity or a number out of range."""
+    if not request.body.strip():
+        return {}
+    try:
+        body = json.loads(request.body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as exc:
+        raise HttpError(400, f"body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise HttpError(400, "body must be a JSON object")
+    return body
+
+
+def silence_seconds(value: object) -> float:
+    """A silence's duration in seconds: a duration string or a number of seconds, more than
+    0 and at most MAX_SILENCE; HttpError 400 otherwise."""
+    try:
+        seconds = parse_duration(value)
+    except (ValueError, OverflowError) as exc:
+        raise HttpError(400, f"duration: {exc}") from None
+    if not math.isfinite(seconds) or seconds > MAX_SILENCE:
+        raise HttpError(400, f"duration: at most {MAX_SILENCE / 86400:g}d, got {value!r}")
+    if seconds <= 0:
+        raise HttpError(400, "duration: must be greater than 0")
+    return seconds
+
+
+def _text(body: Mapping[str, Any], key: str, default: str | None = None) -> str:
     value = body.get(key, default)
     if not isinstance(value, str) or not value.strip():
-        raise _BadRequest(f"{key}: expected a non-empty string")
+        raise HttpError(400, f"{key}: expected a non-empty string")
+    if len(value) > MAX_TEXT:
+        raise HttpError(400, f"{key}: at most {MAX_TEXT} characters")
     return value.strip()
 
 
 class ApiServer:
     """The listener; `start()` binds (port 0: any free port, see `port`) and serves in a thread."""
 
-    def __init__(self, listen: Listen, backend: ApiBackend, token: Secret | None = None) -> None:
+    def __init__(self, listen: Listen, backend: ApiBackend, access: Access, limits: Limits = Limits()) -> None:
         self._listen = listen
-        self._backend = backend
-        self._token = token
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._api = Api(backend, access)
+        self._server = HttpServer(listen.host, listen.port, self._api, limits)
 
     def start(self) -> None:
-        server_cls = _Server6 if ":" in self._listen.host else _Server
         try:
-            server = server_cls((self._listen.host, self._listen.port), _Handler)
+            self._server.start()
         except OSError as exc:
             raise ListenError(f"cannot listen on {self._listen}: {exc.strerror or exc}") from exc
-        server.backend = self._backend
-        server.token = self._token
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="api", daemon=True
-        )
-        self._thread.start()
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("API server not started")
-        return int(self._server.server_address[1])
+        return self._server.port
 
-    def set_token(self, token: Secret | None) -> None:
-        self._token = token
-        if self._server is not None:
-            self._server.token = token
+    def set_access(self, access: Access) -> None:
+        """Takes a reloaded config's token and Host names (the next request sees them)."""
+        self._api.access = access
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()

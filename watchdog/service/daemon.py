@@ -49,7 +49,7 @@ from watchdog.monitor.exitwatch import ExitWatcher
 from watchdog.monitor.probes import build_check
 from watchdog.monitor.runner import DEFAULT_MAX_WORKERS, Runner
 from watchdog.monitor.scheduler import Scheduler, Skipped, Started
-from watchdog.service.api import ApiServer
+from watchdog.service.api import ApiServer, access_for
 from watchdog.service.metrics import Metrics
 from watchdog.service.sdnotify import format_status
 
@@ -186,7 +186,7 @@ class Daemon:
         self.sink: ResultSink = sink_factory(
             config, clock=clock, recheck=self.recheck, registry=self.metrics.registry, wake=self._wake.set
         )
-        self.api = ApiServer(config.listen, self, token=config.api_token)
+        self.api = ApiServer(config.listen, self, access_for(config))
         self.started_at = clock.now()
         self._last_iteration = clock.monotonic()
         self._max_sleep = min(MAX_SLEEP, stall_after / 3, notifier.ping_interval or MAX_SLEEP)
@@ -419,7 +419,7 @@ class Daemon:
         register_secrets(new)
         added, removed, changed = self._configure(new)
         self.config = new
-        self.api.set_token(new.api_token)
+        self.api.set_access(access_for(new))
         self._guard("reload", lambda: self.sink.reload(new))
         self.metrics.reloads.labels("ok").inc()
         event(

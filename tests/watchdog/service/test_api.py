@@ -15,9 +15,13 @@ import pytest
 
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
+from tests.servers.raw_http import exchange, request_bytes
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from watchdog.common.incident_terms import IncidentState, Severity
 from watchdog.common.status_document import CheckEntry, IncidentEntry, StatusDocument, read_status
+from watchdog.service.api import MAX_TEXT
+from watchdog.storage.database import Database
+from watchdog.storage.state import StateStore
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -104,7 +108,12 @@ def test_silences_validate_input(shop: WatchdogDaemon, body: object, code: int, 
 def test_unknown_paths_and_non_json_bodies(shop: WatchdogDaemon) -> None:
     assert shop.get("/api/v1/nothing")[0] == 404
     assert shop.request("POST", "/api/v1/elsewhere", {})[0] == 404
-    req = urllib.request.Request(shop.base_url + "/api/v1/silences", data=b"{not json", method="POST")
+    req = urllib.request.Request(
+        shop.base_url + "/api/v1/silences",
+        data=b"{not json",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         urllib.request.urlopen(req, timeout=5)
         raise AssertionError("expected 400")
@@ -152,3 +161,72 @@ def test_status_is_exactly_the_documented_shape_and_reads_back(shop: WatchdogDae
     [read] = reading.document["incidents"]
     assert (read["id"], read["severity"], read["state"]) == (incident["id"], Severity.CRITICAL, IncidentState.PAGED)
     assert read.get("substate") is None  # paged: nothing to wait for
+
+
+BAD_BODIES = [
+    (b"{not json", "body is not JSON"),
+    (b'{"check": "web", "duration": NaN, "reason": "x"}', "NaN is not a number JSON allows"),
+    (b'{"check": "web", "duration": Infinity, "reason": "x"}', "Infinity is not a number JSON allows"),
+    (b'{"check": "web", "duration": -Infinity, "reason": "x"}', "-Infinity is not a number JSON allows"),
+    (b'{"check": "web", "duration": 1e999, "reason": "x"}', "1e999 is out of range"),
+    (b'{"check": "web", "duration": ' + b"9" * 5000 + b', "reason": "x"}', "body is not JSON"),
+    (b"[" * 30_000 + b"]" * 30_000, "body is not JSON"),
+    (b'{"check": "web\xff", "duration": "5m", "reason": "x"}', "body is not JSON"),
+    (b'{"check": "web", "duration": "5m", "reason": "x"} trailing', "body is not JSON"),
+    (b'"just a string"', "body must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("raw", "error"), BAD_BODIES)
+def test_a_bad_body_is_400_and_the_connection_stays_usable(shop: WatchdogDaemon, raw: bytes, error: str) -> None:
+    bad = request_bytes("POST", "/api/v1/silences", headers={"Content-Type": "application/json"}, body=raw, close=False)
+
+    answer = exchange(shop.port, bad + request_bytes("GET", "/healthz"))
+
+    assert answer.statuses == [400, 200], answer.data[:300]
+    assert error in str(answer.json()["error"])
+
+
+@pytest.mark.parametrize(
+    ("duration", "error"),
+    [
+        ("99999999999999999999d", "duration: at most 90d"),
+        (10**400, "duration: int too large to convert to float"),
+        (1e300, "duration: at most 90d"),
+        ("91d", "duration: at most 90d"),
+        (-5, "duration: duration must not be negative"),
+        (True, "duration: expected a duration"),
+        (None, "duration: expected a duration"),
+        ({"minutes": 5}, "duration: expected a duration"),
+        ("0ms", "duration: must be greater than 0"),
+    ],
+)
+def test_out_of_range_durations_are_400_and_the_previous_silence_stays(
+    shop: WatchdogDaemon, duration: object, error: str
+) -> None:
+    first = {"check": "web", "duration": "30m", "reason": "planned nginx upgrade", "by": "anna"}
+    assert shop.request("POST", "/api/v1/silences", first)[0] == 201
+
+    code, body = shop.request("POST", "/api/v1/silences", {"check": "web", "duration": duration, "reason": "x"})
+
+    assert code == 400 and error in json.loads(body)["error"], body
+    assert shop.metric("shop_watchdog_silences_active") == 1
+    assert shop.terminate() == 0
+    (kept,) = StateStore(Database(str(shop.directory / "state"))).active_silences()
+    assert (kept.check, kept.reason, kept.by) == ("web", "planned nginx upgrade", "anna")
+
+
+@pytest.mark.parametrize("field", ["check", "reason", "by"])
+def test_overlong_text_fields_are_400(shop: WatchdogDaemon, field: str) -> None:
+    body = {"check": "web", "duration": "5m", "reason": "x"} | {field: "y" * (MAX_TEXT + 1)}
+
+    code, raw = shop.request("POST", "/api/v1/silences", body)
+
+    assert code == 400 and f"{field}: at most {MAX_TEXT} characters" in json.loads(raw)["error"]
+
+
+def test_wrong_methods_are_405_with_allow(shop: WatchdogDaemon) -> None:
+    code, body = shop.request("DELETE", "/api/v1/status")
+
+    assert code == 405 and "DELETE is not allowed here" in json.loads(body)["error"]
+    assert exchange(shop.port, request_bytes("PUT", "/api/v1/silences", body=b"{}")).data.count(b"Allow: POST\r\n") == 1
