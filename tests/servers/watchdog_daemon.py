@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -29,6 +30,14 @@ from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(ROOT / ".venv" / "bin" / "shop-watchdog")
+UNIT_FILE = ROOT / "systemd" / "shop-watchdog.service"
+
+
+def unit_tasks_max() -> int:
+    """The `TasksMax=` of the shipped systemd unit: the daemon's budget of threads and children."""
+    match = re.search(r"^TasksMax=(\d+)$", UNIT_FILE.read_text(), re.M)
+    assert match, f"no TasksMax= in {UNIT_FILE}"
+    return int(match.group(1))
 
 
 class WatchdogDaemon(ChildServer):
@@ -172,6 +181,18 @@ class WatchdogDaemon(ChildServer):
                 return last
             time.sleep(0.05)
         raise AssertionError(f"check {name} never matched; last: {last}\n{self.log()}")
+
+    def tasks(self) -> int:
+        """The daemon's threads and its children's, as systemd counts tasks for TasksMax."""
+        total = 0
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            except OSError:
+                continue
+            if status.parent.name == str(self.pid) or fields.get("PPid", "").strip() == str(self.pid):
+                total += int(fields["Threads"])
+        return total
 
     def reload(self) -> None:
         assert self.proc is not None

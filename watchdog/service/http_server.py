@@ -12,8 +12,9 @@ once rather than queued:
   descriptors. A new connection past the bound takes the place of the connection that has
   waited longest (at least EVICT_AFTER) for its next request, as a server sheds idle
   keep-alive connections; when none has, the newcomer is answered 503.
-* requests: at most `Limits.queue` wait for a worker, beyond that 503; one not answered
-  within `Limits.handler_timeout` is answered 503 (its worker finishes by itself).
+* requests: a connection has at most one request in flight, so the connection bound bounds
+  the requests waiting for a worker too; one not answered within `Limits.handler_timeout`
+  is answered 503 (its worker finishes by itself), none waits forever.
 * framing: the request line and headers within `Limits.max_head` bytes (else 431); a body
   only with a `Content-Length` of digits within `Limits.max_body` (else 400, 413), required
   for POST, PUT and PATCH (411); no `Transfer-Encoding` (411, 400 next to a `Content-Length`);
@@ -78,7 +79,6 @@ SECURITY_HEADERS: Mapping[str, str] = {
 class Limits:
     max_connections: int = 256
     workers: int = 4
-    queue: int = 64
     read_timeout: float = 10.0
     handler_timeout: float = 10.0
     write_timeout: float = 10.0
@@ -254,7 +254,6 @@ class HttpServer:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._socket: socket.socket | None = None
         self._connections: set[_Connection] = set()
-        self._pending = 0
         self._max_connections = limits.max_connections
         self._refused = 0
         self._shed = 0
@@ -333,7 +332,7 @@ class HttpServer:
         try:
             if len(self._connections) >= self._max_connections and not self._shed_one(loop.time()):
                 self._count_overload(refused=1)
-                await self._send(writer, error_response(503, "too many connections", {"Retry-After": "1"}), close=True)
+                await self._refuse(writer, error_response(503, "too many connections", {"Retry-After": "1"}))
                 return
             self._connections.add(connection)
             await self._serve(connection, reader, writer)
@@ -393,26 +392,19 @@ class HttpServer:
                     body = await self._read_exactly(reader, buffer, head.length)
             except TimeoutError:
                 if buffer:
-                    await self._send(writer, error_response(408, "request not complete in time"), close=True)
+                    await self._refuse(writer, error_response(408, "request not complete in time"))
                 return
             except HttpError as exc:
-                await self._send(writer, exc.response, close=True)
+                await self._refuse(writer, exc.response)
                 return
             connection.waiting_since = None
             request = Request(head.method, head.path, head.query, head.version, head.headers, body, client)
             started = loop.time()
-            response = await self._dispatch(request)
-            event(
-                log,
-                "api_request",
-                logging.DEBUG,
-                client=client,
-                method=request.method,
-                path=request.path,
-                status=response.status,
-                seconds=round(loop.time() - started, 4),
-            )
-            await self._send(writer, response, close=not head.keep_alive, with_body=request.method != "HEAD")
+            status, answer = await self._dispatch(request, close=not head.keep_alive)
+            seconds = round(loop.time() - started, 4)
+            fields = {"client": client, "method": request.method, "path": request.path, "status": status}
+            event(log, "api_request", logging.DEBUG, **fields, seconds=seconds)
+            await self._send(writer, answer)
             if not head.keep_alive:
                 return
 
@@ -446,36 +438,32 @@ class HttpServer:
         del buffer[:length]
         return body
 
-    async def _dispatch(self, request: Request) -> Response:
-        if self._pending >= self.limits.workers + self.limits.queue:
-            return error_response(503, "busy: too many requests in progress", {"Retry-After": "1"})
+    async def _dispatch(self, request: Request, close: bool) -> tuple[int, bytes]:
         assert self._pool is not None
-        loop = asyncio.get_running_loop()
-        self._pending += 1
-        job = self._pool.submit(self._call_app, request)
-        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
+        job = self._pool.submit(self._answer, request, close)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(job), self.limits.handler_timeout)
         except TimeoutError:
-            return error_response(503, f"no answer within {self.limits.handler_timeout:g}s", {"Retry-After": "1"})
+            late = error_response(503, f"no answer within {self.limits.handler_timeout:g}s", {"Retry-After": "1"})
+            return late.status, render(late, with_body=True, close=close)
 
-    def _finished(self) -> None:
-        self._pending -= 1
-
-    def _call_app(self, request: Request) -> Response:
-        """Runs in a worker: the application's answer, or 500 naming what went wrong."""
+    def _answer(self, request: Request, close: bool) -> tuple[int, bytes]:
+        """Runs in a worker: the status and bytes of the application's answer, or of a 500
+        naming what went wrong (a handler's exception, a header with CR or LF)."""
         try:
             response = self._app(request)
-            render(response, with_body=False, close=False)  # a bad header fails here, not mid-write
-            return response
+            return response.status, render(response, with_body=request.method != "HEAD", close=close)
         except Exception as exc:
             fields: dict[str, object] = {"method": request.method, "path": request.path, "error": type(exc).__name__}
             log.exception("%s", format_event("api_handler_failed", fields))
-            return error_response(500, f"the request failed: {type(exc).__name__}")
+            failed = error_response(500, f"the request failed: {type(exc).__name__}")
+            return failed.status, render(failed, with_body=True, close=close)
 
-    async def _send(
-        self, writer: asyncio.StreamWriter, response: Response, *, close: bool, with_body: bool = True
-    ) -> None:
-        writer.write(render(response, with_body=with_body, close=close))
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
         async with asyncio.timeout(self.limits.write_timeout):
             await writer.drain()
+
+    async def _refuse(self, writer: asyncio.StreamWriter, response: Response) -> None:
+        """Answers with a transport error and closes: what follows cannot be trusted."""
+        await self._send(writer, render(response, with_body=True, close=True))

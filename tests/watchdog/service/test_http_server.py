@@ -7,7 +7,6 @@ the restarts keep working under a thousand of them.
 
 from __future__ import annotations
 
-import re
 import socket
 import sys
 import time
@@ -17,31 +16,11 @@ import pytest
 
 from tests.servers.nginx import NginxServer
 from tests.servers.raw_http import close_all, exchange, open_idle, request_bytes
-from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.servers.watchdog_daemon import WatchdogDaemon, unit_tasks_max
 from watchdog.service.http_server import EVICT_AFTER, Limits
 
-UNIT_FILE = Path(__file__).resolve().parents[3] / "systemd" / "shop-watchdog.service"
 LIMITS = Limits()
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def tasks_max() -> int:
-    match = re.search(r"^TasksMax=(\d+)$", UNIT_FILE.read_text(), re.M)
-    assert match, f"no TasksMax= in {UNIT_FILE}"
-    return int(match.group(1))
-
-
-def tasks(pid: int) -> int:
-    """The process's tasks as systemd counts them for TasksMax: its threads and its children's."""
-    total = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-        except OSError:
-            continue
-        if status.parent.name == str(pid) or fields.get("PPid", "").strip() == str(pid):
-            total += int(fields["Threads"])
-    return total
 
 
 def post(headers: dict[str, str]) -> bytes:
@@ -187,11 +166,11 @@ def test_a_thousand_idle_connections_leave_the_daemon_working(tmp_path: Path, ng
     }
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("web", lambda c: c["status"] == "OK")
-        before = tasks(daemon.pid)
+        before = daemon.tasks()
         idle = open_idle(daemon.port, 600) + open_idle(daemon.port, 400, send=b"GET /healthz HTTP/1.1\r\n")
         try:
             time.sleep(1.5)
-            during = tasks(daemon.pid)
+            during = daemon.tasks()
             started = time.monotonic()
             assert daemon.get("/healthz") == (200, b"ok\n")
             healthz_seconds = time.monotonic() - started
@@ -201,12 +180,12 @@ def test_a_thousand_idle_connections_leave_the_daemon_working(tmp_path: Path, ng
             daemon.wait_until(
                 lambda: daemon.metric('shop_watchdog_auto_repairs_total{check="web"}') == 1, what="a restart"
             )
-            peak = max(during, tasks(daemon.pid))
+            peak = max(during, daemon.tasks())
         finally:
             close_all(idle)
         assert daemon.get("/healthz")[0] == 200
 
-    assert peak < tasks_max(), f"{peak} tasks under 1,000 idle connections; the unit allows {tasks_max()}"
+    assert peak < unit_tasks_max(), f"{peak} tasks under 1,000 idle connections; the unit allows {unit_tasks_max()}"
     assert during - before <= LIMITS.workers + 1, f"{before} threads before, {during} with 1,000 idle connections"
     assert healthz_seconds < 2
 
