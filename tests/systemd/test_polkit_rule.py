@@ -19,6 +19,16 @@ def test_daemon_user_may_restart_a_configured_unit(service: Service) -> None:
     assert service.box.show("nginx.service", "MainPID") not in ("0", before)
 
 
+def test_the_daemons_argv_with_double_dash_is_the_same_request_to_polkit(service: Service) -> None:
+    """The daemon runs `systemctl restart -- UNIT`; polkit sees the D-Bus call, not the argv."""
+    before = service.box.show("nginx.service", "MainPID")
+
+    rc, out = service.run_as_daemon_user("systemctl", "restart", "--", "nginx.service")
+
+    assert rc == 0, out
+    assert service.box.show("nginx.service", "MainPID") not in ("0", before)
+
+
 def test_daemon_user_may_not_restart_a_unit_missing_from_the_config(service: Service, other_unit: str) -> None:
     before = service.box.show(other_unit, "MainPID")
 

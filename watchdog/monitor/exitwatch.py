@@ -98,7 +98,7 @@ class ExitWatcher:
                 for fd, _ in ready:
                     check = self._by_fd.get(fd)
                     # still readable now: not a number closed by watch() and reused meanwhile
-                    if check is not None and select.select([fd], [], [], 0)[0]:
+                    if check is not None and _readable(fd):
                         exited.append((check, self._by_check[check][0]))
                         self._forget(check)
             for check, pid in exited:
@@ -113,3 +113,11 @@ class ExitWatcher:
                 self._forget(check)
             self._epoll.close()
             os.close(self._stop_fd)
+
+
+def _readable(fd: int) -> bool:
+    """Whether `fd` is readable right now. poll(), not select(): select() cannot take a
+    descriptor past 1,023, and a daemon holding a thousand API connections hands those out."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))

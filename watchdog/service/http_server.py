@@ -7,11 +7,14 @@ of a fixed pool of `Limits.workers` threads runs the application on it: the appl
 sees a partial request, and a slow client never holds a worker. Every bound is answered at
 once rather than queued:
 
-* connections: at most `Limits.max_connections`, and never more than a quarter of the
-  process's file descriptors, so sockets cannot starve the checks and restarts of
-  descriptors. A new connection past the bound takes the place of the connection that has
-  waited longest (at least EVICT_AFTER) for its next request, as a server sheds idle
-  keep-alive connections; when none has, the newcomer is answered 503.
+* connections: at most `Limits.max_connections` (1,024: a thousand idle connections are
+  held without dropping anyone), and always RESERVED_FILES file descriptors fewer than the
+  process may open, so sockets cannot starve the checks and restarts of descriptors. To
+  get there `start()` raises the soft RLIMIT_NOFILE as far as the hard limit allows
+  (systemd starts services with 1,024 soft, 512Ki hard; idle connections cost ~7 KB each).
+  A new connection past the bound takes the place of the connection that has waited
+  longest (at least EVICT_AFTER) for its next request, as a server sheds idle keep-alive
+  connections; when none has, the newcomer is answered 503.
 * requests: a connection has at most one request in flight, so the connection bound bounds
   the requests waiting for a worker too; one not answered within `Limits.handler_timeout`
   is answered 503 (its worker finishes by itself), none waits forever.
@@ -60,6 +63,10 @@ OVERLOAD_LOG_EVERY = 60.0
 
 MAX_HEADERS = 100
 
+RESERVED_FILES = 256
+"""File descriptors kept free of API connections for everything else the daemon opens:
+probes' sockets and database connections, pidfds, the state database, restart pipes."""
+
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[\x21-\x7e]*) HTTP/(\d)\.(\d)")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -77,7 +84,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class Limits:
-    max_connections: int = 256
+    max_connections: int = 1024
     workers: int = 4
     read_timeout: float = 10.0
     handler_timeout: float = 10.0
@@ -228,6 +235,19 @@ def render(response: Response, *, with_body: bool, close: bool) -> bytes:
     return head + response.body if with_body else head
 
 
+def raise_file_limit(wanted: int) -> int:
+    """Raises the soft RLIMIT_NOFILE to `wanted` when the hard limit allows (never lowers
+    it); returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted if soft == resource.RLIM_INFINITY else soft
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
+
+
 class _Connection:
     """One client connection; `waiting_since` is set while it waits for a request."""
 
@@ -282,9 +302,8 @@ class HttpServer:
         except OSError:
             sock.close()
             raise
-        soft_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        if soft_files != resource.RLIM_INFINITY:
-            self._max_connections = max(1, min(self.limits.max_connections, soft_files // 4))
+        files = raise_file_limit(self.limits.max_connections + RESERVED_FILES)
+        self._max_connections = max(1, min(self.limits.max_connections, files - RESERVED_FILES))
         self._socket = sock
         self._pool = concurrent.futures.ThreadPoolExecutor(self.limits.workers, thread_name_prefix="api-worker")
         self._loop = asyncio.new_event_loop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import resource
 import subprocess
 from collections.abc import Iterator
 
@@ -68,3 +70,21 @@ def test_a_new_result_replaces_the_watched_pid_and_none_stops_watching(
     finally:
         other.kill()
         other.wait()
+
+
+def test_an_exit_is_seen_when_the_pidfd_is_numbered_past_1023(
+    exits: tuple[ExitWatcher, queue.SimpleQueue[str]], sleeper: subprocess.Popen[bytes]
+) -> None:
+    """The daemon may hold a thousand API connections: select() would fail on such a pidfd."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), max(hard, 2048)))
+    filler = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]
+    try:
+        watcher, fired = exits
+        watcher.watch("web", sleeper.pid)
+        sleeper.kill()
+        assert fired.get(timeout=5) == "web"
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
