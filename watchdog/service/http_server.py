@@ -306,11 +306,19 @@ class HttpServer:
         self._max_connections = max(1, min(self.limits.max_connections, files - RESERVED_FILES))
         self._socket = sock
         self._pool = concurrent.futures.ThreadPoolExecutor(self.limits.workers, thread_name_prefix="api-worker")
-        self._loop = asyncio.new_event_loop()
-        serving = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(sock, serving), name="api", daemon=True)
+        loop = asyncio.new_event_loop()
+        limits = self.limits
+        try:
+            server = loop.run_until_complete(
+                asyncio.start_server(self._connected, sock=sock, backlog=limits.backlog, limit=limits.max_head)
+            )
+        except BaseException:
+            loop.close()
+            sock.close()
+            raise
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run, args=(loop, server), name="api", daemon=True)
         self._thread.start()
-        serving.wait()
 
     def stop(self) -> None:
         if self._loop is None or self._thread is None:
@@ -324,14 +332,8 @@ class HttpServer:
 
     # -- the loop thread ---------------------------------------------------------------------
 
-    def _run(self, sock: socket.socket, serving: threading.Event) -> None:
-        loop = self._loop
-        assert loop is not None
+    def _run(self, loop: asyncio.AbstractEventLoop, server: asyncio.Server) -> None:
         asyncio.set_event_loop(loop)
-        server = loop.run_until_complete(
-            asyncio.start_server(self._connected, sock=sock, backlog=self.limits.backlog, limit=self.limits.max_head)
-        )
-        serving.set()
         try:
             loop.run_forever()
         finally:
@@ -400,6 +402,7 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         while True:
             connection.waiting_since = loop.time()
+            raw: bytes | None = None
             try:
                 async with asyncio.timeout(self.limits.read_timeout):
                     raw = await self._read_head(reader, buffer)
@@ -410,7 +413,7 @@ class HttpServer:
                         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     body = await self._read_exactly(reader, buffer, head.length)
             except TimeoutError:
-                if buffer:
+                if buffer or raw is not None:  # a request begun, not an idle keep-alive connection
                     await self._refuse(writer, error_response(408, "request not complete in time"))
                 return
             except HttpError as exc:

@@ -114,34 +114,38 @@ def test_expect_100_continue_is_honoured(api_daemon: WatchdogDaemon) -> None:
     assert answer.data.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 ")
 
 
-def test_silent_and_trickling_clients_are_cut_off_at_the_read_timeout(api_daemon: WatchdogDaemon) -> None:
+def test_silent_trickling_and_bodiless_clients_are_cut_off_at_the_read_timeout(api_daemon: WatchdogDaemon) -> None:
     silent = open_idle(api_daemon.port, 1)
     trickling = open_idle(api_daemon.port, 1, send=b"G")
+    bodiless = open_idle(api_daemon.port, 1, send=post(JSON_HEADERS | {"Content-Length": "20"}) + b"{")
+    started = time.monotonic()
     try:
-        started = time.monotonic()
-        ends: dict[str, float] = {}
         for byte in b"ET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"y" * 40:
             try:
                 trickling[0].send(bytes([byte]))
             except OSError:
-                ends.setdefault("trickling", time.monotonic() - started)
                 break
             assert api_daemon.get("/healthz")[0] == 200, "others are served meanwhile"
             time.sleep(0.5)
-        trickling[0].settimeout(LIMITS.read_timeout + 10)
-        answer = b""
-        while chunk := _recv(trickling[0]):
-            answer += chunk
-        ends.setdefault("trickling", time.monotonic() - started)
-        silent[0].settimeout(LIMITS.read_timeout + 10)
-        assert _recv(silent[0]) == b"", "an idle connection is closed without an answer"
-        ends["silent"] = time.monotonic() - started
+        answers = {name: _until_closed(sock[0], started) for name, sock in [("trickling", trickling),
+                   ("bodiless", bodiless), ("silent", silent)]}  # fmt: skip
     finally:
-        close_all(silent + trickling)
+        close_all(silent + trickling + bodiless)
 
-    assert answer.startswith(b"HTTP/1.1 408 "), answer
-    for name, seconds in ends.items():
+    assert answers["trickling"][0].startswith(b"HTTP/1.1 408 "), answers
+    assert answers["bodiless"][0].startswith(b"HTTP/1.1 408 "), answers
+    assert answers["silent"][0] == b"", "an idle connection is closed without an answer"
+    for name, (_, seconds) in answers.items():
         assert LIMITS.read_timeout - 1 <= seconds <= LIMITS.read_timeout + 5, (name, seconds)
+
+
+def _until_closed(sock: socket.socket, started: float) -> tuple[bytes, float]:
+    """What the server sent until it closed the connection, and when that was."""
+    sock.settimeout(LIMITS.read_timeout + 10)
+    data = b""
+    while chunk := _recv(sock):
+        data += chunk
+    return data, time.monotonic() - started
 
 
 def _recv(sock: socket.socket) -> bytes:
