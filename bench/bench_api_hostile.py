@@ -5,9 +5,10 @@ port) one after the other in the same run: this checkout's `.venv/bin/shop-watch
 baseline's (`--baseline DIR`, default /work/wt/base: a checkout of the old main with its own
 `.venv`). For each:
 
-1. **200 concurrent clients**, each sending `--requests` GET /api/v1/status on a new
-   connection every time (the hardest case for accepting): answers, connection resets and
-   other failures, p50/p99 latency, requests per second.
+1. **1 client**, then **200 concurrent clients**, each sending GET /api/v1/status on a new
+   connection every time (the hardest case for accepting; the single client 10 x
+   `--requests`, each of the 200 `--requests`): answers, connection resets and other
+   failures, p50/p99 latency, requests per second.
 2. **1,000 idle connections** (600 silent, 400 stopped half-way through a request line)
    held for `--hold` seconds: the daemon's tasks (threads plus children, as systemd counts
    them for TasksMax) at their peak against the unit's TasksMax, /healthz latency while
@@ -94,12 +95,13 @@ def _client_process(port: int, clients: int, requests: int) -> list[tuple[str, f
     return asyncio.run(_clients(port, clients, requests))
 
 
-def load(port: int, requests: int) -> Load:
-    """CLIENTS clients spread over CLIENT_PROCESSES processes (one Python process cannot
-    keep 200 clients busy: the client, not the server, would set the pace)."""
+def load(port: int, requests: int, clients: int = CLIENTS) -> Load:
+    """`clients` clients spread over up to CLIENT_PROCESSES processes (one Python process
+    cannot keep 200 clients busy: the client, not the server, would set the pace)."""
+    processes = min(clients, CLIENT_PROCESSES)
     started = time.monotonic()
-    with multiprocessing.get_context("fork").Pool(CLIENT_PROCESSES) as pool:
-        shares = [(port, CLIENTS // CLIENT_PROCESSES, requests)] * CLIENT_PROCESSES
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        shares = [(port, clients // processes, requests)] * processes
         outcomes = [outcome for part in pool.starmap(_client_process, shares) for outcome in part]
     elapsed = time.monotonic() - started
     latencies = sorted(seconds for outcome, seconds in outcomes if outcome == "ok")
@@ -148,12 +150,13 @@ def config() -> dict[str, Any]:
     }
 
 
-def measure(cli: str, directory: Path, requests: int, hold: float) -> tuple[Load, Idle]:
+def measure(cli: str, directory: Path, requests: int, hold: float) -> tuple[Load, Load, Idle]:
     with WatchdogDaemon(directory, config(), cli=cli) as daemon:
         daemon.wait_for("root", lambda c: c["status"] == "OK")
+        alone = load(daemon.port, 10 * requests, clients=1)
         result = load(daemon.port, requests)
         time.sleep(2)  # connections of the load phase closed on both sides
-        return result, idle(daemon, hold)
+        return alone, result, idle(daemon, hold)
 
 
 def main() -> int:
@@ -169,32 +172,36 @@ def main() -> int:
     if not baseline_cli.exists():
         print(f"no baseline: {baseline_cli} is missing")
         return 1
-    results: dict[str, tuple[Load, Idle]] = {}
+    results: dict[str, tuple[Load, Load, Idle]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         for name, cli in runs.items():
             print(f"{name}: {cli}", flush=True)
             results[name] = measure(cli, Path(tmp) / name.replace(" ", "-"), requests, hold)
     limit = unit_tasks_max()
     total = CLIENTS * requests
-    print(f"\n{CLIENTS} concurrent clients x {requests} GET /api/v1/status, a new connection each:")
-    print(f"{'':14} {'answered':>9} {'resets':>7} {'failed':>7} {'p50 ms':>8} {'p99 ms':>9} {'req/s':>7}")
-    for name, (loaded, _) in results.items():
-        print(
-            f"{name:14} {loaded.answered:>9} {loaded.resets:>7} {loaded.failed:>7} "
-            f"{loaded.p50 * 1000:>8.1f} {loaded.p99 * 1000:>9.1f} {loaded.per_second:>7.0f}"
-        )
-    base, new = results["baseline"][0], results["this checkout"][0]
-    print(f"ratios (this / baseline): p50 {ratio(new.p50, base.p50)}, p99 {ratio(new.p99, base.p99)}, "
-          f"req/s {ratio(new.per_second, base.per_second)}")  # fmt: skip
+    print(f"\n1 client x {10 * requests} GET /api/v1/status, then {CLIENTS} concurrent clients x {requests}, "
+          "a new connection for each request:")  # fmt: skip
+    print(f"{'':28} {'answered':>9} {'resets':>7} {'failed':>7} {'p50 ms':>8} {'p99 ms':>9} {'req/s':>7}")
+    for name, (alone, loaded, _) in results.items():
+        for label, run in (("1 client", alone), (f"{CLIENTS} clients", loaded)):
+            print(
+                f"{name + ', ' + label:28} {run.answered:>9} {run.resets:>7} {run.failed:>7} "
+                f"{run.p50 * 1000:>8.1f} {run.p99 * 1000:>9.1f} {run.per_second:>7.0f}"
+            )
+    (base_alone, base, _), (new_alone, new, after) = results["baseline"], results["this checkout"]
+    print(
+        f"ratios (this / baseline): 1 client p50 {ratio(new_alone.p50, base_alone.p50)}; {CLIENTS} clients "
+        f"p50 {ratio(new.p50, base.p50)}, p99 {ratio(new.p99, base.p99)}, "
+        f"req/s {ratio(new.per_second, base.per_second)}"
+    )
     print(f"\n{IDLE_SILENT + IDLE_HALF} idle connections held {hold:g} s (unit TasksMax={limit}):")
     print(f"{'':14} {'tasks before':>13} {'tasks peak':>11} {'healthz':>9} {'healthz s':>10} {'check ran':>10}")
-    for name, (_, held) in results.items():
+    for name, (_, _, held) in results.items():
         print(
             f"{name:14} {held.tasks_before:>13} {held.tasks_peak:>11} {held.healthz_status:>9} "
             f"{held.healthz_seconds:>10.3f} {held.check_ran!s:>10}"
         )
-    after = results["this checkout"][1]
-    print(f"ratio of peak tasks (this / baseline): {ratio(after.tasks_peak, results['baseline'][1].tasks_peak)}")
+    print(f"ratio of peak tasks (this / baseline): {ratio(after.tasks_peak, results['baseline'][2].tasks_peak)}")
     missed = []
     if new.resets or new.answered != total:
         missed.append(f"{new.resets} resets, {total - new.answered} of {total} unanswered")
