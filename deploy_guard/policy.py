@@ -19,12 +19,22 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from deploy_guard.default_policy import DEFAULT_POLICY_YAML
 from deploy_guard.inputs import env_text
-from watchdog.common.configtools import ConfigError, Duration, Problem, Problems, convert, join, load_yaml, parse_yaml
+from watchdog.common.configtools import (
+    Between,
+    ConfigError,
+    Duration,
+    Problem,
+    Problems,
+    convert,
+    join,
+    load_yaml,
+    parse_yaml,
+)
 from watchdog.common.holiday_calendar import is_known_country
 
 ETC_POLICY_PATH = "/etc/shop-watchdog/deploy-guard.yaml"
@@ -74,7 +84,8 @@ class IncidentGateConfig:
     status_urls: tuple[str, ...]
     block_on: Literal["critical", "warning"] = "critical"
     on_unreachable: Literal["block", "allow"] = "block"
-    timeout: Duration = 3.0
+    timeout: Annotated[Duration, Between(0.001, MAX_GATE_TIMEOUT)] = 3.0
+    """At most MAX_GATE_TIMEOUT: CI waits that long for the answer."""
 
 
 @dataclass(frozen=True)
@@ -253,10 +264,6 @@ def _check_gate(gate: IncidentGateConfig, problems: Problems) -> None:
     for i, url in enumerate(gate.status_urls):
         if not url.startswith(("http://", "https://")):
             problems.add(join("incident_gate.status_urls", i), f"expected an http:// or https:// URL, got {url!r}")
-    if not 0 < gate.timeout <= MAX_GATE_TIMEOUT:
-        problems.add(
-            "incident_gate.timeout", f"must be more than 0s and at most {MAX_GATE_TIMEOUT:g}s (CI waits that long)"
-        )
 
 
 def _check_hotfix(hotfix: HotfixConfig, problems: Problems) -> None:

@@ -69,6 +69,8 @@ def config_loader(explicit: str | None, environ: Mapping[str, str] = os.environ)
 
 
 def cmd_check_config(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    for warning in config.warnings:
+        print(f"{config.source}: warning: {warning}", file=sys.stderr)
     print(format_config_summary(config))
     return EXIT_OK
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from checks.base import Status
+from watchdog.common.configtools import format_seconds
 from watchdog.config.model import WatchdogConfig
-from watchdog.monitor.runner import RunOutcome, format_seconds
+from watchdog.monitor.runner import RunOutcome
 
 _ORDER = {"CRITICAL": 0, "UNKNOWN": 1, "WARNING": 2, "OK": 3}
 

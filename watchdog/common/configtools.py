@@ -8,12 +8,18 @@ deploy window.
 
 Field conventions understood by `build()`:
 
-* `Annotated[float, DURATION]`: "500ms", "30s", "5m", "1h", "1d" (or a bare number of
-  seconds) -> seconds as float.
-* `Annotated[float, PERCENT]`: "80%" (or a number 0..100) -> percent as float.
+* `Duration` (`Annotated[float, DURATION]`): "500ms", "30s", "5m", "1h", "1d" (or a bare
+  number of seconds) -> seconds as float, within `DEFAULT_DURATION_RANGE` or the `Between`
+  given next to it (`Annotated[Duration, Between(1, 3600)]`). Zero is never in a range: a
+  zero that silently switched something off (`repeat_every: 0s`) would be a trap, so "off"
+  is always spelled by leaving the key out.
+* `Percent` (`Annotated[float, PERCENT]`): "80%" -> percent as float. A number without `%`
+  above 1 (`90`) is read as percent; one from 0 to 1 (`0.8`) is rejected as ambiguous
+  (80 % or 0.8 %?).
 * `Secret | None` named `password`: read from `password_env` (environment variable name)
   or `password_file` (path); an inline `password` is rejected so secrets never sit in
-  config files that get copied into tickets.
+  config files that get copied into tickets. An empty or blank secret is an error: it
+  would log in without a password or send an empty token, and fail far from its cause.
 * `Literal[...]`, `str`, `int`, `float`, `bool`, `tuple[X, ...]`, `Mapping[str, X]`,
   nested dataclasses and `X | None`.
 * A field's YAML key is its name, or `field(metadata={"key": "..."})`.
@@ -46,6 +52,31 @@ class _Marker:
 
 DURATION = _Marker("DURATION")
 PERCENT = _Marker("PERCENT")
+
+
+@dataclass(frozen=True)
+class Between:
+    """The allowed range of a `Duration` field in seconds, both ends included."""
+
+    low: float
+    high: float
+    off: str | None = None
+    """How to switch it off, when that is possible: "to send no reminders, leave the key out"."""
+
+    def check(self, seconds: float) -> None:
+        """Raises ValueError naming the range when `seconds` is outside it."""
+        if self.low <= seconds <= self.high:
+            return
+        problem = (
+            f"must be from {format_seconds(self.low)} to {format_seconds(self.high)}, got {format_seconds(seconds)}"
+        )
+        if seconds == 0:
+            problem += ' (zero does not mean "off"' + (f": {self.off})" if self.off else ")")
+        raise ValueError(problem)
+
+
+DEFAULT_DURATION_RANGE = Between(0.001, 86400.0)
+"""The range of a `Duration` field that names none of its own: above zero, at most a day."""
 
 Duration = typing.Annotated[float, DURATION]
 Percent = typing.Annotated[float, PERCENT]
@@ -147,15 +178,37 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def format_seconds(seconds: float) -> str:
+    """`5s`, `500ms`, `2.5s`, `5m`, `1h`: durations written back as people write them in the config."""
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+_PERCENT_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
+
+
 def parse_percent(value: object) -> float:
-    """Percent 0..100 from "80%" or a bare number."""
+    """Percent 0..100 from "80%", or from a number without `%` that can only mean percent.
+
+    `0.8` could be a ratio (80 %) or 0.8 %: a threshold off by a factor of 100 pages at the
+    wrong time or never, so a number from 0 to 1 needs its `%` (0 means the same either way).
+    """
     number: float | None = None
+    marked = False
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*%?\s*", value):
-        number = float(value.strip().rstrip("%"))
+    elif isinstance(value, str) and (m := _PERCENT_RE.fullmatch(value)):
+        number, marked = float(m.group(1)), bool(m.group(2))
     if number is None or not 0 <= number <= 100:
         raise ValueError(f"expected a percentage from 0% to 100%, got {value!r}")
+    if not marked and 0 < number <= 1:
+        raise ValueError(
+            f'{value!r} is ambiguous: write "{number * 100:g}%" if it is a ratio, or "{number:g}%" if it is percent'
+        )
     return number
 
 
@@ -181,6 +234,10 @@ def parse_yaml(text: str, source: str) -> object:
 
 def _yaml_error(source: str, exc: YamlRejected) -> ConfigError:
     return ConfigError(source, [Problem(issue.path, issue.message) for issue in exc.issues])
+
+
+MAX_SECRET_CHARS = 64 * 1024
+"""A `*_file` longer than this is a wrong path (a log, a binary), not a password or token."""
 
 
 def yaml_key(f: dataclasses.Field[Any]) -> str:
@@ -220,9 +277,12 @@ def read_secret(node: Mapping[str, Any], name: str, path: str, problems: Problem
             return None
         try:
             with open(fname, encoding="utf-8") as fh:
-                text = fh.read().strip()
+                text = fh.read(MAX_SECRET_CHARS + 1).strip()
         except (OSError, UnicodeDecodeError) as exc:
             problems.add(join(path, file_key), f"cannot read {fname}: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        if len(text) > MAX_SECRET_CHARS:
+            problems.add(join(path, file_key), f"{fname} is over {MAX_SECRET_CHARS} characters: not a secret file")
             return None
         if not text:
             problems.add(join(path, file_key), f"{fname} is empty: a blank secret protects nothing")
@@ -268,7 +328,9 @@ def convert(tp: Any, value: object, path: str, problems: Problems) -> Any:
         base, *meta = typing.get_args(tp)
         try:
             if DURATION in meta:
-                return parse_duration(value)
+                seconds = parse_duration(value)
+                next((m for m in meta if isinstance(m, Between)), DEFAULT_DURATION_RANGE).check(seconds)
+                return seconds
             if PERCENT in meta:
                 return parse_percent(value)
         except ValueError as exc:

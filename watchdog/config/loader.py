@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from watchdog.common.configtools import (
     ConfigError,
-    Duration,
     Problem,
     Problems,
     Secret,
     build,
+    format_seconds,
     join,
     load_yaml,
     yaml_key,
@@ -38,12 +38,14 @@ from watchdog.config.model import (
     CheckSpec,
     Defaults,
     HeartbeatConfig,
+    Interval,
     Listen,
     NotifyConfig,
     Remediate,
     RemediationConfig,
     Routes,
     Severity,
+    Timeout,
     WatchdogConfig,
     validate_timing,
 )
@@ -60,10 +62,10 @@ Registry = Mapping[str, type[Configured[object]]]
 class _CheckKeys:
     name: str
     type: str
-    interval: Duration | None = None
-    timeout: Duration | None = None
+    interval: Interval | None = None
+    timeout: Timeout | None = None
     retries: int | None = None
-    retry_interval: Duration | None = None
+    retry_interval: Interval | None = None
     severity: Severity = "critical"
     remediate: Remediate | None = None
     depends_on: tuple[str, ...] = ()
@@ -137,7 +139,9 @@ def _split_build(
     return common, options
 
 
-def _parse_checks(node: object, defaults: Defaults, registry: Registry, problems: Problems) -> tuple[CheckSpec, ...]:
+def _parse_checks(
+    node: object, defaults: Defaults, registry: Registry, problems: Problems, warnings: Problems
+) -> tuple[CheckSpec, ...]:
     if node is None:
         return ()
     if not isinstance(node, list):
@@ -176,6 +180,12 @@ def _parse_checks(node: object, defaults: Defaults, registry: Registry, problems
         except ValueError as exc:
             problems.add(path, str(exc))
             continue
+        if spec.timeout > spec.interval:
+            warnings.add(
+                join(path, "timeout"),
+                f"timeout {format_seconds(spec.timeout)} is longer than interval {format_seconds(spec.interval)}: "
+                "runs never overlap, so a run that hangs until its timeout delays the next one",
+            )
         specs.append(spec)
     index = _index_by_name(node)
     names = set(index)  # a check with problems of its own still exists: no follow-up errors
@@ -292,7 +302,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
     """A `WatchdogConfig` from parsed YAML; raises ConfigError listing every problem.
 
     `checks` and `channels` map each valid `type:` to its class."""
-    problems = Problems()
+    problems, warnings = Problems(), Problems()
     if node is None:
         node = {}
     if not isinstance(node, dict):
@@ -306,7 +316,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         except ValueError as exc:
             problems.add("listen", str(exc))
     defaults = top.defaults if top is not None else Defaults()
-    specs = _parse_checks(node.get("checks"), defaults, checks, problems)
+    specs = _parse_checks(node.get("checks"), defaults, checks, problems, warnings)
     if top is not None:
         _check_remediation(specs, top.remediation.backend, node.get("checks"), problems)
     notify = _parse_notify(node.get("notify"), channels, problems)
@@ -332,6 +342,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         notify=notify,
         heartbeat=top.heartbeat,
         api_hosts=tuple(name.lower().rstrip(".") for name in top.api_hosts),
+        warnings=tuple(warnings.items),
     )
 
 

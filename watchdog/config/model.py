@@ -2,6 +2,9 @@
 
 Each class validates its own values in `__post_init__` (a ValueError becomes a problem at
 its YAML path); the field names are the YAML keys (watchdog.config.loader reads them).
+Every duration has a range (`Between`, checked while reading the YAML); none admits 0,
+so nothing is switched off by a zero: reminders and escalation are off when their key is
+left out.
 A check's or channel's type-specific `options` are an instance of the `Config` dataclass of
 the class registered for its `type:`, typed `object` here: this layer knows no check or
 channel type; the check or channel narrows it once, when it is built (watchdog.common.plugin).
@@ -9,28 +12,39 @@ channel type; the check or channel narrows it once, when it is built (watchdog.c
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import ipaddress
 import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import time
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
-from watchdog.common.configtools import Duration, Secret
+from watchdog.common.configtools import Between, Duration, Problem, Secret
 from watchdog.common.systemd_units import unit_name_problem
 
 Severity = Literal["critical", "warning"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+HOUR, DAY, WEEK = 3600.0, 86400.0, 604800.0
+
+Interval = Annotated[Duration, Between(0.1, DAY)]
+"""How often a check runs, or re-runs while a failure is soft (`retry_interval`)."""
+Timeout = Annotated[Duration, Between(0.1, HOUR)]
+MAX_RETRIES = 100
+MAX_RESTARTS = 100
+
 
 @dataclass(frozen=True)
 class Defaults:
-    interval: Duration = 30.0
-    timeout: Duration = 5.0
+    interval: Interval = 30.0
+    timeout: Timeout = 5.0
     retries: int = 3
-    retry_interval: Duration = 5.0
+    retry_interval: Interval = 5.0
 
     def __post_init__(self) -> None:
         validate_timing(self.interval, self.timeout, self.retries, self.retry_interval)
@@ -44,6 +58,8 @@ def validate_timing(interval: float, timeout: float, retries: int, retry_interva
         raise ValueError("timeout must be greater than 0")
     if retries < 1:
         raise ValueError("retries must be at least 1 (1 = the first failure is confirmed)")
+    if retries > MAX_RETRIES:
+        raise ValueError(f"retries must be at most {MAX_RETRIES}")
     if retry_interval <= 0:
         raise ValueError("retry_interval must be greater than 0")
 
@@ -87,15 +103,17 @@ class CheckSpec:
 @dataclass(frozen=True)
 class RemediationConfig:
     backend: Literal["systemd", "command"] = "systemd"
-    verify_after: Duration = 10.0
+    verify_after: Annotated[Duration, Between(0.1, HOUR)] = 10.0
     max_restarts: int = 3
-    restart_window: Duration = 3600.0
-    restart_timeout: Duration = 90.0
+    restart_window: Annotated[Duration, Between(1.0, WEEK)] = 3600.0
+    restart_timeout: Annotated[Duration, Between(1.0, HOUR)] = 90.0
     systemctl: str = "systemctl"
 
     def __post_init__(self) -> None:
         if self.max_restarts < 0:
             raise ValueError("max_restarts must be 0 or more")
+        if self.max_restarts > MAX_RESTARTS:
+            raise ValueError(f"max_restarts must be at most {MAX_RESTARTS}")
         if self.restart_window <= 0:
             raise ValueError("restart_window must be greater than 0")
 
@@ -131,6 +149,10 @@ class ChannelSpec:
     options: object
 
 
+_RepeatEvery = Annotated[Duration, Between(1.0, WEEK, "to send no reminders, leave repeat_every out")]
+_EscalateAfter = Annotated[Duration, Between(1.0, WEEK, "to never escalate, leave escalate_after out")]
+
+
 @dataclass(frozen=True)
 class Route:
     """Where incidents of one severity go.
@@ -142,8 +164,8 @@ class Route:
 
     channels: tuple[str, ...] = ()
     when: Literal["always", "business_hours"] = "always"
-    repeat_every: Duration | None = None
-    escalate_after: Duration | None = None
+    repeat_every: _RepeatEvery | None = None
+    escalate_after: _EscalateAfter | None = None
     escalate_to: tuple[str, ...] = ()
 
 
@@ -176,10 +198,17 @@ class NotifyConfig:
 
 @dataclass(frozen=True)
 class HeartbeatConfig:
-    """Dead man's switch: `url` is pinged every `interval` while the daemon is healthy."""
+    """Dead man's switch: `url` is pinged every `interval` while the daemon is healthy.
+
+    The URL usually holds the receiver's secret check id: problems never quote it."""
 
     url: str
-    interval: Duration = 60.0
+    interval: Annotated[Duration, Between(1.0, DAY)] = 60.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in self.url):
+            raise ValueError("url: expected an http:// or https:// URL with a host (no spaces)")
 
 
 @dataclass(frozen=True)
@@ -217,6 +246,9 @@ class WatchdogConfig:
     api_hosts: tuple[str, ...] = ()
     """Host names the API answers to besides IP literals, localhost, the listen host, `host`
     and the machine's hostname (watchdog.service.http_policy: DNS rebinding)."""
+    warnings: tuple[Problem, ...] = ()
+    """What is valid but probably not meant (a timeout longer than its interval): check-config
+    prints these, the daemon logs them at start and on reload."""
 
     def check(self, name: str) -> CheckSpec:
         for spec in self.checks:
@@ -225,8 +257,9 @@ class WatchdogConfig:
         raise KeyError(name)
 
     def secrets(self) -> list[Secret]:
-        """Every secret in the config (API token, check and channel passwords and keys), so
-        they can be scrubbed from logs and messages."""
+        """Every secret in the config (API token, check and channel passwords and keys, the
+        password of a URL's user info as written, decoded and as the basic-auth header that
+        carries it), so they can be scrubbed from logs and messages."""
         found: list[Secret] = []
         _collect_secrets(self, found, set())
         return found
@@ -251,6 +284,22 @@ def _collect_secrets(node: object, found: list[Secret], seen: set[int]) -> None:
     elif isinstance(node, Mapping):
         for item in node.values():
             _collect_secrets(item, found, seen)
+    elif isinstance(node, str) and "@" in node:
+        found.extend(url_credentials(node))
+
+
+def url_credentials(text: str) -> list[Secret]:
+    """The password of `text` when it is a URL with user info (`https://user:PASSWORD@host/`):
+    as written, percent-decoded, and as the `Authorization: Basic ...` value sent with it."""
+    parts = None
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(text)
+    if parts is None or not parts.scheme or parts.password is None:
+        return []
+    password, user = unquote(parts.password), unquote(parts.username or "")
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    origin = "a URL's user info"
+    return [Secret(value, origin) for value in {parts.password, password, basic}]
 
 
 STATE_STORE_CHECK = "state-store"

@@ -25,22 +25,13 @@ from dataclasses import dataclass, field
 
 from checks.base import Check, CheckResult, Status
 from watchdog.common.clock import Clock
+from watchdog.common.configtools import format_seconds
 from watchdog.common.logs import SCRUBBER, event
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_WORKERS = 256
 """Enough for 1,000 checks of which 100 hang for good: each check holds at most one worker."""
-
-
-def format_seconds(seconds: float) -> str:
-    """`5s`, `500ms`, `2.5s`, `5m`, `1h`: durations written back as people write them in the config."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 @dataclass(frozen=True)

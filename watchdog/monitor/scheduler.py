@@ -48,9 +48,10 @@ from datetime import datetime
 
 from checks.base import Check, CheckResult, Status
 from watchdog.common.clock import Clock
+from watchdog.common.configtools import format_seconds
 from watchdog.config.model import CheckSpec
 from watchdog.monitor.checkstate import CheckState
-from watchdog.monitor.runner import Runner, RunOutcome, format_seconds
+from watchdog.monitor.runner import Runner, RunOutcome
 
 FIRST_ROUND_SECONDS = 1.0
 

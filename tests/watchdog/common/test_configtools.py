@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 
 from watchdog.common.configtools import (
+    Between,
     ConfigError,
     Duration,
     Percent,
     Problems,
     Secret,
     build,
+    format_seconds,
     load_yaml,
     parse_duration,
     parse_percent,
@@ -59,6 +61,59 @@ def test_percentages(text: object, value: float) -> None:
 def test_bad_percentages(bad: object) -> None:
     with pytest.raises(ValueError, match="percentage"):
         parse_percent(bad)
+
+
+@pytest.mark.parametrize("reading", [0.8, "0.8", "0.8 ", 1, "1", 0.05])
+def test_a_percentage_without_its_sign_from_0_to_1_is_ambiguous_and_names_both_readings(reading: object) -> None:
+    number = float(str(reading))
+    with pytest.raises(ValueError) as info:
+        parse_percent(reading)
+    message = str(info.value)
+    assert "ambiguous" in message
+    assert f'"{number * 100:g}%"' in message and f'"{number:g}%"' in message
+
+
+def test_percent_sign_makes_small_values_plain_and_zero_needs_none() -> None:
+    assert parse_percent("0.8%") == 0.8
+    assert parse_percent("1%") == 1.0
+    assert parse_percent(0) == 0.0 and parse_percent("0") == 0.0
+
+
+def test_format_seconds_writes_zero_as_0s() -> None:
+    assert [format_seconds(s) for s in (0.0, 0.001, 90.0, 604800.0)] == ["0s", "1ms", "90s", "7d"]
+
+
+@dataclass(frozen=True)
+class Ranged:
+    plain: Duration = 30.0
+    reminder: Annotated[Duration, Between(1.0, 3600.0, "to send none, leave reminder out")] | None = None
+
+
+@pytest.mark.parametrize(
+    ("node", "path", "message"),
+    [
+        ({"plain": "0s"}, "plain", 'must be from 1ms to 1d, got 0s (zero does not mean "off")'),
+        ({"plain": "2d"}, "plain", "must be from 1ms to 1d, got 2d"),
+        (
+            {"reminder": 0},
+            "reminder",
+            'must be from 1s to 1h, got 0s (zero does not mean "off": to send none, leave reminder out)',
+        ),
+        ({"reminder": "500ms"}, "reminder", "must be from 1s to 1h, got 500ms"),
+        ({"reminder": "99999999999999999999d"}, "reminder", "must be from 1s to 1h, got"),
+    ],
+)
+def test_every_duration_has_a_range_and_zero_is_never_off(node: dict[str, object], path: str, message: str) -> None:
+    problems = Problems()
+    assert build(Ranged, node, "r", problems) is None
+    (problem,) = problems.items
+    assert problem.path == f"r.{path}"
+    assert problem.message.startswith(message)
+
+
+def test_durations_inside_their_range_are_read() -> None:
+    ranged = build(Ranged, {"plain": "1d", "reminder": "1h"}, "r", Problems())
+    assert ranged == Ranged(plain=86400.0, reminder=3600.0)
 
 
 @dataclass(frozen=True)
@@ -126,6 +181,17 @@ def test_inline_secret_and_missing_sources_are_problems(tmp_path: Path, monkeypa
         (problem,) = problems.items
         assert problem.path == f"db.{key}" and text in problem.message
         assert "s3cr3t" not in problem.message, "a secret value is never echoed"
+
+
+def test_secret_file_that_is_no_secret_file_is_a_problem(tmp_path: Path) -> None:
+    binary, huge = tmp_path / "binary", tmp_path / "huge"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    huge.write_text("x" * 100_000)
+    for path, text in ((binary, "codec can't decode"), (huge, "is over 65536 characters")):
+        problems = Problems()
+        assert build(Sample, {"name": "x", "password_file": str(path)}, "db", problems) is None
+        (problem,) = problems.items
+        assert problem.path == "db.password_file" and text in problem.message
 
 
 def test_config_error_names_file_and_every_problem() -> None:

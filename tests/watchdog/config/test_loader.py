@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -321,3 +322,192 @@ def test_a_blank_secret_is_an_error_naming_its_key(tmp_path: Path, monkeypatch: 
     assert problems_of({"api_token_env": "SHOP_WATCHDOG_TEST_BLANK"}) == [
         "api_token_env: environment variable SHOP_WATCHDOG_TEST_BLANK is empty: a blank secret protects nothing"
     ]
+
+
+# -- ranges, zeros, warnings, secrets, percentages (issue 9 and 10) ------------------------------
+
+
+def write_yaml(path: Path, config: object) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_heartbeat_interval_0s_is_exit_2_at_check_config_and_at_run_never_a_crash(tmp_path: Path) -> None:
+    path = write_yaml(
+        tmp_path / "watchdog.yaml",
+        {
+            "listen": "127.0.0.1:0",
+            "state_dir": str(tmp_path),
+            "heartbeat": {"url": "http://127.0.0.1:1/p", "interval": "0s"},
+        },
+    )
+    checked = check_config(path)
+    assert checked.returncode == 2
+    assert checked.stderr.strip() == (
+        f'{path}: heartbeat.interval: must be from 1s to 1d, got 0s (zero does not mean "off")'
+    )
+    run = subprocess.run([CLI, "run", "-c", str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "heartbeat.interval" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/ping", "127.0.0.1:8000/ping", "http:///no-host", "http://host/ping secret-id-9"]
+)
+def test_heartbeat_url_must_be_http_with_a_host_and_is_never_quoted(tmp_path: Path, url: str) -> None:
+    path = write_yaml(tmp_path / "watchdog.yaml", {"heartbeat": {"url": url}})
+    proc = check_config(path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"{path}: heartbeat: url: expected an http:// or https:// URL with a host (no spaces)"
+    )
+    assert "secret-id-9" not in proc.stderr
+
+
+@pytest.mark.parametrize(("value", "shown"), [("0s", "0s"), ("500ms", "500ms"), ("2h", "2h"), (-5, None)])
+def test_restart_timeout_outside_1s_to_1h_is_exit_2_with_its_path(tmp_path: Path, value: object, shown: str) -> None:
+    path = write_yaml(tmp_path / "watchdog.yaml", {"remediation": {"restart_timeout": value}})
+    proc = check_config(path)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"{path}: remediation.restart_timeout: ")
+    if shown is not None:
+        assert f"must be from 1s to 1h, got {shown}" in line
+    else:
+        assert "must not be negative" in line
+
+
+def test_zeros_that_would_switch_something_off_are_errors_naming_how_to_switch_it_off() -> None:
+    problems = problems_of(
+        {
+            "remediation": {"restart_timeout": "0s", "verify_after": 0},
+            "notify": {
+                "channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/h"}],
+                "routes": {"critical": {"channels": ["hook"], "repeat_every": "0s", "escalate_after": "0m"}},
+            },
+        }
+    )
+    off = '(zero does not mean "off"'
+    assert problems == [
+        f"remediation.verify_after: must be from 100ms to 1h, got 0s {off})",
+        f"remediation.restart_timeout: must be from 1s to 1h, got 0s {off})",
+        f"notify.routes.critical.repeat_every: must be from 1s to 7d, got 0s {off}: "
+        "to send no reminders, leave repeat_every out)",
+        f"notify.routes.critical.escalate_after: must be from 1s to 7d, got 0s {off}: "
+        "to never escalate, leave escalate_after out)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("node", "path", "allowed"),
+    [
+        ({"defaults": {"interval": "2d"}}, "defaults.interval", "from 100ms to 1d"),
+        ({"defaults": {"timeout": "2h"}}, "defaults.timeout", "from 100ms to 1h"),
+        ({"defaults": {"retry_interval": "10ms"}}, "defaults.retry_interval", "from 100ms to 1d"),
+        ({"checks": [{"name": "a", "type": "disk", "path": "/", "interval": "0s"}]}, "checks[0].interval", "100ms"),
+        ({"checks": [{"name": "a", "type": "disk", "path": "/", "timeout": "3h"}]}, "checks[0].timeout", "1h"),
+        ({"remediation": {"restart_window": "30d"}}, "remediation.restart_window", "from 1s to 7d"),
+        ({"remediation": {"verify_after": "2h"}}, "remediation.verify_after", "from 100ms to 1h"),
+        ({"heartbeat": {"url": "http://127.0.0.1:9/p", "interval": "2d"}}, "heartbeat.interval", "from 1s to 1d"),
+        (
+            {"checks": [{"name": "w", "type": "http", "url": "http://127.0.0.1/", "slow": "0s"}]},
+            "checks[0].slow",
+            "1ms",
+        ),
+        (
+            {"notify": {"channels": [{"name": "h", "type": "webhook", "url": "http://127.0.0.1:9/", "timeout": "9d"}]}},
+            "notify.channels[0].timeout",
+            "from 1ms to 1d",
+        ),
+    ],
+)
+def test_every_duration_of_the_daemon_config_has_a_range(node: dict[str, object], path: str, allowed: str) -> None:
+    (problem,) = problems_of(node)
+    assert problem.startswith(f"{path}: must be ") and allowed in problem
+
+
+def test_huge_counts_are_errors_not_overflows() -> None:
+    problems = problems_of({"defaults": {"retries": 2**40}, "remediation": {"max_restarts": 10**6}})
+    assert problems == ["defaults: retries must be at most 100", "remediation: max_restarts must be at most 100"]
+
+
+def test_timeout_longer_than_interval_is_a_warning_at_check_config(tmp_path: Path) -> None:
+    path = write_yaml(
+        tmp_path / "watchdog.yaml",
+        {
+            "defaults": {"interval": "10s", "timeout": "20s"},
+            "checks": [
+                {"name": "inherits", "type": "disk", "path": "/"},
+                {"name": "own", "type": "disk", "path": "/", "interval": "5s", "timeout": "6s"},
+                {"name": "fine", "type": "disk", "path": "/", "timeout": "5s"},
+            ],
+        },
+    )
+    proc = check_config(path)
+    assert proc.returncode == 0, proc.stderr
+    why = "runs never overlap, so a run that hangs until its timeout delays the next one"
+    assert proc.stderr.splitlines() == [
+        f"{path}: warning: checks[0].timeout: timeout 20s is longer than interval 10s: {why}",
+        f"{path}: warning: checks[1].timeout: timeout 6s is longer than interval 5s: {why}",
+    ]
+    assert proc.stdout.startswith(f"{path}: valid")
+
+
+def test_empty_secret_files_and_blank_secret_variables_are_exit_2(tmp_path: Path) -> None:
+    empty, blank, good = tmp_path / "empty", tmp_path / "blank", tmp_path / "good"
+    empty.write_text("")
+    blank.write_text("  \n\n")
+    good.write_text("good-secret-1\n")
+    path = write_yaml(
+        tmp_path / "watchdog.yaml",
+        {
+            "listen": "0.0.0.0:9841",
+            "api_token_file": str(empty),
+            "checks": [
+                {"name": "db", "type": "mysql", "password_file": str(blank)},
+                {"name": "cache", "type": "redis", "password_file": str(good)},
+            ],
+            "notify": {
+                "channels": [
+                    {"name": "pager", "type": "pagerduty", "routing_key_env": "T_BLANK_KEY"},
+                    {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/h", "token_env": "T_EMPTY_TOKEN"},
+                ]
+            },
+        },
+    )
+    proc = check_config(path, {"T_BLANK_KEY": " \t", "T_EMPTY_TOKEN": ""})
+    why = "a blank secret protects nothing"
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"{path}: api_token_file: {empty} is empty: {why}",
+        f"{path}: checks[0].password_file: {blank} is empty: {why}",
+        f"{path}: notify.channels[0].routing_key_env: environment variable T_BLANK_KEY is empty: {why}",
+        f"{path}: notify.channels[1].token_env: environment variable T_EMPTY_TOKEN is empty: {why}",
+    ]
+
+
+@pytest.mark.parametrize("written", ["0.8", 0.8])
+def test_percentage_without_its_sign_is_exit_2_naming_both_readings(tmp_path: Path, written: object) -> None:
+    path = write_yaml(
+        tmp_path / "watchdog.yaml", {"checks": [{"name": "root", "type": "disk", "path": "/", "warn": written}]}
+    )
+    proc = check_config(path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f'{path}: checks[0].warn: {written!r} is ambiguous: write "80%" if it is a ratio, or "0.8%" if it is percent'
+    )
+    checks = [{"name": "root", "type": "disk", "path": "/", "warn": "0.8%", "crit": 95}]
+    options = parse_config({"checks": checks}, "t.yaml", checks=CHECKS, channels=CHANNELS).check("root").options
+    assert isinstance(options, DiskOptions) and (options.warn, options.crit) == (0.8, 95.0)
+
+
+def test_password_of_a_url_is_a_secret_as_written_decoded_and_as_basic_auth() -> None:
+    config = parse_config(
+        {"checks": [{"name": "admin", "type": "http", "url": "http://ops:p%40ss-w0rd@127.0.0.1/admin"}]},
+        "t.yaml",
+        checks=CHECKS,
+        channels=CHANNELS,
+    )
+    assert sorted(s.reveal() for s in config.secrets()) == sorted(
+        ["p%40ss-w0rd", "p@ss-w0rd", base64.b64encode(b"ops:p@ss-w0rd").decode()]
+    )

@@ -18,8 +18,9 @@ from checks.tcp import TcpCheck, TcpOptions
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
 from watchdog.common.clock import SystemClock
+from watchdog.common.configtools import format_seconds
 from watchdog.common.logs import SCRUBBER
-from watchdog.monitor.runner import Runner, RunOutcome, format_seconds
+from watchdog.monitor.runner import Runner, RunOutcome
 
 ROOT = Path(__file__).resolve().parents[3]
 
