@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from checks.base import Status, worst
 from checks.registry import CHECKS
@@ -28,13 +27,13 @@ from watchdog.common.clock import SystemClock
 from watchdog.common.configtools import ConfigError, parse_duration
 from watchdog.common.logs import event
 from watchdog.config.loader import DEFAULT_CONFIG_PATH, load_config
-from watchdog.config.model import WatchdogConfig
+from watchdog.config.model import HeartbeatConfig, WatchdogConfig
 from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.delivery.pager import test_notify
 from watchdog.monitor.probes import build_check
 from watchdog.monitor.runner import Runner, RunOutcome
 from watchdog.service.api import ListenError
-from watchdog.service.daemon import Daemon, package_version, register_secrets
+from watchdog.service.daemon import Daemon, Heartbeat, package_version, register_secrets
 from watchdog.service.journal import setup_logging
 from watchdog.service.wiring import build_engine
 
@@ -86,7 +85,8 @@ def cmd_run(args: argparse.Namespace, config: WatchdogConfig) -> int:
         load=config_loader(args.config),
         sink_factory=build_engine,
         notifier=SystemdNotifier.from_environment(),
-        heartbeat=_heartbeat(config, clock),
+        make_heartbeat=lambda heartbeat: _heartbeat(heartbeat, clock),
+        set_log_level=setup_logging,
     )
     daemon.install_signal_handlers()
     try:
@@ -97,12 +97,10 @@ def cmd_run(args: argparse.Namespace, config: WatchdogConfig) -> int:
         return 1
 
 
-def _heartbeat(config: WatchdogConfig, clock: SystemClock) -> Any:
-    if config.heartbeat is None:
-        return None
-    from watchdog.service.heartbeat import Heartbeat, RequestsGet
+def _heartbeat(config: HeartbeatConfig, clock: SystemClock) -> Heartbeat:
+    from watchdog.service import heartbeat
 
-    return Heartbeat(config.heartbeat.url, config.heartbeat.interval, clock, RequestsGet())
+    return heartbeat.Heartbeat(config.url, config.interval, clock, heartbeat.RequestsGet())
 
 
 def run_once(config: WatchdogConfig) -> list[RunOutcome | None]:

@@ -14,8 +14,19 @@ watchdog.monitor.scheduler), so the repair starts within milliseconds of the cra
 change the check runs at once, as the witness of a fact when the unit failed or stopped.
 
 Signal handlers only set flags (SIGTERM/SIGINT: stop, SIGHUP: reload); the loop acts on
-them, so no handler ever runs in the middle of a state change. A reload with an invalid
-config is logged (`event=config_reload_failed`) and the old config keeps running.
+them, so no handler ever runs in the middle of a state change.
+
+Reload never stops the daemon: the file is read and parsed in a thread of its own (a slow
+or huge file never stalls the loop, its WATCHDOG pings or the API), and whatever it holds
+(invalid, not UTF-8, an alias bomb, a loader bug), the error is logged
+(`event=config_reload_failed`), the old config keeps running and
+`shop_watchdog_config_last_reload_successful` turns 0. A valid config applies everything
+live (checks, routes, channels, remediation, API token, `log_level`, `heartbeat`) except
+`listen` and `state_dir`, which keep their running values until a restart, with a warning
+naming each (`event=config_key_needs_restart`).
+
+On the way out the daemon ends the processes it started (`end_children`: check plugins and
+restart commands run in sessions of their own, which nothing else ends outside systemd).
 
 systemd: READY once the first round is scheduled and the API listens; WATCHDOG on every
 loop iteration — only the loop pings, so a stalled loop gets the daemon restarted;
@@ -26,7 +37,9 @@ receiver never delays the loop; it reports unhealthy when the loop stalls.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import queue
 import signal
 import threading
 from collections.abc import Callable
@@ -43,7 +56,7 @@ from watchdog.common.configtools import ConfigError
 from watchdog.common.incident_terms import Severity
 from watchdog.common.logs import SCRUBBER, event
 from watchdog.common.status_document import CheckEntry, IncidentEntry, StatusDocument
-from watchdog.config.model import CheckSpec, WatchdogConfig
+from watchdog.config.model import CheckSpec, HeartbeatConfig, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.monitor.exitwatch import ExitWatcher
 from watchdog.monitor.probes import build_check
@@ -81,6 +94,13 @@ free; the failing count is always current)."""
 DEFAULT_STALL_AFTER = 15.0
 """/healthz turns 503 when the loop has not completed an iteration for this long."""
 
+LOGGED_PROBLEMS = 20
+"""A rejected reload logs this many problems and the count of the rest: a 10 MB file full of
+mistakes must not become a 10 MB log line."""
+
+RESTART_ONLY_KEYS = ("listen", "state_dir")
+"""Keys a reload cannot apply: the API socket and the state database stay as started."""
+
 
 def package_version() -> str:
     return watchdog.__version__
@@ -109,6 +129,10 @@ class Heartbeat(Protocol):
     """watchdog.service.heartbeat.Heartbeat: `tick(healthy)` pings when due (may block briefly)."""
 
     def tick(self, healthy: bool) -> bool | None: ...
+
+
+HeartbeatFactory = Callable[[HeartbeatConfig], Heartbeat]
+"""Builds the heartbeat of a config's `heartbeat:` section (at start and when a reload changes it)."""
 
 
 class SinkFactory(Protocol):
@@ -150,8 +174,9 @@ class Daemon:
 
     `load` re-reads the config on SIGHUP (raises ConfigError when invalid). The side effects
     come from the caller (main() wires the real ones): `sink_factory` builds the incident
-    engine, `notifier` talks to the service manager, `heartbeat` (optional) pings the dead
-    man's switch, `make_check` builds the probes.
+    engine, `notifier` talks to the service manager, `make_heartbeat` (optional) builds the
+    dead man's switch, `make_check` builds the probes, `set_log_level` applies `log_level`,
+    `end_children` ends the processes the daemon started, last thing before it returns.
     """
 
     def __init__(
@@ -162,8 +187,10 @@ class Daemon:
         load: Callable[[], WatchdogConfig],
         sink_factory: SinkFactory,
         notifier: Notifier,
-        heartbeat: Heartbeat | None = None,
+        make_heartbeat: HeartbeatFactory | None = None,
         make_check: Callable[[CheckSpec], Check[object]] = build_check,
+        set_log_level: Callable[[str], None] = lambda level: None,
+        end_children: Callable[[], None] = lambda: None,
         max_workers: int = DEFAULT_MAX_WORKERS,
         stall_after: float = DEFAULT_STALL_AFTER,
     ) -> None:
@@ -171,15 +198,27 @@ class Daemon:
         self._clock = clock
         self._load = load
         self._notifier = notifier
-        self._heartbeat = heartbeat
+        self._make_heartbeat = make_heartbeat
+        self._heartbeat: Heartbeat | None = None
+        """Read by the heartbeat thread, replaced by a reload (one attribute, so no lock)."""
+        if make_heartbeat is not None and config.heartbeat is not None:
+            self._heartbeat = make_heartbeat(config.heartbeat)
+        self._set_log_level = set_log_level
+        self._end_children = end_children
         self._stall_after = stall_after
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._exits: ExitWatcher | None = None
         self._units: UnitWatcher | None = None
         self._reload = threading.Event()
+        self._loading = False
+        """A config load is running in its thread; a SIGHUP meanwhile sets `_reload_again`."""
+        self._reload_again = False
+        self._loaded: queue.SimpleQueue[WatchdogConfig | Exception] = queue.SimpleQueue()
         self.version = package_version()
         self.metrics = Metrics(self.version)
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_ok_at.set(clock.now().timestamp())
         self.runner = Runner(clock, max_workers=max_workers, wake=self._wake.set)
         self.scheduler = Scheduler(clock, self.runner, make_check)
         register_secrets(config)
@@ -252,13 +291,15 @@ class Daemon:
                 checks=len(self.config.checks),
                 listen=f"{self.config.listen.host}:{self.api.port}",
             )
+            self._log_warnings(self.config)
             self._iterate()
             self._notifier.ready(self._status())
             beat = self._start_heartbeat()
             while not self._stop.is_set():
                 if self._reload.is_set():
                     self._reload.clear()
-                    self._do_reload()
+                    self._start_reload()
+                self._finish_reload()
                 self._iterate()
                 self._sleep()
         finally:
@@ -267,6 +308,7 @@ class Daemon:
             event(log, "daemon_stopping")
             self.api.stop()
             self.runner.close()
+            self._end_children()
             for watcher in (self._exits, self._units):
                 if watcher is not None:
                     watcher.close()
@@ -392,36 +434,55 @@ class Daemon:
         self._wake.set()
         return added, removed, changed
 
-    def _do_reload(self) -> None:
-        self._notifier.reloading()
-        try:
-            new = self._load()
-        except ConfigError as exc:
-            self.metrics.reloads.labels("failed").inc()
-            event(
-                log,
-                "config_reload_failed",
-                logging.ERROR,
-                config=exc.source,
-                problems="; ".join(str(p) for p in exc.problems),
-            )
-            self._notifier.ready(self._status())
+    def _start_reload(self) -> None:
+        """Reads the config in a thread; the loop applies it in `_finish_reload`."""
+        if self._loading:
+            self._reload_again = True  # the file may have changed after the running load read it
             return
-        if new.listen != self.config.listen:
-            event(
-                log,
-                "config_listen_unchanged",
-                logging.WARNING,
-                wanted=str(new.listen),
-                kept=str(self.config.listen),
-                reason="listen changes need a restart",
-            )
+        self._loading = True
+        self._notifier.reloading()
+
+        def load() -> None:
+            result: WatchdogConfig | Exception
+            try:
+                result = self._load()
+            except Exception as exc:  # a loader bug or a resource limit must not end the daemon
+                result = exc
+            self._loaded.put(result)
+            self._wake.set()
+
+        threading.Thread(target=load, name="config-load", daemon=True).start()
+
+    def _finish_reload(self) -> None:
+        try:
+            result = self._loaded.get_nowait()
+        except queue.Empty:
+            return
+        self._loading = False
+        if isinstance(result, ConfigError):
+            self._reload_failed(result.source, [str(p) for p in result.problems])
+        elif isinstance(result, Exception):
+            self._reload_failed(self.config.source, [f"{type(result).__name__}: {result}"])
+        else:
+            self._apply(result)
+        if self._reload_again:
+            self._reload_again = False
+            self._start_reload()
+
+    def _apply(self, new: WatchdogConfig) -> None:
+        new = self._keep_restart_only_keys(new)
         register_secrets(new)
+        if new.log_level != self.config.log_level:
+            self._set_log_level(new.log_level)
+        if new.heartbeat != self.config.heartbeat:
+            self._heartbeat = self._heartbeat_for(new.heartbeat)
         added, removed, changed = self._configure(new)
         self.config = new
         self.api.set_access(access_for(new))
         self._guard("reload", lambda: self.sink.reload(new))
         self.metrics.reloads.labels("ok").inc()
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_ok_at.set(self._clock.now().timestamp())
         event(
             log,
             "config_reloaded",
@@ -430,18 +491,63 @@ class Daemon:
             added=",".join(added) or None,
             removed=",".join(removed) or None,
             changed=",".join(changed) or None,
+            log_level=new.log_level,
+            heartbeat="on" if new.heartbeat is not None else "off",
         )
+        self._log_warnings(new)
         self._notifier.ready(self._status())
+
+    def _reload_failed(self, source: str, problems: list[str]) -> None:
+        self.metrics.reloads.labels("failed").inc()
+        self.metrics.reload_ok.set(0)
+        shown = problems[:LOGGED_PROBLEMS]
+        if len(problems) > len(shown):
+            shown.append(f"and {len(problems) - len(shown)} more")
+        event(log, "config_reload_failed", logging.ERROR, config=source, problems="; ".join(shown), kept="old config")
+        self._notifier.ready(self._status())
+
+    def _keep_restart_only_keys(self, new: WatchdogConfig) -> WatchdogConfig:
+        """`new` with the running values of the keys only a restart applies, each change warned about."""
+        kept: dict[str, Any] = {}
+        for key in RESTART_ONLY_KEYS:
+            wanted, running = getattr(new, key), getattr(self.config, key)
+            if wanted != running:
+                kept[key] = running
+                event(
+                    log,
+                    "config_key_needs_restart",
+                    logging.WARNING,
+                    key=key,
+                    wanted=str(wanted),
+                    kept=str(running),
+                    reason=f"{key} applies at the next start of the daemon",
+                )
+        return dataclasses.replace(new, **kept) if kept else new
+
+    def _log_warnings(self, config: WatchdogConfig) -> None:
+        for warning in config.warnings:
+            event(
+                log, "config_warning", logging.WARNING, config=config.source, key=warning.path, problem=warning.message
+            )
 
     # -- heartbeat ---------------------------------------------------------------------------
 
-    def _start_heartbeat(self) -> threading.Thread | None:
-        if self._heartbeat is None:
+    def _heartbeat_for(self, config: HeartbeatConfig | None) -> Heartbeat | None:
+        if config is None or self._make_heartbeat is None:
             return None
-        heartbeat = self._heartbeat
+        return self._make_heartbeat(config)
+
+    def _start_heartbeat(self) -> threading.Thread | None:
+        """The heartbeat thread, running whenever heartbeats can be built: a reload may switch
+        `heartbeat:` on, off or to another receiver."""
+        if self._make_heartbeat is None:
+            return None
 
         def beat() -> None:
             while not self._stop.wait(1.0):
+                heartbeat = self._heartbeat
+                if heartbeat is None:
+                    continue
                 try:
                     heartbeat.tick(self.healthy()[0])
                 except Exception as exc:

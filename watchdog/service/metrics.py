@@ -130,6 +130,18 @@ class Metrics:
         self.reloads = Counter(
             "shop_watchdog_config_reloads_total", "Config reloads by result.", ["result"], registry=r
         )
+        # Prometheus' own names for the same facts (prometheus_config_last_reload_successful):
+        # the config loaded at start counts as a successful reload.
+        self.reload_ok = Gauge(
+            "shop_watchdog_config_last_reload_successful",
+            "1 when the last config (re)load succeeded, 0 when it failed and the previous config still runs.",
+            registry=r,
+        )
+        self.reload_ok_at = Gauge(
+            "shop_watchdog_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config (re)load.",
+            registry=r,
+        )
         self._measured: dict[str, set[str]] = {}
         self._children: dict[str, _CheckChildren] = {}
 
