@@ -5,7 +5,9 @@ class attribute `Config` and as the type argument: `class RedisCheck(Check[Redis
 see watchdog.common.plugin) and `run(timeout)` returns a `CheckResult`. `run` must bound every
 blocking call by `timeout` (socket timeouts, query timeouts), never sleep, and may raise:
 the runner alone catches exceptions (-> UNKNOWN), enforces the timeout (-> CRITICAL
-"timeout") and keeps one slow probe from delaying another.
+"timeout") and keeps one slow probe from delaying another. A probe that ends its own work
+at the timeout (a plugin killed then) says so with `timed_out=True`: for the runner, the
+metrics and `once --json` it is a timeout like one the runner enforced.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class CheckResult:
     process exits (watchdog.monitor.exitwatch) instead of waiting for the next interval.
     `watch_unit` names the systemd unit it vouches for: the daemon re-runs the check the
     moment systemd signals that the unit changed state (watchdog.monitor.unitwatch).
+    `timed_out`: the probe gave up at its timeout.
     """
 
     status: Status
@@ -59,6 +62,7 @@ class CheckResult:
     measurements: Mapping[str, float] = field(default_factory=dict)
     watch_pid: int | None = None
     watch_unit: str | None = None
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)

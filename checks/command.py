@@ -9,7 +9,14 @@ like the standard plugins), `c` and bare numbers as they are.
 The plugin runs in its own process group with a small environment (PATH, LANG=C plus
 `env`), so secrets of the daemon's environment do not leak into plugins. At the timeout
 the whole group is SIGKILLed and reaped, and leftovers the plugin put in the background
-are killed in any case: nothing lingers. A timeout is CRITICAL, like any check's.
+are killed in any case: nothing lingers. A timeout is CRITICAL, like any check's, and the
+result says `timed_out`.
+
+Output is bounded in memory: the first OUTPUT_HEAD and the last OUTPUT_TAIL bytes are kept
+(the message and perfdata sit at the start, a summary often at the end), the middle is
+counted and dropped. A plugin that writes without end until its timeout costs the daemon
+those few KiB, not gigabytes: the unit's `MemoryMax` is for the daemon, not for a plugin's
+output.
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import selectors
 import signal
 import subprocess
+import time
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +35,9 @@ from dataclasses import dataclass, field
 from checks.base import Check, CheckResult, Status
 
 MAX_MESSAGE = 300
+OUTPUT_HEAD = 8 * 1024
+OUTPUT_TAIL = 8 * 1024
+_READ_BYTES = 64 * 1024
 _PERF_RE = re.compile(r"""('(?:[^']|'')+'|[^\s'=]+)=(-?[\d.]+(?:[eE][-+]?\d+)?)([a-zA-Z%]*)""")
 _UNITS = {  # unit -> (factor to the base unit, measurement name suffix); case matters, as in the guidelines
     "": (1.0, ""), "c": (1.0, ""), "s": (1.0, "_seconds"), "ms": (1e-3, "_seconds"), "us": (1e-6, "_seconds"),
@@ -71,6 +83,7 @@ class CommandCheck(Check[CommandOptions]):
     def run(self, timeout: float) -> CheckResult:
         cfg = self.config
         env = {"PATH": os.environ.get("PATH", _DEFAULT_PATH), "LANG": "C", **cfg.env}
+        deadline = time.monotonic() + timeout
         try:
             proc = subprocess.Popen(
                 list(cfg.argv),
@@ -83,36 +96,92 @@ class CommandCheck(Check[CommandOptions]):
             )
         except OSError as exc:
             return CheckResult(Status.UNKNOWN, f"cannot run {cfg.argv[0]}: {exc.strerror or exc}")
-        try:
-            output, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        assert proc.stdout is not None
+        with proc.stdout:
+            output = BoundedOutput()
+            finished = _read_until_exit(proc, output, deadline)
+        if not finished:
             _kill_group(proc)
             return CheckResult(
-                Status.CRITICAL, f"{os.path.basename(cfg.argv[0])} timed out after {timeout:g}s (killed)"
+                Status.CRITICAL,
+                f"{os.path.basename(cfg.argv[0])} timed out after {timeout:g}s (killed)",
+                timed_out=True,
             )
         if _group_has_members(proc.pid):
             _kill_group(proc)
-        return _result(proc.returncode, output.decode("utf-8", "replace"))
+        return _result(proc.returncode, output.text())
+
+
+class BoundedOutput:
+    """The first OUTPUT_HEAD and last OUTPUT_TAIL bytes of a stream; the middle is only counted."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = OUTPUT_HEAD - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail += chunk
+        excess = len(self.tail) - OUTPUT_TAIL
+        if excess > 0:
+            del self.tail[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        """The kept output; when the middle was dropped, a marker line stands in its place and
+        the lines cut by the gap are left out (half a perfdata line reads as wrong numbers)."""
+        if not self.dropped:
+            return (self.head + self.tail).decode("utf-8", "replace")
+        head, tail = bytes(self.head), bytes(self.tail)
+        if b"\n" in head:
+            head = head[: head.rindex(b"\n")]
+        if b"\n" in tail:
+            tail = tail[tail.index(b"\n") + 1 :]
+        marker = f"\n[... {self.dropped} bytes of output left out ...]\n".encode()
+        return (head + marker + tail).decode("utf-8", "replace")
+
+
+def _read_until_exit(proc: subprocess.Popen[bytes], output: BoundedOutput, deadline: float) -> bool:
+    """Reads the plugin's output into `output` until it closes it and exits; False when the
+    deadline came first."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                return False
+            chunk = os.read(fd, _READ_BYTES)
+            if not chunk:
+                break
+            output.add(chunk)
+    try:
+        proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the plugin's process group and reap the plugin.
 
     Only called while the group id cannot belong to anyone else: the plugin is not reaped
-    yet, or members of its group are still alive. A grandchild that escaped into its own
-    session may still hold the output pipe, so we stop reading after a second. A plugin
-    stuck in the kernel (uninterruptible sleep, e.g. on a dead NFS mount) cannot die yet:
-    after 5 s it is left for subprocess to reap later rather than blocking the check.
+    yet, or members of its group are still alive. Its output is no longer read (the pipe is
+    closed), so a grandchild that escaped into its own session cannot keep us waiting. A
+    plugin stuck in the kernel (uninterruptible sleep, e.g. on a dead NFS mount) cannot die
+    yet: after 5 s it is left for subprocess to reap later rather than blocking the check.
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    try:
-        proc.communicate(timeout=1.0)
-    except subprocess.TimeoutExpired:
-        if proc.stdout is not None:
-            proc.stdout.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5.0)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5.0)
 
 
 def _group_has_members(pgid: int) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from checks.base import Status
-from checks.command import parse_perfdata
+from checks.base import CheckResult, Status
+from checks.command import OUTPUT_HEAD, OUTPUT_TAIL, BoundedOutput, parse_perfdata
 from tests.checks.building import config_problems, make_check
 from tests.servers.processes import is_dead, wait_dead
 
@@ -61,6 +62,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert time.monotonic() - started < 2.0
     assert result.status is Status.CRITICAL
     assert result.message == "check_thing timed out after 0.5s (killed)"
+    assert result.timed_out, "a plugin killed at its timeout is a timeout, not just a CRITICAL"
     background, script = (int(p) for p in pids.read_text().split())
     assert is_dead(script)
     assert wait_dead(background, 2.0), "the plugin's background child must not linger"
@@ -92,3 +94,58 @@ def test_missing_plugin_is_unknown(tmp_path: Path) -> None:
 def test_config_needs_an_argv() -> None:
     assert "argv" in config_problems("command", argv=[])
     assert "required key is missing" in config_problems("command")
+
+
+def run_traced(argv: list[str], timeout: float) -> tuple[CheckResult, int]:
+    """The result of a command check and the peak of Python memory allocated meanwhile."""
+    check = make_check("command", argv=argv)
+    tracemalloc.start()
+    try:
+        result = check.run(timeout=timeout)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+def test_plugin_flooding_until_it_exits_costs_a_bounded_head_and_tail(tmp_path: Path) -> None:
+    body = (
+        "echo 'FLOOD OK - first line | early=1'; "
+        "head -c 150000000 /dev/zero | tr '\\0' 'x'; "
+        "echo; echo 'summary | late=2s'; exit 0"
+    )
+    result, peak = run_traced([plugin(tmp_path, body)], timeout=60)
+    assert result.status is Status.OK and not result.timed_out
+    assert result.message == "FLOOD OK - first line"
+    assert result.measurements == {"early": 1.0, "late_seconds": 2.0}, "perfdata of the head and the tail"
+    assert peak < 1024 * 1024, f"{peak} bytes of Python memory for 150 MB of output"
+
+
+def test_plugin_flooding_until_its_timeout_is_killed_and_costs_a_bounded_head_and_tail(tmp_path: Path) -> None:
+    result, peak = run_traced(["yes", "flood"], timeout=1.0)
+    assert result.status is Status.CRITICAL and result.timed_out
+    assert result.message == "yes timed out after 1s (killed)"
+    assert peak < 1024 * 1024, f"{peak} bytes of Python memory for a second of `yes`"
+
+
+def test_bounded_output_keeps_the_first_and_last_bytes_and_says_what_it_left_out() -> None:
+    output = BoundedOutput()
+    output.add(b"first line | a=1\n" + b"h" * OUTPUT_HEAD)
+    for _ in range(100):
+        output.add(b"m" * 10_000)
+    output.add(b"partial line | cut=9\n" + b"t" * (OUTPUT_TAIL - 40) + b"\nlast line | z=3\n")
+    assert len(output.head) == OUTPUT_HEAD and len(output.tail) == OUTPUT_TAIL
+    text = output.text()
+    lines = text.splitlines()
+    assert lines[0] == "first line | a=1"
+    assert lines[1] == f"[... {output.dropped} bytes of output left out ...]"
+    assert lines[-1] == "last line | z=3"
+    assert "cut=9" not in text, "a line cut by the gap is left out"
+    assert output.dropped == 17 + OUTPUT_HEAD + 1_000_000 + 21 + OUTPUT_TAIL - 40 + 17 - OUTPUT_HEAD - OUTPUT_TAIL
+
+
+def test_small_output_is_kept_whole() -> None:
+    output = BoundedOutput()
+    output.add(b"OK - fine\n")
+    output.add(b"more\n")
+    assert output.text() == "OK - fine\nmore\n" and output.dropped == 0

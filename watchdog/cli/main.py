@@ -25,7 +25,7 @@ from watchdog.cli.client import ApiClient, ApiUnreachable
 from watchdog.cli.output import format_config_summary, format_once, format_status, once_json
 from watchdog.common.clock import SystemClock
 from watchdog.common.configtools import ConfigError, parse_duration
-from watchdog.common.logs import event
+from watchdog.common.logs import SCRUBBER, event
 from watchdog.config.loader import DEFAULT_CONFIG_PATH, load_config
 from watchdog.config.model import HeartbeatConfig, WatchdogConfig
 from watchdog.delivery.channels.registry import CHANNELS
@@ -191,7 +191,8 @@ def cmd_test_notify(args: argparse.Namespace, config: WatchdogConfig) -> int:
         print(f"shop-watchdog test-notify: no channel named {args.channel!r} (channels: {names})", file=sys.stderr)
         return 2
     delivered, message = test_notify(config, args.channel)
-    print(message, file=sys.stdout if delivered else sys.stderr)
+    # a receiver's error text may quote what it was sent (a token in a 401 body)
+    print(SCRUBBER.scrub(message), file=sys.stdout if delivered else sys.stderr)
     return 0 if delivered else 1
 
 

@@ -1,12 +1,18 @@
 """Runs checks in worker threads so that one slow or hanging probe never delays another.
 
-The runner alone turns a probe's exception into UNKNOWN (message scrubbed of secrets) and
-enforces the timeout: a run still busy `timeout` (+ a small grace, so a probe that bounds
-its own I/O reports its own, more precise message) after it started is reported CRITICAL
-"timeout after 5s". Python cannot kill a thread, so the worker of a hung probe (a dead NFS
+The runner alone turns a probe's exception into UNKNOWN and enforces the timeout: a run
+still busy `timeout` (+ a small grace, so a probe that bounds its own I/O reports its own,
+more precise message) after it started is reported CRITICAL "timeout after 5s". A result
+the probe marked `timed_out` (a plugin it killed at the timeout) counts as a timeout too:
+`RunOutcome.timed_out`, the `check_timeout` log event and, from there, the timeouts metric
+and `once --json`. Python cannot kill a thread, so the worker of a hung probe (a dead NFS
 `statvfs`, a socket without timeout) may stay blocked; the runner keeps that check *in
 flight* until the thread really returns and refuses to start a second run of it (no
 overlap), so at most one thread per check can ever be stuck.
+
+Every message leaves the runner scrubbed of the config's secrets: a server that echoes a
+password in its error text (an old Redis quoting `AUTH`, a proxy quoting the login) must
+not carry it into status, API, state store or pages, all of which start here.
 
 Workers are daemon threads from a bounded pool created on demand: a stuck worker must not
 keep the process from exiting on SIGTERM (`concurrent.futures` joins its threads at exit).
@@ -16,6 +22,7 @@ the `wake` callback so results are handled promptly.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import queue
@@ -170,8 +177,10 @@ class Runner:
             if not isinstance(result, CheckResult):
                 raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
         except Exception as exc:  # the runner is the one place that turns probe errors into UNKNOWN
-            text = SCRUBBER.scrub(f"{type(exc).__name__}: {exc}")
-            result = CheckResult(Status.UNKNOWN, f"check failed: {text}")
+            result = CheckResult(Status.UNKNOWN, f"check failed: {type(exc).__name__}: {exc}")
+        message = SCRUBBER.scrub(result.message)
+        if message != result.message:
+            result = dataclasses.replace(result, message=message)
         self._done.put((job, result, self._clock.monotonic() - job.started))
         self._wake()
 
@@ -190,7 +199,9 @@ class Runner:
                 event(log, "check_returned_after_timeout", check=job.name, seconds=round(duration, 3))
                 continue
             assert job.started is not None
-            outcomes.append(RunOutcome(job.name, job.ident, result, job.started, duration))
+            if result.timed_out:
+                self._log_timeout(job)
+            outcomes.append(RunOutcome(job.name, job.ident, result, job.started, duration, result.timed_out))
         now = self._clock.monotonic()
         for job in list(self._in_flight.values()):
             outcome = self._expire(job, now)
@@ -215,10 +226,14 @@ class Runner:
                 message = f"timeout after {format_seconds(job.timeout)}"
                 started = job.started
             job.reported = True
-        event(log, "check_timeout", logging.WARNING, check=job.name, timeout=format_seconds(job.timeout))
+        self._log_timeout(job)
         return RunOutcome(
             job.name, job.ident, CheckResult(Status.CRITICAL, message), started, now - started, timed_out=True
         )
+
+    @staticmethod
+    def _log_timeout(job: _Job) -> None:
+        event(log, "check_timeout", logging.WARNING, check=job.name, timeout=format_seconds(job.timeout))
 
     def next_deadline(self) -> float | None:
         """The earliest monotonic time at which a running job would time out."""

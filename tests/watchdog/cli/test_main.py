@@ -129,6 +129,20 @@ def test_once_json_and_timeouts_run_concurrently(
     assert {"name", "type", "severity", "status", "message", "duration", "measurements"} <= set(by_name["web"])
 
 
+def test_once_json_marks_a_plugin_killed_at_its_timeout_as_timed_out(tmp_path: Path) -> None:
+    plugins = [
+        {"name": "plugin", "type": "command", "argv": ["sleep", "30"], "timeout": "1s"},
+        {"name": "quick", "type": "command", "argv": ["true"]},
+    ]
+    proc = once(tmp_path, plugins, "--json")
+    assert proc.returncode == 2, proc.stderr
+    by_name = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert by_name["plugin"]["timed_out"] is True
+    assert by_name["plugin"]["message"] == "sleep timed out after 1s (killed)"
+    assert by_name["quick"]["timed_out"] is False
+    assert by_name["plugin"]["duration"] < 5
+
+
 def test_bad_config_exits_2_for_every_command(tmp_path: Path) -> None:
     path = write_config(tmp_path / "bad.yaml", {"checks": [{"name": "a", "type": "nope"}], "defaults": {"retries": 0}})
     for command in (["once"], ["check-config"], ["status"], ["run"], ["silence", "a", "--for", "1m", "--reason", "x"]):

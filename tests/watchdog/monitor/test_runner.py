@@ -4,6 +4,7 @@ never blocks anything else — not even process exit."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -13,9 +14,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from checks.base import Check, CheckResult, NoOptions, Status
 from checks.tcp import TcpCheck, TcpOptions
+from tests.checks.building import make_check
 from tests.servers.hanging import HangingTCPServer
+from tests.servers.hostile import EchoingRespServer, QuotingHttpServer
 from tests.servers.nginx import NginxServer
 from watchdog.common.clock import SystemClock
 from watchdog.common.configtools import format_seconds
@@ -166,3 +171,35 @@ def test_stuck_worker_does_not_keep_the_process_from_exiting(hanging_tcp: Hangin
 
 def test_format_seconds_matches_config_durations() -> None:
     assert [format_seconds(s) for s in (5.0, 0.5, 2.5, 30.0)] == ["5s", "500ms", "2.5s", "30s"]
+
+
+def test_a_plugin_killed_at_its_timeout_is_a_timeout_outcome_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    runner = Runner(SystemClock(), grace=10.0)  # the plugin's own kill answers, not the runner's deadline
+    runner.submit("queue", make_check("command", argv=["sleep", "30"]), 0.5)
+    with caplog.at_level(logging.WARNING):
+        (outcome,) = collect(runner, 1)
+    assert outcome.timed_out and outcome.result.status is Status.CRITICAL
+    assert outcome.result.message == "sleep timed out after 0.5s (killed)"
+    assert outcome.duration < 5
+    assert "event=check_timeout check=queue timeout=500ms" in caplog.text
+    runner.close()
+
+
+def test_a_password_a_server_echoes_in_its_error_never_leaves_the_runner(tmp_path: Path) -> None:
+    """An old Redis quotes `HELLO 3 AUTH user PASSWORD` back; a proxy quotes the basic-auth
+    header: the probes put the server's words into their messages, the runner scrubs them."""
+    password = tmp_path / "redis.pass"
+    password.write_text("Echoed-Redis-Pw-81\n")
+    basic = "b3BzOnAkdy05Mg=="  # ops:p$w-92
+    SCRUBBER.add("Echoed-Redis-Pw-81", basic)
+    with EchoingRespServer() as resp, QuotingHttpServer() as proxy:
+        runner = Runner(SystemClock())
+        redis = make_check("redis", port=resp.port, user="monitor", password_file=str(password))
+        runner.submit("cache", redis, 3.0)
+        runner.submit("admin", make_check("http", url=proxy.url("/", "ops:p$w-92")), 3.0)
+        outcomes = {o.name: o.result for o in collect(runner, 2)}
+        runner.close()
+    cache, admin = outcomes["cache"], outcomes["admin"]
+    assert cache.status is Status.CRITICAL and "'monitor' '***'" in cache.message
+    assert admin.status is Status.CRITICAL and "refused Basic ***" in admin.message
+    assert "Echoed-Redis-Pw" not in cache.message and basic not in admin.message
