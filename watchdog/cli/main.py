@@ -75,6 +75,7 @@ def cmd_check_config(args: argparse.Namespace, config: WatchdogConfig) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    from watchdog.service.children import end_children
     from watchdog.service.sdnotify import SystemdNotifier
 
     os.makedirs(config.state_dir, mode=0o750, exist_ok=True)
@@ -87,6 +88,7 @@ def cmd_run(args: argparse.Namespace, config: WatchdogConfig) -> int:
         notifier=SystemdNotifier.from_environment(),
         make_heartbeat=lambda heartbeat: _heartbeat(heartbeat, clock),
         set_log_level=setup_logging,
+        end_children=end_children,
     )
     daemon.install_signal_handlers()
     try:
