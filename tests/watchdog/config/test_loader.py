@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 
 from checks.disk import DiskOptions
 from checks.registry import CHECKS
+from tests.watchdog.hostile_yaml import HOSTILE_FILES
 from watchdog.common.configtools import ConfigError
 from watchdog.config.loader import load_config, parse_config
 from watchdog.config.model import WatchdogConfig
@@ -511,3 +513,16 @@ def test_password_of_a_url_is_a_secret_as_written_decoded_and_as_basic_auth() ->
     assert sorted(s.reveal() for s in config.secrets()) == sorted(
         ["p%40ss-w0rd", "p@ss-w0rd", base64.b64encode(b"ops:p@ss-w0rd").decode()]
     )
+
+
+@pytest.mark.parametrize("what", HOSTILE_FILES)
+def test_check_config_rejects_a_hostile_file_in_one_line_exit_2_at_once(tmp_path: Path, what: str) -> None:
+    path = tmp_path / "watchdog.yaml"
+    path.write_bytes(HOSTILE_FILES[what])
+    started = time.monotonic()
+    proc = check_config(path)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"{path}: ") and "Traceback" not in proc.stderr
+    assert len(line) < 300, "a value that expands without bound is never printed"
+    assert time.monotonic() - started < 10

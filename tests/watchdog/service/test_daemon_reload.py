@@ -14,6 +14,7 @@ from tests.servers.nginx import NginxServer
 from tests.servers.recording_http import RecordingHTTPServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.waiting import wait_until
+from tests.watchdog.hostile_yaml import HOSTILE_FILES
 
 RELOAD_OK = "shop_watchdog_config_last_reload_successful"
 RELOAD_OK_AT = "shop_watchdog_config_last_reload_success_timestamp_seconds"
@@ -29,25 +30,6 @@ def tcp_check(name: str, port: int, **extra: Any) -> dict[str, Any]:
         "interval": "300ms",
         "timeout": "300ms",
     } | extra
-
-
-def billion_laughs() -> bytes:
-    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
-        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]")
-    lines.append("defaults: {interval: *i}")
-    return ("\n".join(lines) + "\n").encode()
-
-
-HOSTILE_FILES: dict[str, bytes] = {
-    "not UTF-8": b"checks: []\nhost: caf\xe9\n",
-    "binary garbage": bytes(range(256)) * 64,
-    "deeply nested": b"defaults: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
-    "alias bomb": billion_laughs(),
-    "very large": b"# padding\n" * (2 * 1024 * 1024),
-    "duplicate key": b"checks: []\nlog_level: info\nlog_level: debug\n",
-    "non-finite number": b"defaults: {interval: .inf}\n",
-}
 
 
 def reload_and_wait(daemon: WatchdogDaemon, metric: str, before: float, timeout: float = 30.0) -> None:
