@@ -27,4 +27,5 @@ HOSTILE_FILES: dict[str, bytes] = {
     "duplicate nested key": b"checks:\n  - {name: a, type: disk, path: /, path: /var}\n",
     "non-finite number": b"defaults: {interval: .inf}\n",
     "overflowing number": b"defaults: {retries: 1.0e+20}\n",
+    "megabyte-long value": b"defaults: {interval: '" + b"x" * 1_000_000 + b"'}\n",
 }

@@ -103,6 +103,10 @@ class ConfigError(Exception):
         return "\n".join(f"{self.source}: {p}" for p in self.problems)
 
 
+MAX_PROBLEM_CHARS = 300
+"""A problem quotes the value it is about; a megabyte-long value is cut, not printed whole."""
+
+
 class Problems:
     """Collects config problems; `raise_if_any` turns them into one `ConfigError`."""
 
@@ -110,6 +114,8 @@ class Problems:
         self.items: list[Problem] = []
 
     def add(self, path: str, message: str) -> None:
+        if len(message) > MAX_PROBLEM_CHARS:
+            message = message[: MAX_PROBLEM_CHARS - 1] + "…"
         self.items.append(Problem(path, message))
 
     def __bool__(self) -> bool:

@@ -199,10 +199,8 @@ class Daemon:
         self._load = load
         self._notifier = notifier
         self._make_heartbeat = make_heartbeat
-        self._heartbeat: Heartbeat | None = None
+        self._heartbeat = self._heartbeat_for(config.heartbeat)
         """Read by the heartbeat thread, replaced by a reload (one attribute, so no lock)."""
-        if make_heartbeat is not None and config.heartbeat is not None:
-            self._heartbeat = make_heartbeat(config.heartbeat)
         self._set_log_level = set_log_level
         self._end_children = end_children
         self._stall_after = stall_after
@@ -527,7 +525,7 @@ class Daemon:
     def _log_warnings(self, config: WatchdogConfig) -> None:
         for warning in config.warnings:
             event(
-                log, "config_warning", logging.WARNING, config=config.source, key=warning.path, problem=warning.message
+                log, "config_warning", logging.WARNING, config=config.source, key=warning.path, warning=warning.message
             )
 
     # -- heartbeat ---------------------------------------------------------------------------

@@ -524,5 +524,5 @@ def test_check_config_rejects_a_hostile_file_in_one_line_exit_2_at_once(tmp_path
     assert proc.returncode == 2
     (line,) = proc.stderr.splitlines()
     assert line.startswith(f"{path}: ") and "Traceback" not in proc.stderr
-    assert len(line) < 300, "a value that expands without bound is never printed"
+    assert len(line) < len(str(path)) + 400, "a value that expands without bound is never printed whole"
     assert time.monotonic() - started < 10
