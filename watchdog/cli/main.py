@@ -125,7 +125,12 @@ def run_once(config: WatchdogConfig) -> list[RunOutcome | None]:
 
 
 def cmd_once(args: argparse.Namespace, config: WatchdogConfig) -> int:
-    outcomes = run_once(config)
+    from watchdog.service.children import end_children
+
+    try:
+        outcomes = run_once(config)
+    finally:  # Ctrl-C: plugins run in sessions of their own, the terminal's SIGINT never reaches them
+        end_children()
     statuses = [o.result.status for o in outcomes if o is not None]
     overall = worst(statuses) if statuses else Status.OK
     if args.json:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -12,16 +14,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
+from tests.servers.processes import wait_dead
 from tests.servers.tmpfs import fill_to
 from tests.servers.watchdog_daemon import CLI, WatchdogDaemon
 from tests.servers.webhook import WebhookServer
 from tests.servers.webhook_sink import WebhookSink
+from tests.waiting import wait_until
 from watchdog.cli.main import config_source
 
 
@@ -141,6 +146,31 @@ def test_once_json_marks_a_plugin_killed_at_its_timeout_as_timed_out(tmp_path: P
     assert by_name["plugin"]["message"] == "sleep timed out after 1s (killed)"
     assert by_name["quick"]["timed_out"] is False
     assert by_name["plugin"]["duration"] < 5
+
+
+def test_ctrl_c_of_once_leaves_no_plugin_running(tmp_path: Path) -> None:
+    plugin = {"name": "hangs", "type": "command", "argv": ["sleep", "303"], "timeout": "30m"}
+    path = write_config(tmp_path / "once.yaml", {"checks": [plugin]})
+    env = {k: v for k, v in os.environ.items() if k != "SHOP_WATCHDOG_CONFIG"}
+    # a shell's background job inherits SIGINT ignored, and Python then leaves it so: undo that
+    argv = ["env", "--default-signal=INT", CLI, "once", "-c", str(path)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def running_plugin() -> psutil.Process | None:
+        return next((c for c in psutil.Process(proc.pid).children() if c.cmdline()[:2] == ["sleep", "303"]), None)
+
+    sleeper: psutil.Process | None = None
+    try:
+        sleeper = wait_until(running_plugin, 15, "the plugin to run")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130
+        assert wait_dead(sleeper.pid, 5.0), "the plugin outlived `once`"
+    finally:
+        proc.kill()
+        proc.wait()
+        if sleeper is not None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                sleeper.kill()
 
 
 def test_bad_config_exits_2_for_every_command(tmp_path: Path) -> None:
