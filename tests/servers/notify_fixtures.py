@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from checks.registry import CHECKS
-from tests.servers.alertmanager import Alertmanager
+from tests.servers.alertmanager import Alertmanager, AlertmanagerCluster
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from tests.servers.webhook import WebhookServer
 from watchdog.common.clock import Clock, SystemClock
@@ -67,12 +67,22 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[Alertmanager, WebhookServer]]
     """A real Alertmanager and the webhook receiver it notifies."""
     hook = WebhookServer().start()
     am = Alertmanager(tmp_path / "alertmanager", hook.url)
-    am.dir.mkdir()
     try:
         am.start()
         yield am, hook
     finally:
         am.stop()
+        hook.close()
+
+
+@pytest.fixture
+def alertmanager_cluster(tmp_path: Path) -> Iterator[tuple[AlertmanagerCluster, WebhookServer]]:
+    """A real two-node Alertmanager cluster (gossip on loopback) and the webhook receiver it notifies."""
+    hook = WebhookServer().start()
+    try:
+        with AlertmanagerCluster(tmp_path / "am-cluster", hook.url) as cluster:
+            yield cluster, hook
+    finally:
         hook.close()
 
 

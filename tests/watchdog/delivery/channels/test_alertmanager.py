@@ -1,7 +1,8 @@
-"""Alertmanager channel against the real Prometheus Alertmanager: fire, keep alive, resolve."""
+"""Alertmanager channel against the real Prometheus Alertmanager, one node or a cluster: fire, keep alive, resolve."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -9,12 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.servers.alertmanager import Alertmanager
+from checks.registry import CHECKS
+from tests.servers.alertmanager import Alertmanager, AlertmanagerCluster
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
+from tests.servers.status_server import closed_port_url
 from tests.servers.webhook import Reply, WebhookServer
 from tests.waiting import wait_until
+from watchdog.common.configtools import ConfigError
+from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.alertmanager import ALERT_NAME, alert_for
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
+from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox
@@ -23,7 +29,9 @@ AM = tuple[Alertmanager, WebhookServer]
 
 
 def am_channel(transports: Transports, url: str, **options: Any) -> Channel[object]:
-    spec = channel_spec("am", "alertmanager", url=url, **{"timeout": "2s", **options})
+    """The channel for one node (`url`), or for a cluster: `am_channel(t, "", urls=[...])`."""
+    node = {"url": url} if url else {}
+    spec = channel_spec("am", "alertmanager", **{"timeout": "2s", **node, **options})
     return build_test_channels([spec], transports)["am"]
 
 
@@ -37,7 +45,7 @@ def test_trigger_becomes_an_active_alert_with_our_labels(
         lambda: [a for a in am.alerts(incident="inc-am-1") if a["status"]["state"] == "active"], 5, "an active alert"
     )
     assert alert["labels"] == {
-        "alertname": ALERT_NAME, "instance": "shop-web-1", "check": "web", "check_type": "http",
+        "alertname": ALERT_NAME, "host": "shop-web-1", "check": "web", "check_type": "http",
         "severity": "critical", "incident": "inc-am-1",
     }  # fmt: skip
     assert alert["annotations"]["summary"] == n.summary
@@ -97,3 +105,95 @@ def test_alertmanager_errors_are_classed(
     with pytest.raises(TransientError, match="HTTP 503"):
         channel.send(make_notification())
     assert [r.path for r in webhook_server.requests] == ["/api/v2/alerts", "/api/v2/alerts"]
+
+
+def test_labels_and_generator_url_follow_prometheus_alerts(make_notification: Callable[..., Notification]) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    n = make_notification(incident_id="inc 7/a")
+    alert = alert_for(n, now, 60.0, "https://shop-web-1.example/watchdog/", {"region": "eu-1"})
+    assert alert["labels"] == {
+        "region": "eu-1", "alertname": ALERT_NAME, "severity": "critical", "host": "shop-web-1",
+        "check": "web", "check_type": "http", "incident": "inc 7/a",
+    }  # fmt: skip
+    assert alert["generatorURL"] == "https://shop-web-1.example/watchdog/api/v1/incidents/inc%207%2Fa"
+    assert "generatorURL" not in alert_for(n, now, 60.0, None)
+
+
+def test_a_cluster_gets_every_alert_on_every_node_and_notifies_once(
+    alertmanager_cluster: tuple[AlertmanagerCluster, WebhookServer], transports: Transports,
+    make_notification: Callable[..., Notification],
+) -> None:  # fmt: skip
+    cluster, hook = alertmanager_cluster
+    am_channel(transports, "", urls=cluster.urls).send(make_notification(incident_id="inc-c1"))
+    for node in cluster.nodes:
+        [alert] = wait_until(functools.partial(node.alerts, incident="inc-c1"), 5, f"the alert on {node.url}")
+        assert alert["labels"]["host"] == "shop-web-1"
+    [notified] = hook.wait_for(1, timeout=15)
+    assert notified.body["alerts"][0]["labels"]["incident"] == "inc-c1"
+    time.sleep(3.5)  # the second node waits its peer timeout (2 s), then sees the first one notified
+    assert len(hook.requests) == 1
+
+
+def test_a_node_that_is_down_does_not_stop_delivery_and_catches_up_on_the_resend(
+    alertmanager_cluster: tuple[AlertmanagerCluster, WebhookServer], transports: Transports,
+    make_outbox: Callable[..., Outbox], make_notification: Callable[..., Notification],
+) -> None:  # fmt: skip
+    cluster, _hook = alertmanager_cluster
+    up, down = cluster.nodes
+    down.stop()
+    outbox = make_outbox({"am": am_channel(transports, "", urls=cluster.urls, resend_every="500ms")})
+    outbox.enqueue(make_notification(incident_id="inc-c2"), ["am"])
+    wait_until(lambda: up.alerts(incident="inc-c2"), 5, "the alert on the node that is up")
+    wait_until(lambda: outbox.snapshot()["delivered"] == 1, 5, "the row counted as delivered")
+    assert outbox.snapshot()["pending"] == 0
+    down.start()
+    wait_until(lambda: down.alerts(incident="inc-c2"), 10, "the restarted node to get the alert from a re-send")
+
+
+def test_only_a_send_no_node_accepted_fails_and_it_names_every_node(
+    webhook_server: WebhookServer, transports: Transports, make_notification: Callable[..., Notification]
+) -> None:
+    closed = closed_port_url("")
+    channel = am_channel(transports, "", urls=[webhook_server.base_url, closed])
+    webhook_server.respond(Reply(503))
+    with pytest.raises(TransientError) as transient:
+        channel.send(make_notification())
+    port = webhook_server.port
+    assert f"127.0.0.1:{port}: HTTP 503" in str(transient.value) and "Connection refused" in str(transient.value)
+    webhook_server.respond(Reply(400, "bad alert"))
+    with pytest.raises(TransientError):  # one node rejected, the other may take it once it is back
+        channel.send(make_notification())
+    second = WebhookServer().start()
+    try:
+        webhook_server.respond(Reply(400, "bad alert"))
+        second.respond(Reply(422, "bad alert"))
+        with pytest.raises(PermanentError, match=r"HTTP 400.*HTTP 422|HTTP 422.*HTTP 400"):
+            am_channel(transports, "", urls=[webhook_server.base_url, second.base_url]).send(make_notification())
+        webhook_server.respond(Reply(500))
+        am_channel(transports, "", urls=[webhook_server.base_url, second.base_url]).send(make_notification())
+        assert second.requests[-1].path == "/api/v2/alerts"
+    finally:
+        second.close()
+
+
+@pytest.mark.parametrize(
+    "options, problem",
+    [
+        ({"url": "http://127.0.0.1:9093", "urls": ["http://127.0.0.1:9094"]}, "give the Alertmanager as `url`"),
+        ({}, "give the Alertmanager as `url`"),
+        ({"urls": ["http://127.0.0.1:9093", "ftp://am-2:9093"]}, "urls[1]: url must be an absolute http://"),
+        ({"urls": ["http://127.0.0.1:9093", "http://127.0.0.1:9093"]}, "urls: each node only once"),
+        ({"url": "http://127.0.0.1:9093", "labels": {"incident": "x"}}, "labels.incident: set by the channel"),
+        ({"url": "http://127.0.0.1:9093", "labels": {"a-b": "x"}}, "labels.a-b: not a Prometheus label name"),
+    ],
+)
+def test_bad_node_lists_and_labels_are_config_errors(options: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            {"notify": {"channels": [{"name": "am", "type": "alertmanager", **options}]}},
+            "watchdog.yaml",
+            checks=CHECKS,
+            channels=CHANNELS,
+        )
+    [found] = [str(p) for p in info.value.problems]
+    assert found.startswith("notify.channels[0]: ") and problem in found, found
