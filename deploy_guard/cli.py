@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from deploy_guard.fleet_gate import fleet_text
 from deploy_guard.incident_gate import Fetch
 from deploy_guard.inputs import UsageError, utf8_text
 from deploy_guard.policy import Policy, load_policy
@@ -240,7 +241,8 @@ def _validate(policy: Policy, clock: Clock) -> int:
         f"{policy.block_days_before} day(s) before each closed",
         f"{len(policy.freezes)} freeze(s)"
         + (f" ({', '.join(f.name for f in policy.freezes)})" if policy.freezes else ""),
-        f"incident gate {len(gate.status_urls)} URL(s), block_on {gate.block_on}, on_unreachable {gate.on_unreachable}"
+        f"incident gate {len(gate.status_urls)} URL(s){fleet_text(gate)}, "
+        f"block_on {gate.block_on}, on_unreachable {gate.on_unreachable}"
         if gate
         else "no incident gate",
         f"audit log {policy.audit_log}",

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from deploy_guard.fleet_gate import check_gate
 from deploy_guard.hotfix import Hotfix
-from deploy_guard.incident_gate import Fetch, SourceResult, check_incident_gate
+from deploy_guard.incident_gate import Fetch, GateSource
 from deploy_guard.policy import Policy
 from deploy_guard.release_windows import Period, Reason, ReleaseWindows
 
@@ -32,7 +33,7 @@ class Decision:
     reasons: tuple[Reason, ...]
     notes: tuple[str, ...]
     next_window: Period | None
-    gate_sources: tuple[SourceResult, ...]
+    gate_sources: tuple[GateSource, ...]
     searched_until: date | None = None
 
 
@@ -61,5 +62,5 @@ def decide(
     reasons = windows.blockers(at, duration)
     if reasons or policy.incident_gate is None:
         return Decision(at, duration, not reasons, hotfix, tuple(reasons), (), next_window, (), limit)
-    gate = check_incident_gate(policy.incident_gate, fetch)
+    gate = check_gate(policy.incident_gate, fetch)
     return Decision(at, duration, not gate.reasons, hotfix, gate.reasons, gate.notes, next_window, gate.sources, limit)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from deploy_guard.policy import IncidentGateConfig
 from deploy_guard.release_windows import Reason
@@ -58,6 +58,12 @@ def http_get(url: str, timeout: float) -> bytes:
     return body
 
 
+class GateSource(Protocol):
+    """One source the gate asked (a status URL, or a fleet source); `as_json` goes to the audit log."""
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class SourceResult:
     """What one status URL said: its incidents (and those it could not read), or why it
@@ -86,13 +92,16 @@ class SourceResult:
         return found
 
 
+SourceT = TypeVar("SourceT", bound=GateSource)
+
+
 @dataclass(frozen=True)
-class GateResult:
+class GateResult(Generic[SourceT]):
     """`reasons` block the release; `notes` are told but do not block."""
 
     reasons: tuple[Reason, ...]
     notes: tuple[str, ...]
-    sources: tuple[SourceResult, ...] = field(default=())
+    sources: tuple[SourceT, ...] = field(default=())
 
 
 def _ask_all(urls: Sequence[str], timeout: float, fetch: Fetch) -> list[SourceResult]:
@@ -147,7 +156,7 @@ def _unreachable_help(url: str) -> str:
     )
 
 
-def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> GateResult:
+def check_incident_gate(config: IncidentGateConfig, fetch: Fetch = http_get) -> GateResult[SourceResult]:
     """Block on open incidents of `block_on` severity (warning: any) and on unreadable ones,
     and on silence if so configured."""
     sources = _ask_all(config.status_urls, config.timeout, fetch)

@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+from deploy_guard.alert_matchers import parse_matcher
 from deploy_guard.default_policy import DEFAULT_POLICY_YAML
 from deploy_guard.inputs import env_text
 from watchdog.common.configtools import (
@@ -81,7 +82,14 @@ class HotfixConfig:
 
 @dataclass(frozen=True)
 class IncidentGateConfig:
-    status_urls: tuple[str, ...]
+    """The sources: each server's own `status_urls`, and for the fleet an Alertmanager
+    cluster and/or a Prometheus query (deploy_guard.fleet_gate); at least one of them."""
+
+    status_urls: tuple[str, ...] = ()
+    alertmanager_urls: tuple[str, ...] = ()
+    alertmanager_matchers: tuple[str, ...] = ('severity="critical"',)
+    prometheus_url: str | None = None
+    prometheus_query: str | None = None
     block_on: Literal["critical", "warning"] = "critical"
     on_unreachable: Literal["block", "allow"] = "block"
     timeout: Annotated[Duration, Between(0.001, MAX_GATE_TIMEOUT)] = 3.0
@@ -259,11 +267,32 @@ def _extra_days(extra: Mapping[Any, str], problems: Problems) -> dict[date, str]
 
 
 def _check_gate(gate: IncidentGateConfig, problems: Problems) -> None:
-    if not gate.status_urls:
-        problems.add("incident_gate.status_urls", "expected at least one URL (or leave incident_gate out)")
-    for i, url in enumerate(gate.status_urls):
-        if not url.startswith(("http://", "https://")):
-            problems.add(join("incident_gate.status_urls", i), f"expected an http:// or https:// URL, got {url!r}")
+    if not (gate.status_urls or gate.alertmanager_urls or gate.prometheus_url):
+        problems.add(
+            "incident_gate",
+            "give at least one source: status_urls, alertmanager_urls or prometheus_url (or leave incident_gate out)",
+        )
+    for key, urls in (("status_urls", gate.status_urls), ("alertmanager_urls", gate.alertmanager_urls)):
+        for i, url in enumerate(urls):
+            if not url.startswith(("http://", "https://")):
+                problems.add(join(f"incident_gate.{key}", i), f"expected an http:// or https:// URL, got {url!r}")
+    _check_fleet_sources(gate, problems)
+
+
+def _check_fleet_sources(gate: IncidentGateConfig, problems: Problems) -> None:
+    for i, text in enumerate(gate.alertmanager_matchers):
+        try:
+            parse_matcher(text)
+        except ValueError as exc:
+            problems.add(join("incident_gate.alertmanager_matchers", i), str(exc))
+    url = gate.prometheus_url
+    if url is not None and not url.startswith(("http://", "https://")):
+        problems.add("incident_gate.prometheus_url", f"expected an http:// or https:// URL, got {url!r}")
+    if (gate.prometheus_url is None) != (gate.prometheus_query is None):
+        missing = "prometheus_query" if gate.prometheus_query is None else "prometheus_url"
+        problems.add(f"incident_gate.{missing}", "prometheus_url and prometheus_query go together: give both")
+    elif gate.prometheus_query is not None and not gate.prometheus_query.strip():
+        problems.add("incident_gate.prometheus_query", "expected a PromQL expression, got an empty one")
 
 
 def _check_hotfix(hotfix: HotfixConfig, problems: Problems) -> None:
