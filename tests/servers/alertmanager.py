@@ -16,16 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import requests
+import yaml
 
 from tests.servers.ports import ServerStartError, free_port
 from tests.servers.processes import ChildServer
+from tests.servers.stop_on_exit import StopOnExit
 from tests.waiting import wait_until
 
 BINARY = "prometheus-alertmanager"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "alertmanager" / "alertmanager.yml"
 
 _CONFIG = """\
 route:
@@ -42,8 +44,21 @@ receivers:
 """
 
 
+def example_config(hook_url: str) -> str:
+    """The shipped example config (config/alertmanager/alertmanager.yml) with every receiver
+    replaced by the test's webhook and group timers short enough for a test."""
+    config = yaml.safe_load(EXAMPLE.read_text())
+    config["receivers"] = [
+        {"name": r["name"], "webhook_configs": [{"url": hook_url, "send_resolved": True}]} for r in config["receivers"]
+    ]
+    for route in [config["route"], *config["route"].get("routes", [])]:
+        route.update({"group_wait": "100ms", "group_interval": "1s"})
+    return yaml.safe_dump(config, sort_keys=False)
+
+
 class Alertmanager(ChildServer):
-    """One node. `cluster_port` None: no gossip; else it gossips there with `peers` (ports)."""
+    """One node. `cluster_port` None: no gossip; else it gossips there with `peers` (ports).
+    `config` (YAML text) replaces the default: every alert to `hook_url`, grouped by `group_by`."""
 
     name = "alertmanager"
 
@@ -56,6 +71,7 @@ class Alertmanager(ChildServer):
         peers: Sequence[int] = (),
         peer_timeout: str = "2s",
         group_by: Sequence[str] = ("incident",),
+        config: str | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         super().__init__(None, directory / "alertmanager.log")
@@ -64,9 +80,8 @@ class Alertmanager(ChildServer):
         self.cluster_port = cluster_port
         self._peers = tuple(peers)
         self._peer_timeout = peer_timeout
-        config = directory / "alertmanager.yml"
-        config.write_text(_CONFIG.format(hook_url=hook_url, group_by=", ".join(group_by)))
-        self._config = config
+        self._config = directory / "alertmanager.yml"
+        self._config.write_text(config or _CONFIG.format(hook_url=hook_url, group_by=", ".join(group_by)))
 
     def argv(self) -> list[str]:
         argv = [
@@ -114,11 +129,17 @@ class Alertmanager(ChildServer):
         return len(response.json()["cluster"].get("peers") or [])
 
 
-class AlertmanagerCluster:
+class AlertmanagerCluster(StopOnExit):
     """`size` nodes gossiping with each other, all notifying `hook_url`; a context manager."""
 
     def __init__(
-        self, directory: Path, hook_url: str, size: int = 2, *, group_by: Sequence[str] = ("incident",)
+        self,
+        directory: Path,
+        hook_url: str,
+        size: int = 2,
+        *,
+        group_by: Sequence[str] = ("incident",),
+        config: str | None = None,
     ) -> None:
         ports = [free_port() for _ in range(size)]
         self.nodes = [
@@ -128,6 +149,7 @@ class AlertmanagerCluster:
                 cluster_port=port,
                 peers=[p for p in ports if p != port],
                 group_by=group_by,
+                config=config,
             )
             for i, port in enumerate(ports)
         ]
@@ -148,8 +170,3 @@ class AlertmanagerCluster:
 
     def __enter__(self) -> Self:
         return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -1,7 +1,7 @@
 """The real Prometheus server (Debian `prometheus`) on a private port, set up as the shipped example.
 
 The config is `config/prometheus/example/prometheus.yml` with what a test must change: 1 s
-scrape and evaluation intervals, its own target file, the repository's rule files, and the
+scrape and evaluation intervals (`interval`), its own target file, the repository's rule files, and the
 test's Alertmanager nodes. Targets come and go through `set_targets()` (file-based service
 discovery, as in production); Prometheus applies target changes in batches every 5 s, so a
 test starts Prometheus early and shares it (a module- or session-scoped fixture).
@@ -33,7 +33,12 @@ class PrometheusServer(ChildServer):
     start_timeout = 30.0
 
     def __init__(
-        self, directory: Path, *, alertmanagers: Sequence[str] = (), rule_files: Sequence[Path] = tuple(RULES)
+        self,
+        directory: Path,
+        *,
+        alertmanagers: Sequence[str] = (),
+        rule_files: Sequence[Path] = tuple(RULES),
+        interval: str = "1s",
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         super().__init__(None, directory / "prometheus.log")
@@ -42,7 +47,7 @@ class PrometheusServer(ChildServer):
         self.targets_file = directory / "targets.json"
         self.set_targets({})
         config: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
-        config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+        config["global"].update(scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval)
         config["rule_files"] = [str(p) for p in rule_files]
         nodes = [a.removeprefix("http://") for a in alertmanagers]
         config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": nodes}]}] if nodes else []
