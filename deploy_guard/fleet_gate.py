@@ -24,17 +24,15 @@ from __future__ import annotations
 import functools
 import json
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 from deploy_guard.incident_gate import Fetch, GateResult, GateSource, StatusUnavailable, check_incident_gate
+from deploy_guard.parallel import in_parallel
 from deploy_guard.policy import IncidentGateConfig
 from deploy_guard.release_windows import Reason
-
-T = TypeVar("T")
 
 ALERTMANAGER = "alertmanager"
 PROMETHEUS = "prometheus"
@@ -80,27 +78,6 @@ class FleetAnswer:
         if self.errors:
             found["errors"] = dict(self.errors)
         return found
-
-
-def in_parallel(calls: Mapping[str, Callable[[], T]], timeout: float) -> dict[str, T | None]:
-    """Runs every call in its own daemon thread; each result, or None if it did not return
-    within `timeout` seconds (a hung call is abandoned, never waited for)."""
-    results: dict[str, T] = {}
-    lock = threading.Lock()
-
-    def run(key: str, call: Callable[[], T]) -> None:
-        value = call()
-        with lock:
-            results[key] = value
-
-    threads = [threading.Thread(target=run, args=item, daemon=True, name=f"gate {item[0]}") for item in calls.items()]
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    with lock:
-        return {key: results.get(key) for key in calls}
 
 
 def _get_json(fetch: Fetch, url: str, timeout: float) -> Any:

@@ -13,12 +13,12 @@ start fast; proxies from the environment are not used for loopback addresses.
 
 from __future__ import annotations
 
-import threading
-import time
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from deploy_guard.parallel import in_parallel
 from deploy_guard.policy import IncidentGateConfig
 from deploy_guard.release_windows import Reason
 from watchdog.common.incident_terms import Severity
@@ -105,25 +105,14 @@ class GateResult(Generic[SourceT]):
 
 
 def _ask_all(urls: Sequence[str], timeout: float, fetch: Fetch) -> list[SourceResult]:
-    results: dict[str, SourceResult] = {}
-    lock = threading.Lock()
-
-    def ask(url: str) -> None:
+    def ask(url: str) -> SourceResult:
         try:
-            result = SourceResult.of(url, fetch(url, timeout))
+            return SourceResult.of(url, fetch(url, timeout))
         except StatusUnavailable as exc:
-            result = SourceResult(url, error=str(exc))
-        with lock:
-            results[url] = result
+            return SourceResult(url, error=str(exc))
 
-    threads = [threading.Thread(target=ask, args=(url,), daemon=True, name=f"status {url}") for url in urls]
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    with lock:
-        return [results.get(url) or SourceResult(url, error=f"no answer within {timeout:g}s") for url in urls]
+    answers = in_parallel({url: functools.partial(ask, url) for url in urls}, timeout)
+    return [answers[url] or SourceResult(url, error=f"no answer within {timeout:g}s") for url in urls]
 
 
 def _incident_text(incident: IncidentEntry) -> str:
