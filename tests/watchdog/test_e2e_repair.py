@@ -172,7 +172,7 @@ def test_daemon_killed_mid_incident_does_not_page_twice_and_still_resolves(
         daemon.start()
         assert [i["id"] for i in daemon.incidents("web")] == [incident["id"]]
         daemon.wait_until(
-            lambda: 'shop_watchdog_check_status{check="web"} 2.0' in daemon.metrics(), what="web failing again"
+            lambda: 'shop_watchdog_check_status{check="web"} 3.0' in daemon.metrics(), what="web failing again"
         )
         daemon.wait_until(
             lambda: 'shop_watchdog_check_runs_total{check="web",status="critical"} 5.0' in daemon.metrics(),

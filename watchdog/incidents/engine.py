@@ -555,16 +555,18 @@ class IncidentEngine:
     def outbox_snapshot(self) -> OutboxSummary:
         return self._pager.snapshot()
 
-    def open_by_state(self) -> dict[IncidentState, int]:
+    def open_counts(self) -> dict[tuple[IncidentState, Severity], int]:
+        """Unresolved incidents by state and severity, every pair present (0 when none)."""
         with self._lock:
-            counts = dict.fromkeys(UNRESOLVED, 0)
+            counts = {(state, severity): 0 for state in UNRESOLVED for severity in Severity}
             for inc in self._open.values():
-                counts[inc.state] += 1
+                counts[inc.state, inc.severity] += 1
             return counts
 
-    def silences_active(self) -> int:
+    def silence_ends(self) -> dict[str, datetime]:
+        """When each silenced check's silence ends (one that ran out stays until the next tick ends it)."""
         with self._lock:
-            return len(self._silences.all())
+            return {s.check: s.until for s in self._silences.all()}
 
     # what the API changes (any thread)
 

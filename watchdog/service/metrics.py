@@ -3,14 +3,25 @@
 A private `CollectorRegistry` (never the process-global default) so that tests and a
 reloaded daemon never see duplicate registrations, and so the incident side adds its metrics
 to the same registry (`watchdog.service.wiring.build_engine(..., registry=...)`). Names
-follow the Prometheus conventions `promtool check metrics` enforces: `shop_watchdog_`
-prefix, base units (seconds, bytes), `_total` counters.
+follow Prometheus' conventions (and pass `promtool check metrics`): `shop_watchdog_` prefix,
+one base unit per metric named at its end (`_seconds`, `_bytes`, `_ratio`), `_total`
+counters, and no `_created` series (client_python adds them to counters and histograms;
+`render()` leaves them out without touching its process-wide switch). The daemon sets no
+`instance` or `host` label: Prometheus sets `instance` to the address it scrapes, and the
+shipped scrape config adds `host` (config/prometheus/example/prometheus.yml).
+
+A check's status is exported by rank, so that `max()` over checks or servers is the worst:
+0 OK, 1 WARNING, 2 UNKNOWN, 3 CRITICAL (checks.base.Status.rank; not the plugin exit codes).
+A check's measurements (checks.base.CheckResult) go to the family of the unit their key
+ends in: `response_seconds` is `shop_watchdog_check_measurement_seconds{measurement="response"}`,
+likewise `_bytes` and `_ratio`; keys without a unit (counts, codes) go to
+`shop_watchdog_check_measurement`.
 
 Three kinds of metrics: `Metrics` records check results as they come; `IncidentCounters`
 counts the incident engine's domain events (it is the engine's `IncidentObserver`);
 `IncidentStateCollector`, `OutboxCollector` and `StoreCollector` read what mirrors state
-(unresolved incidents by state, active silences, pending notifications, the state store's
-health) when Prometheus scrapes, like
+(unresolved incidents by state and severity, silences and their ends, pending notifications
+and the oldest one's age, the state store's health) when Prometheus scrapes, like
 client_python's process collector, so nothing pushes those numbers on every result and
 they are never stale.
 
@@ -24,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -41,6 +53,23 @@ from watchdog.storage.database import StoreHealth
 
 _MEASUREMENT_RE = re.compile(r"[^a-zA-Z0-9_]")
 _STATUSES = ("ok", "warning", "critical", "unknown")
+_UNITS = ("seconds", "bytes", "ratio")
+_MEASUREMENT_HELP = {
+    "seconds": "Times a check measured in its latest run (response, connect, cert_expiry...), in seconds.",
+    "bytes": "Sizes a check measured in its latest run (used, available, used_memory...), in bytes.",
+    "ratio": "Shares of a limit a check measured in its latest run (used, inodes_used, connections...), 0 to 1.",
+    "": "Counts and codes a check measured in its latest run (connections, processes, status_code...).",
+}
+
+
+def measurement_family(key: str) -> tuple[str, str]:
+    """(unit, measurement label) of a measurement key: `used_ratio` -> ("ratio", "used");
+    a key without a unit suffix keeps its name, unit ""."""
+    name = _MEASUREMENT_RE.sub("_", key)
+    for unit in _UNITS:
+        if name.endswith("_" + unit) and len(name) > len(unit) + 1:
+            return unit, name.removesuffix("_" + unit)
+    return "", name
 
 
 class Metrics:
@@ -56,7 +85,7 @@ class Metrics:
         self.checks = Gauge("shop_watchdog_checks", "Number of configured checks.", registry=r)
         self.status = Gauge(
             "shop_watchdog_check_status",
-            "Latest status of a check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+            "Latest status of a check, ranked so max() is the worst: 0 OK, 1 WARNING, 2 UNKNOWN, 3 CRITICAL.",
             ["check"],
             registry=r,
         )
@@ -106,12 +135,15 @@ class Metrics:
             ["check"],
             registry=r,
         )
-        self.value = Gauge(
-            "shop_watchdog_check_value",
-            "Measurements of a check's latest run, in base units (seconds, bytes, ratios).",
-            ["check", "measurement"],
-            registry=r,
-        )
+        self.measurements = {
+            unit: Gauge(
+                "shop_watchdog_check_measurement" + (f"_{unit}" if unit else ""),
+                _MEASUREMENT_HELP[unit],
+                ["check", "measurement"],
+                registry=r,
+            )
+            for unit in (*_UNITS, "")
+        }
         self.lag = Histogram(
             "shop_watchdog_scheduler_lag_seconds",
             "Delay between a check's due time and the start of its run.",
@@ -142,7 +174,7 @@ class Metrics:
             "Unix time of the last successful config (re)load.",
             registry=r,
         )
-        self._measured: dict[str, set[str]] = {}
+        self._measured: dict[str, set[tuple[str, str]]] = {}
         self._children: dict[str, _CheckChildren] = {}
 
     def configure(self, specs: list[CheckSpec], forget: list[str]) -> None:
@@ -168,8 +200,8 @@ class Metrics:
             _remove(metric, name)
         for status in _STATUSES:
             _remove(self.runs, name, status)
-        for measurement in self._measured.pop(name, set()):
-            _remove(self.value, name, measurement)
+        for unit, measurement in self._measured.pop(name, set()):
+            _remove(self.measurements[unit], name, measurement)
 
     def observe(self, spec: CheckSpec, state: CheckState, timed_out: bool) -> None:
         """Records one result. Label children are cached per check: `labels()` costs more
@@ -178,7 +210,7 @@ class Metrics:
         children = self._children.get(name)
         if children is None or children.type != spec.type:
             children = self._children[name] = _CheckChildren(self, name, spec.type)
-        children.status.set(int(state.status))
+        children.status.set(state.status.rank)
         children.hard.set(1 if state.hard else 0)
         children.failures.set(state.failures)
         children.last_run.set(state.last_run.timestamp())
@@ -194,13 +226,27 @@ class Metrics:
         for key, number in state.measurements.items():
             child = children.values.get(key)
             if child is None:
-                measurement = _MEASUREMENT_RE.sub("_", key)
-                self._measured.setdefault(name, set()).add(measurement)
-                child = children.values[key] = self.value.labels(name, measurement)
+                unit, measurement = measurement_family(key)
+                self._measured.setdefault(name, set()).add((unit, measurement))
+                child = children.values[key] = self.measurements[unit].labels(name, measurement)
             child.set(number)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(_WithoutCreated(self.registry))
+
+
+class _WithoutCreated(Collector):
+    """The registry's metrics without the `_created` samples of counters and histograms: a
+    timestamp per series that Prometheus stores as one more series and no rule uses."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self._registry.collect():  # fresh objects on every collect: ours to trim
+            created = metric.name + "_created"
+            metric.samples = [sample for sample in metric.samples if sample.name != created]
+            yield metric
 
 
 class _CheckChildren:
@@ -288,9 +334,9 @@ class IncidentCounters:
 class IncidentGauges(Protocol):
     """What `IncidentStateCollector` reads from the incident engine (thread-safe reads)."""
 
-    def open_by_state(self) -> Mapping[IncidentState, int]: ...
+    def open_counts(self) -> Mapping[tuple[IncidentState, Severity], int]: ...
 
-    def silences_active(self) -> int: ...
+    def silence_ends(self) -> Mapping[str, datetime]: ...
 
 
 class OutboxGauges(Protocol):
@@ -300,7 +346,9 @@ class OutboxGauges(Protocol):
 
 
 class IncidentStateCollector(Collector):
-    """Unresolved incidents by state and active silences, read from the engine at scrape time."""
+    """Unresolved incidents by state and severity, and the silences, read from the engine at
+    scrape time. A silence still listed after its end means the loop that ends silences is
+    stuck (the shipped rule ShopWatchdogSilencePastExpiry watches for it)."""
 
     def __init__(self, incidents: IncidentGauges) -> None:
         self._incidents = incidents
@@ -310,37 +358,60 @@ class IncidentStateCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        open_now, silences = self._families()
-        for state, count in self._incidents.open_by_state().items():
-            open_now.add_metric([state.value], count)
-        silences.add_metric([], self._incidents.silences_active())
-        return open_now, silences
+        open_now, silences, ends = self._families()
+        for (state, severity), count in self._incidents.open_counts().items():
+            open_now.add_metric([state.value, severity.value], count)
+        silenced = self._incidents.silence_ends()
+        silences.add_metric([], len(silenced))
+        for check, until in silenced.items():
+            ends.add_metric([check], until.timestamp())
+        return open_now, silences, ends
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         return (
-            GaugeMetricFamily("shop_watchdog_incidents_open", "Unresolved incidents by state.", labels=["state"]),
+            GaugeMetricFamily(
+                "shop_watchdog_incidents_open",
+                "Unresolved incidents by state and severity.",
+                labels=["state", "severity"],
+            ),
             GaugeMetricFamily("shop_watchdog_silences_active", "Checks currently silenced."),
+            GaugeMetricFamily(
+                "shop_watchdog_check_silenced_until_timestamp_seconds",
+                "Unix time the silence of a silenced check ends.",
+                labels=["check"],
+            ),
         )
 
 
 class OutboxCollector(Collector):
-    """Notifications not yet delivered, read from the outbox at scrape time."""
+    """Notifications not yet delivered and how long the oldest waits, read from the outbox at
+    scrape time (the oldest's timestamp only while something is pending)."""
 
     def __init__(self, outbox: OutboxGauges) -> None:
         self._outbox = outbox
 
     def describe(self) -> Iterable[Metric]:
-        return [self._family()]
+        return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        pending = self._family()
-        pending.add_metric([], self._outbox.snapshot()["pending"])
-        return [pending]
+        pending, oldest = self._families()
+        snapshot = self._outbox.snapshot()
+        pending.add_metric([], snapshot["pending"])
+        oldest_at = snapshot.get("oldest_pending_at")
+        if oldest_at:
+            oldest.add_metric([], datetime.fromisoformat(oldest_at).timestamp())
+        return pending, oldest
 
     @staticmethod
-    def _family() -> GaugeMetricFamily:
-        return GaugeMetricFamily("shop_watchdog_outbox_pending", "Notifications written but not yet delivered.")
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily("shop_watchdog_outbox_pending", "Notifications written but not yet delivered."),
+            GaugeMetricFamily(
+                "shop_watchdog_outbox_oldest_pending_timestamp_seconds",
+                "Unix time the oldest undelivered notification was written.",
+            ),
+        )
 
 
 class StoreGauges(Protocol):

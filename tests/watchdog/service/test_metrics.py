@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from checks.base import Status
@@ -23,7 +24,7 @@ from tests.watchdog.incidents.engine_rig import Rig, check, config
 from tests.watchdog.monitor.test_scheduler import tcp_spec
 from watchdog.common.clock import ManualClock
 from watchdog.monitor.checkstate import CheckState
-from watchdog.service.metrics import Metrics
+from watchdog.service.metrics import Metrics, measurement_family
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -62,12 +63,16 @@ def test_metrics_of_a_real_daemon_pass_promtool(
     assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
 
     assert sample(text, "shop_watchdog_check_status", check="web") == 0
-    assert sample(text, "shop_watchdog_check_status", check="db") == 2
-    assert sample(text, "shop_watchdog_check_status", check="stuck") == 2
+    assert sample(text, "shop_watchdog_check_status", check="db") == 3  # CRITICAL ranks highest
+    assert sample(text, "shop_watchdog_check_status", check="stuck") == 3
     assert sample(text, "shop_watchdog_check_info", check="cache", type="redis", severity="critical") == 1
     assert (sample(text, "shop_watchdog_check_runs_total", check="web", status="ok") or 0) >= 2
     assert (sample(text, "shop_watchdog_check_runs_total", check="db", status="critical") or 0) >= 1
-    assert sample(text, "shop_watchdog_check_value", check="root", measurement="used_ratio") is not None
+    assert sample(text, "shop_watchdog_check_measurement_ratio", check="root", measurement="used") is not None
+    assert (sample(text, "shop_watchdog_check_measurement_bytes", check="root", measurement="available") or 0) > 0
+    assert (sample(text, "shop_watchdog_check_measurement_seconds", check="web", measurement="response") or 0) > 0
+    assert sample(text, "shop_watchdog_check_measurement", check="web", measurement="status_code") == 200
+    assert "_created" not in text
     assert (sample(text, "shop_watchdog_scheduler_lag_seconds_count") or 0) >= 5
     assert (sample(text, "shop_watchdog_check_duration_seconds_count", type="http") or 0) >= 2
     assert sample(text, "shop_watchdog_checks") == 5
@@ -87,7 +92,7 @@ def test_removed_checks_lose_their_series() -> None:
             spec, CheckState(spec.name, Status.WARNING, False, "m", now, now, 1, 0.01, {"x-y": 1.5}), timed_out=True
         )
     text = metrics.render().decode()
-    assert sample(text, "shop_watchdog_check_value", check="b", measurement="x_y") == 1.5
+    assert sample(text, "shop_watchdog_check_measurement", check="b", measurement="x_y") == 1.5
     assert sample(text, "shop_watchdog_check_timeouts_total", check="b") == 1
     metrics.configure([a], ["b"])
     text = metrics.render().decode()
@@ -101,16 +106,62 @@ def test_incident_silence_and_outbox_gauges_are_read_when_scraped(tmp_path: Path
         rig.result("db", Status.CRITICAL)
         rig.result("web", Status.CRITICAL)
         # no tick ran since: nothing pushed these numbers, the scrape reads them
-        assert rig.metric("shop_watchdog_incidents_open", state="paged") == 1
-        assert rig.metric("shop_watchdog_incidents_open", state="repairing") == 1
-        assert rig.metric("shop_watchdog_incidents_open", state="open") == 0
+        critical = {"severity": "critical"}
+        assert rig.metric("shop_watchdog_incidents_open", state="paged", **critical) == 1
+        assert rig.metric("shop_watchdog_incidents_open", state="repairing", **critical) == 1
+        assert rig.metric("shop_watchdog_incidents_open", state="open", **critical) == 0
+        assert (
+            rig.registry.get_sample_value("shop_watchdog_incidents_open", {"state": "paged", "severity": "warning"})
+            == 0
+        )
         assert rig.metric("shop_watchdog_outbox_pending") == 2  # the page, to pager and admins
+        oldest = rig.registry.get_sample_value("shop_watchdog_outbox_oldest_pending_timestamp_seconds")
+        assert oldest == rig.clock.now().timestamp()
         assert rig.engine.ack(rig.incident("db")["id"], "alice")
-        assert rig.metric("shop_watchdog_incidents_open", state="paged") == 0
-        assert rig.metric("shop_watchdog_incidents_open", state="acknowledged") == 1
+        assert rig.metric("shop_watchdog_incidents_open", state="paged", **critical) == 0
+        assert rig.metric("shop_watchdog_incidents_open", state="acknowledged", **critical) == 1
         rig.engine.silence("db", 60, "replacing the disk", "carol")
         assert rig.metric("shop_watchdog_silences_active") == 1
+        until = rig.metric("shop_watchdog_check_silenced_until_timestamp_seconds", check="db")
+        assert until == rig.clock.now().timestamp() + 60
         rig.advance(60)
         assert rig.metric("shop_watchdog_silences_active") == 0
+        assert (
+            rig.registry.get_sample_value("shop_watchdog_check_silenced_until_timestamp_seconds", {"check": "db"})
+            is None
+        )
     finally:
         rig.close()
+
+
+@pytest.mark.parametrize(
+    "key, family",
+    [
+        ("response_seconds", ("seconds", "response")),
+        ("cert_expiry_seconds", ("seconds", "cert_expiry")),
+        ("used_bytes", ("bytes", "used")),
+        ("inodes_used_ratio", ("ratio", "inodes_used")),
+        ("inodes_free", ("", "inodes_free")),
+        ("status_code", ("", "status_code")),
+        ("disk used-bytes", ("bytes", "disk_used")),
+        ("_seconds", ("", "_seconds")),
+    ],
+)
+def test_each_measurement_goes_to_the_family_of_its_unit(key: str, family: tuple[str, str]) -> None:
+    assert measurement_family(key) == family
+
+
+def test_status_is_ranked_so_that_max_is_the_worst_and_nothing_has_created_series() -> None:
+    metrics = Metrics("1.2.3", CollectorRegistry())
+    specs = [tcp_spec(s.name.lower(), i + 1) for i, s in enumerate(Status)]
+    metrics.configure(specs, [])
+    now = datetime.now(UTC)
+    for spec, status in zip(specs, Status, strict=True):
+        metrics.observe(spec, CheckState(spec.name, status, True, "m", now, now, 1, 0.01, {}), timed_out=False)
+    text = metrics.render().decode()
+    ranks = {spec.name: sample(text, "shop_watchdog_check_status", check=spec.name) for spec in specs}
+    assert ranks == {"ok": 0, "warning": 1, "unknown": 2, "critical": 3}
+    assert "shop_watchdog_check_runs_total{" in text and "shop_watchdog_check_duration_seconds_bucket{" in text
+    assert "_created" not in text
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
