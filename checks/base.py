@@ -49,7 +49,9 @@ class CheckResult:
     """What one probe run found.
 
     `measurements` are numbers in base units (seconds, bytes, ratios 0..1) keyed by a
-    snake_case name; they become the `shop_watchdog_check_value` metric. `watch_pid` names
+    snake_case name ending in its unit (`response_seconds`, `used_bytes`, `used_ratio`;
+    counts have none); the unit picks the metric they become
+    (`shop_watchdog_check_measurement_seconds{measurement="response"}`). `watch_pid` names
     the process this result vouches for: the daemon re-runs the check the moment that
     process exits (watchdog.monitor.exitwatch) instead of waiting for the next interval.
     `watch_unit` names the systemd unit it vouches for: the daemon re-runs the check the
