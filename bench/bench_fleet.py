@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from measure import ROOT
+from measure import ROOT, percentile
 
 from deploy_guard.fleet_gate import check_fleet
 from deploy_guard.incident_gate import http_get
@@ -83,12 +83,7 @@ def daemon_config(server: ShopServer, alertmanagers: Sequence[str], direct_url: 
     }
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def spread(values: Sequence[float], unit: str, scale: float) -> str:
+def spread(values: list[float], unit: str, scale: float) -> str:
     return (
         f"p50 {percentile(values, 0.5) * scale:.0f} {unit}  p99 {percentile(values, 0.99) * scale:.0f} {unit}  "
         f"max {max(values) * scale:.0f} {unit}  (n={len(values)})"

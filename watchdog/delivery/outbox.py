@@ -21,7 +21,10 @@ message of an incident went to a fallback channel, that incident's resolve goes 
 Rows for a channel that is not (or no longer) configured are rejected and fall back.
 
 Channels with `resend_every` (Alertmanager) get the latest firing message of each open
-incident re-sent periodically until its resolve is delivered; that list is durable too.
+incident re-sent periodically until its resolve is delivered; that list is durable too. A
+channel with `resend_resolved_for` (an Alertmanager cluster, where one node accepting counts
+as delivered) gets the resolve re-sent the same way for that long, as Prometheus re-sends
+resolved alerts, so a node that missed it does not keep the alert firing.
 Delivered and rejected rows stay for the incident timeline (`history()`) for `retention`.
 """
 
@@ -326,7 +329,7 @@ class Outbox:
             return False
         self._delivered(channel, row, n, attempts, self._clock.monotonic() - started)
         schedule.settled(row)
-        if channel.resend_every is not None and n.firing:
+        if channel.resend_every is not None and _keeps_resending(channel, n):
             schedule.resend_at[n.incident_id] = self._clock.monotonic() + channel.resend_every
         elif n.kind == "resolve":
             schedule.resend_at.pop(n.incident_id, None)
@@ -338,7 +341,7 @@ class Outbox:
                 row,
                 attempts,
                 self._clock.now(),
-                remember_firing=channel.resend_every is not None and n.firing,
+                remember_firing=channel.resend_every is not None and _keeps_resending(channel, n),
                 forget_firing=n.kind == "resolve",
             )
         self._sent.labels(channel.name, n.kind, "delivered").inc()
@@ -437,7 +440,8 @@ class Outbox:
             self._poke(name)
 
     def _resend_due(self, channel: Channel[object], blocked: set[str], schedule: _Schedule) -> list[float]:
-        """Re-sends the firing notifications that are due; returns the next due times."""
+        """Re-sends the firing notifications (and resolves kept for `resend_resolved_for`)
+        that are due; returns the next due times."""
         assert channel.resend_every is not None
         due_times: list[float] = []
         for incident, body in self._store.firing(channel.name):
@@ -448,10 +452,13 @@ class Outbox:
                 due_times.append(due)
                 continue
             try:
-                n = Notification.from_json(body)
+                n: Notification | None = Notification.from_json(body)
             except (ValueError, TypeError, KeyError):
+                n = None
+            if n is None or not _keeps_resending(channel, n, self._clock.now()):
                 with self._lock:
                     self._store.forget_firing(channel.name, incident)
+                schedule.resend_at.pop(incident, None)
                 continue
             try:
                 channel.send(n)
@@ -470,6 +477,17 @@ class Outbox:
             schedule.resend_at[incident] = self._clock.monotonic() + channel.resend_every
             due_times.append(schedule.resend_at[incident])
         return due_times
+
+
+def _keeps_resending(channel: Channel[object], n: Notification, now: datetime | None = None) -> bool:
+    """Whether `n` stays the incident's message to re-send: a firing one always; a resolve for
+    the channel's `resend_resolved_for` after it was written (`now` None: just delivered)."""
+    if n.firing:
+        return True
+    keep = channel.resend_resolved_for
+    if n.kind != "resolve" or keep is None:
+        return False
+    return now is None or (now - n.created_at).total_seconds() < keep
 
 
 def _message(n: Notification) -> Message:

@@ -385,6 +385,29 @@ def test_firing_alerts_are_resent_until_resolved(
     assert is_resolve(webhook_server.requests[-1])
 
 
+def test_a_cluster_channel_resends_the_resolve_for_four_periods_then_stops(
+    webhook_server: WebhookServer, transports: Transports, make_outbox: MakeOutbox, make_notification: MakeNotification
+) -> None:
+    second = WebhookServer().start()
+    try:
+        urls = [webhook_server.base_url, second.base_url]
+        spec = channel_spec("am", "alertmanager", urls=urls, resend_every="200ms")
+        outbox = make_outbox(build_test_channels([spec], transports))
+        outbox.enqueue(make_notification(incident_id="inc-rr"), ["am"])
+        wait_until(lambda: webhook_server.requests, 5, "the trigger")
+        resolve = make_notification(incident_id="inc-rr", kind="resolve")
+        outbox.enqueue(resolve, ["am"])
+        wait_until(lambda: sum(map(is_resolve, second.requests)) >= 3, 5, "the resolve, re-sent")
+        time.sleep(1.2)  # four periods (800 ms) after the resolve was written it is let go
+        count = len(second.requests)
+        time.sleep(0.6)
+        assert len(second.requests) == count
+        assert all(map(is_resolve, second.requests[-3:]))
+        assert [r.body[0]["labels"]["incident"] for r in second.requests[-3:]] == ["inc-rr"] * 3
+    finally:
+        second.close()
+
+
 def is_resolve(request: Request) -> bool:
     return datetime.fromisoformat(request.body[0]["endsAt"]) < datetime.now(UTC)
 

@@ -11,7 +11,10 @@ A cluster (`urls:`) is sent to as Prometheus sends: every node gets every alert,
 (the nodes gossip silences and what they notified, never the alerts themselves), and the
 send counts as delivered when at least one node accepted it; a node that failed meanwhile
 is logged (`alertmanager_node_failed`) and catches up with the next periodic re-send. Only
-when no node accepted does the outbox retry: transiently unless every node rejected it.
+when no node accepted does the outbox retry: transiently unless every node rejected it. A
+resolve is re-sent too, for as long as a node that missed it would keep the alert (four
+periods), as Prometheus re-sends resolved alerts: a node still holding a firing alert that
+the others resolved would otherwise notify it again.
 
 Labels follow Prometheus' own alerts: a CamelCase `alertname`, `severity`, the host the
 problem is on as `host` (the daemon's `host:`; Prometheus carries no such label unless its
@@ -138,6 +141,8 @@ class AlertmanagerChannel(Channel[AlertmanagerConfig]):
     def __init__(self, name: str, config: AlertmanagerConfig, transports: Transports) -> None:
         super().__init__(name, config, transports)
         self.resend_every = config.resend_every
+        if len(config.nodes) > 1:  # a node that missed the resolve holds the alert until it expires
+            self.resend_resolved_for = _EXPIRY_PERIODS * config.resend_every
 
     def send(self, n: Notification) -> None:
         config = self.config

@@ -44,10 +44,13 @@ class Channel(Configured[ConfigT_co]):
 
     `resend_every` (seconds) asks the outbox to re-send the latest firing notification of an
     open incident periodically (Alertmanager forgets alerts that are not refreshed); None
-    means send once.
+    means send once. `resend_resolved_for` (seconds) keeps re-sending an incident's resolve
+    that long too: for a channel whose send counts as delivered when only some of its
+    receivers took it (the nodes of an Alertmanager cluster).
     """
 
     resend_every: float | None = None
+    resend_resolved_for: float | None = None
 
     def __init__(self, name: str, config: ConfigT_co, transports: Transports) -> None:
         super().__init__(config)

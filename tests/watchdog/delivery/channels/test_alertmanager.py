@@ -12,6 +12,7 @@ import pytest
 
 from checks.registry import CHECKS
 from tests.servers.alertmanager import Alertmanager, AlertmanagerCluster
+from tests.servers.cut_proxy import CutProxy
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.status_server import closed_port_url
 from tests.servers.webhook import Reply, WebhookServer
@@ -197,3 +198,24 @@ def test_bad_node_lists_and_labels_are_config_errors(options: dict[str, Any], pr
         )
     [found] = [str(p) for p in info.value.problems]
     assert found.startswith("notify.channels[0]: ") and problem in found, found
+
+
+def test_a_node_that_missed_the_resolve_gets_it_from_a_resend(
+    alertmanager_cluster: tuple[AlertmanagerCluster, WebhookServer], transports: Transports,
+    make_outbox: Callable[..., Outbox], make_notification: Callable[..., Notification],
+) -> None:  # fmt: skip
+    cluster, _hook = alertmanager_cluster
+    first, second = cluster.nodes
+    with CutProxy(second.url).start() as path_to_second:
+        channel = am_channel(transports, "", urls=[first.url, path_to_second.url], resend_every="2s")
+        outbox = make_outbox({"am": channel})
+        outbox.enqueue(make_notification(incident_id="inc-c3"), ["am"])
+        [alert] = wait_until(lambda: second.alerts(incident="inc-c3"), 5, "the alert on the second node")
+        assert datetime.fromisoformat(alert["endsAt"]) - datetime.now(UTC) > timedelta(seconds=6)
+        path_to_second.cut.set()
+        outbox.enqueue(make_notification(incident_id="inc-c3", kind="resolve"), ["am"])
+        wait_until(lambda: not first.alerts(incident="inc-c3"), 5, "the first node to resolve it")
+        wait_until(lambda: outbox.snapshot()["delivered"] == 2, 5, "the resolve counted as delivered")
+        assert second.alerts(incident="inc-c3"), "the second node missed the resolve"
+        path_to_second.cut.clear()
+        wait_until(lambda: not second.alerts(incident="inc-c3"), 5, "a re-sent resolve to reach the second node")
