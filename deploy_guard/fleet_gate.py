@@ -182,7 +182,7 @@ def check_fleet(config: IncidentGateConfig, fetch: Fetch) -> GateResult[FleetAns
     notes: list[str] = []
     for answer in answers:
         if answer.alerts:
-            reasons.append(Reason("incident_open", _blocking_text(answer, config)))
+            reasons.append(_blocking(answer, config))
         for url, error in answer.errors.items():
             if any(a.answered for a in answers):
                 notes.append(f"{answer.source} {url} unreachable: {error} (the fleet's answer came from the others)")
@@ -190,19 +190,31 @@ def check_fleet(config: IncidentGateConfig, fetch: Fetch) -> GateResult[FleetAns
         told = "; ".join(f"{a.source} {url}: {error}" for a in answers for url, error in a.errors.items())
         text = f"no fleet source answered ({told or 'no answer in time'})"
         if config.on_unreachable == "block":
-            reasons.append(Reason("incident_status_unreachable", f"{text} (on_unreachable: block)"))
+            help_text = (
+                "check that they run and this runner may reach them (the URLs in incident_gate), "
+                "or set incident_gate.on_unreachable: allow"
+            )
+            reasons.append(
+                Reason(
+                    "incident_status_unreachable",
+                    f"{text} (on_unreachable: block); {help_text}",
+                    "incident_gate.on_unreachable: block",
+                )
+            )
         else:
             notes.append(f"{text} (on_unreachable: allow)")
     return GateResult(tuple(reasons), tuple(notes), tuple(answers))
 
 
-def _blocking_text(answer: FleetAnswer, config: IncidentGateConfig) -> str:
+def _blocking(answer: FleetAnswer, config: IncidentGateConfig) -> Reason:
     listed = "; ".join(alert.text() for alert in answer.alerts[:_LISTED])
     more = f"; and {len(answer.alerts) - _LISTED} more" if len(answer.alerts) > _LISTED else ""
     if answer.source == ALERTMANAGER:
         matching = ", ".join(config.alertmanager_matchers) or "any label"
-        return f"{len(answer.alerts)} firing alert(s) in Alertmanager matching {matching}: {listed}{more}"
-    return f"{len(answer.alerts)} series from Prometheus for {config.prometheus_query!r}: {listed}{more}"
+        text = f"{len(answer.alerts)} firing alert(s) in Alertmanager matching {matching}: {listed}{more}"
+        return Reason("incident_open", text, f"incident_gate.alertmanager_matchers: {matching}")
+    text = f"{len(answer.alerts)} series from Prometheus for {config.prometheus_query!r}: {listed}{more}"
+    return Reason("incident_open", text, f"incident_gate.prometheus_query: {config.prometheus_query}")
 
 
 def fleet_text(config: IncidentGateConfig) -> str:
