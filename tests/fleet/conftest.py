@@ -9,7 +9,9 @@ What the servers run, so that every rule and dashboard query has data:
   (disk), alerts to both Alertmanager nodes, incidents linking back to the daemon;
 * shop-web-1 also: `cache` (a file its nginx must serve; the repair recreates it) and `payments`,
   a warning-severity TCP check on a port nothing listens on, so it has an open, paged
-  incident all along, which must not block releases (the gate blocks on critical).
+  incident all along, which must not block releases (the gate blocks on critical); its
+  warnings also go to `ops`, a webhook nobody listens on, so a notification waits in the
+  outbox all along.
 
 Before the tests start, `cache` is broken once and the fixture waits until its auto-repair
 and `payments`' page have been scraped by Prometheus.
@@ -25,6 +27,7 @@ import pytest
 
 from tests.servers.fleet import Fleet, ShopServer
 from tests.servers.ports import free_port
+from tests.servers.status_server import closed_port_url
 from tests.waiting import wait_until
 
 HOSTS = ("shop-web-1", "shop-web-2", "shop-web-3")
@@ -43,7 +46,18 @@ def daemon_config(server: ShopServer, alertmanagers: Sequence[str]) -> dict[str,
         },
         {"name": "root", "type": "disk", "path": "/", "warn": "99.9%", "crit": "100%", "severity": "warning"},
     ]
+    channels: list[dict[str, Any]] = [
+        {
+            "name": "am",
+            "type": "alertmanager",
+            "urls": list(alertmanagers),
+            "resend_every": "2s",
+            "timeout": "2s",
+            "generator_url": server.daemon.base_url,
+        }
+    ]
     if server.host == DATA_HOST:
+        channels.append({"name": "ops", "type": "webhook", "url": closed_port_url("/hook")})
         server.nginx.write_file(CACHE_FILE, "warm")
         cache = server.nginx.directory / "html" / CACHE_FILE
         checks += [
@@ -57,17 +71,11 @@ def daemon_config(server: ShopServer, alertmanagers: Sequence[str]) -> dict[str,
         "checks": checks,
         "remediation": {"backend": "command", "verify_after": "500ms", "restart_timeout": "10s"},
         "notify": {
-            "channels": [
-                {
-                    "name": "am",
-                    "type": "alertmanager",
-                    "urls": list(alertmanagers),
-                    "resend_every": "2s",
-                    "timeout": "2s",
-                    "generator_url": server.daemon.base_url,
-                }
-            ],
-            "routes": {"critical": {"channels": ["am"]}, "warning": {"channels": ["am"], "when": "always"}},
+            "channels": channels,
+            "routes": {
+                "critical": {"channels": ["am"]},
+                "warning": {"channels": [c["name"] for c in channels], "when": "always"},
+            },
         },
     }
 
@@ -83,6 +91,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             'count_over_time(shop_watchdog_auto_repairs_total{check="cache"}[1m]) >= 2',
             'count_over_time(shop_watchdog_pages_total{check="payments"}[1m]) >= 2',
             'shop_watchdog_incidents_open{severity="warning"} > 0',
+            "shop_watchdog_outbox_oldest_pending_timestamp_seconds",
         ]
         wait_until(
             lambda: all(started.prometheus.query(expr) for expr in scraped_twice),
