@@ -21,6 +21,7 @@ from typing import Any, Self
 
 from tests.servers.alertmanager import AlertmanagerCluster, example_config
 from tests.servers.nginx import NginxServer
+from tests.servers.ports import free_port
 from tests.servers.prometheus import PrometheusServer
 from tests.servers.stop_on_exit import StopOnExit
 from tests.servers.watchdog_daemon import WatchdogDaemon
@@ -59,10 +60,19 @@ class Fleet(StopOnExit):
         self.prometheus = PrometheusServer(
             directory / "prometheus", alertmanagers=self.alertmanagers.urls, interval=scrape_interval
         )
+        # free_port() may hand out a port twice once it was released: with hundreds of
+        # servers that happens, so every port of the fleet is checked against the others.
+        taken = {self.hook.port, self.prometheus.port}
+        taken |= {port for n in self.alertmanagers.nodes for port in (n.port, n.cluster_port) if port is not None}
         self.servers = []
         for host in hosts:
-            server = ShopServer(host, NginxServer(directory / host / "nginx"), WatchdogDaemon(directory / host, {}))
-            server.daemon.write_config(config_for(server, self.alertmanagers.urls))
+            nginx = NginxServer(directory / host / "nginx", port=_unused_port(taken))
+            daemon = WatchdogDaemon(directory / host, {})
+            while daemon.port in taken:
+                daemon = WatchdogDaemon(directory / host, {})
+            taken.add(daemon.port)
+            server = ShopServer(host, nginx, daemon)
+            daemon.write_config(config_for(server, self.alertmanagers.urls))
             self.servers.append(server)
         self._workers = workers
         self._started: list[StopOnExit] = []
@@ -109,6 +119,14 @@ class Fleet(StopOnExit):
     def stop(self) -> None:
         while self._started:
             self._started.pop().stop()
+
+
+def _unused_port(taken: set[int]) -> int:
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    taken.add(port)
+    return port
 
 
 @dataclass
