@@ -32,12 +32,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(FIRST_RUN_TIMEOUT))
 
 
-def _host_state() -> tuple[list[str], list[str]]:
-    """What a test run must leave as it was: the host's mounts and nspawn runtime files."""
+def _host_state() -> set[str]:
+    """The host's mounts and nspawn runtime files, which a test run must not add to.
+
+    Only additions count: systemd-nspawn rightly unlinks a stale image lock that a killed
+    earlier run left behind when it takes and releases that lock, so an entry may vanish.
+    """
     with open("/proc/self/mountinfo") as fh:
-        mounts = sorted(" ".join(line.split()[3:5]) for line in fh)
-    runtime = sorted(str(p) for p in NSPAWN_RUNTIME.rglob("*")) if NSPAWN_RUNTIME.exists() else []
-    return mounts, runtime
+        mounts = {"mount " + " ".join(line.split()[3:5]) for line in fh}
+    runtime = {str(p) for p in NSPAWN_RUNTIME.rglob("*")} if NSPAWN_RUNTIME.exists() else set()
+    return mounts | runtime
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +54,8 @@ def container() -> Iterator[Container]:
         wheels = build_wheelhouse(REPO, python_version(root), Path(tmp))
         with Container(root, f"shop-wd-test-{os.getpid()}", {str(REPO): "/src", str(wheels): "/wheels"}) as box:
             yield box
-    assert _host_state() == before, "the container left mounts or runtime files behind on the host"
+    left_behind = sorted(_host_state() - before)
+    assert not left_behind, f"the container left mounts or runtime files behind on the host: {left_behind}"
 
 
 @pytest.fixture(scope="session")
