@@ -164,6 +164,14 @@ class Container:
     def systemctl(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return self.run("systemctl", "--no-pager", *args, check=check, timeout=timeout)
 
+    def crash(self, unit: str) -> None:
+        """SIGKILL to every process of the unit at once, as the OOM killer would.
+
+        Killing pids one by one races: nginx's workers die with their master before the
+        second kill reaches them, and `kill` then fails on a pid that is already gone.
+        """
+        self.systemctl("kill", "--signal=SIGKILL", unit)
+
     def show(self, unit: str, prop: str) -> str:
         return self.systemctl("show", "--value", "-p", prop, unit).stdout.strip()
 

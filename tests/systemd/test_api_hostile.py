@@ -84,7 +84,7 @@ def test_a_thousand_idle_connections_stay_under_tasks_max_and_repairs_go_on(serv
         assert _api(service.box, "GET", "/healthz") == (200, "ok\n")
         healthz_seconds = time.monotonic() - started
         killed = service.box.show("nginx.service", "MainPID")
-        service.box.run("kill", "-KILL", *service.box.run("pgrep", "-x", "nginx").stdout.split())
+        service.box.crash("nginx.service")
         wait_until(
             lambda: service.box.show("nginx.service", "MainPID") not in ("0", killed),
             30,
