@@ -67,6 +67,12 @@ class CheckResult:
     timed_out: bool = False
 
 
+def timeout_result(message: str, measurements: Mapping[str, float] | None = None) -> CheckResult:
+    """CRITICAL, marked `timed_out`: the probe gave up at its timeout (a socket or query
+    timeout of its own). `message` says "timeout", like the runner's own."""
+    return CheckResult(Status.CRITICAL, message, measurements or {}, timed_out=True)
+
+
 @dataclass(frozen=True)
 class NoOptions:
     """Config of a check type without options of its own."""

@@ -32,7 +32,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from checks.base import Check, CheckResult, Status
+from checks.base import Check, CheckResult, Status, timeout_result
 
 MAX_MESSAGE = 300
 OUTPUT_HEAD = 8 * 1024
@@ -102,11 +102,7 @@ class CommandCheck(Check[CommandOptions]):
             finished = _read_until_exit(proc, output, deadline)
         if not finished:
             _kill_group(proc)
-            return CheckResult(
-                Status.CRITICAL,
-                f"{os.path.basename(cfg.argv[0])} timed out after {timeout:g}s (killed)",
-                timed_out=True,
-            )
+            return timeout_result(f"timeout after {timeout:g}s: {os.path.basename(cfg.argv[0])} killed")
         if _group_has_members(proc.pid):
             _kill_group(proc)
         return _result(proc.returncode, output.text())

@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
-from checks.base import Check, CheckResult, Status, worst
+from checks.base import Check, CheckResult, Status, timeout_result, worst
 from checks.thresholds import seconds_text
 from checks.tlscert import CertificateFormatError, peer_certificate_expiry
 from watchdog.common.configtools import Duration
@@ -301,13 +301,13 @@ class HttpCheck(Check[HttpOptions]):
             failed = self._check_certificate(
                 parts.hostname or "", parts.port or 443, context, timeout, findings, measurements
             )
-            if failed:
-                return CheckResult(Status.CRITICAL, failed, measurements)
+            if failed is not None:
+                return failed
         started = time.monotonic()
         try:
             code, body = self._fetch(deadline, context)
         except TimeoutError:
-            return CheckResult(Status.CRITICAL, f"timeout after {timeout:g}s: {self.shown_url}", measurements)
+            return timeout_result(f"timeout after {timeout:g}s: {self.shown_url}", measurements)
         except (_NoAnswer, http.client.HTTPException, OSError) as exc:
             reason = _without_password(_failure_text(exc), cfg.url)
             return CheckResult(Status.CRITICAL, f"{reason}: {self.shown_url}", measurements)
@@ -351,19 +351,19 @@ class HttpCheck(Check[HttpOptions]):
         timeout: float,
         findings: list[tuple[Status, str]],
         measurements: dict[str, float],
-    ) -> str | None:
-        """Records the certificate's finding; returns a CRITICAL message when no TLS session was possible."""
+    ) -> CheckResult | None:
+        """Records the certificate's finding; returns the CRITICAL result when no TLS session was possible."""
         cfg = self.config
         try:
             expiry = peer_certificate_expiry(host, port, context, timeout)
         except ssl.SSLError as exc:
-            return _tls_failure_text(exc, host, port)
+            return CheckResult(Status.CRITICAL, _tls_failure_text(exc, host, port), measurements)
         except TimeoutError:
-            return f"timeout after {timeout:g}s: {self.shown_url}"
+            return timeout_result(f"timeout after {timeout:g}s: {self.shown_url}", measurements)
         except CertificateFormatError as exc:
-            return f"{exc}: {self.shown_url}"
+            return CheckResult(Status.CRITICAL, f"{exc}: {self.shown_url}", measurements)
         except OSError as exc:
-            return f"{(exc.strerror or str(exc)).lower()}: {self.shown_url}"
+            return CheckResult(Status.CRITICAL, f"{(exc.strerror or str(exc)).lower()}: {self.shown_url}", measurements)
         left = (expiry - datetime.now(UTC)).total_seconds()
         days = left / 86400
         measurements["cert_expiry_seconds"] = left

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pymysql
 
-from checks.base import Check, CheckResult, Status
+from checks.base import Check, CheckResult, Status, timeout_result
 from checks.database import connections_result, query_result
 from checks.thresholds import require_ordered
 from watchdog.common.configtools import Percent, Secret
@@ -59,7 +59,7 @@ class MysqlCheck(Check[MysqlOptions]):
                 autocommit=True,
             )
         except pymysql.err.OperationalError as exc:
-            return CheckResult(Status.CRITICAL, f"{where}: {_reason(exc, timeout)}")
+            return _failure(where, exc, timeout)
         try:
             with conn.cursor() as cur:
                 cur.execute(cfg.query)
@@ -73,22 +73,27 @@ class MysqlCheck(Check[MysqlOptions]):
                 cur.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
                 _, used = cur.fetchone() or ("", 0)
         except pymysql.err.OperationalError as exc:
-            return CheckResult(Status.CRITICAL, f"{where}: {_reason(exc, timeout)}")
+            return _failure(where, exc, timeout)
         except pymysql.err.MySQLError as exc:
-            return CheckResult(Status.CRITICAL, f"{where}: query failed: {_reason(exc, timeout)}")
+            return _failure(where, exc, timeout, "query failed: ")
         finally:
             conn.close()
         return connections_result(where, elapsed, float(used), float(limit), cfg)
 
 
-def _reason(exc: pymysql.err.MySQLError, timeout: float) -> str:
-    """A short reason from PyMySQL's (code, message) error."""
+def _failure(where: str, exc: pymysql.err.MySQLError, timeout: float, what: str = "") -> CheckResult:
+    """CRITICAL with a short reason from PyMySQL's (code, message) error; a socket timeout
+    (connect, read or write) is the probe's own timeout."""
     code = exc.args[0] if exc.args else None
     message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    if code in (_CANNOT_CONNECT, _LOST) and (isinstance(exc.__context__, TimeoutError) or "timed out" in message):
+        return timeout_result(f"{where}: timeout after {timeout:g}s")
+    return CheckResult(Status.CRITICAL, f"{where}: {what}{_reason(code, message, exc)}")
+
+
+def _reason(code: object, message: str, exc: pymysql.err.MySQLError) -> str:
     if code == _ACCESS_DENIED:
         return f"login failed: {message}"
-    if code in (_CANNOT_CONNECT, _LOST) and "timed out" in message:
-        return f"timeout after {timeout:g}s"
     if code == _CANNOT_CONNECT and "Connection refused" in message:
         return "connection refused"
     return message.splitlines()[0] if message else type(exc).__name__

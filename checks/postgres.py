@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from checks.base import Check, CheckResult, Status
+from checks.base import Check, CheckResult, Status, timeout_result
 from checks.database import connections_result, query_result
 from checks.thresholds import require_ordered
 from watchdog.common.configtools import Percent, Secret
@@ -60,7 +60,7 @@ class PostgresCheck(Check[PostgresOptions]):
         try:
             return asyncio.run(self._probe(where, timeout))
         except TimeoutError:
-            return CheckResult(Status.CRITICAL, f"{where}: timeout after {timeout:g}s")
+            return timeout_result(f"{where}: timeout after {timeout:g}s")
         except psycopg.OperationalError as exc:
             return CheckResult(Status.CRITICAL, f"{where}: {_reason(exc)}")
         except psycopg.Error as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 import hiredis
 
-from checks.base import Check, CheckResult, Status, worst
+from checks.base import Check, CheckResult, Status, timeout_result, worst
 from checks.thresholds import require_ordered, saturation, seconds_text
 from watchdog.common.configtools import Percent, Secret
 
@@ -104,13 +104,13 @@ class RedisCheck(Check[RedisOptions]):
         try:
             conn = RedisConnection(cfg.host, cfg.port, started + timeout)
         except TimeoutError:
-            return CheckResult(Status.CRITICAL, f"{where}: timeout after {timeout:g}s")
+            return timeout_result(f"{where}: timeout after {timeout:g}s")
         except OSError as exc:
             return CheckResult(Status.CRITICAL, f"{where}: {_os_reason(exc)}")
         try:
             return self._probe(conn, where, started)
         except TimeoutError:
-            return CheckResult(Status.CRITICAL, f"{where}: timeout after {timeout:g}s")
+            return timeout_result(f"{where}: timeout after {timeout:g}s")
         except OSError as exc:
             return CheckResult(Status.CRITICAL, f"{where}: {_os_reason(exc)}")
         except RedisRefused as exc:

@@ -11,7 +11,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from checks.base import Check, CheckResult, Status
+from checks.base import Check, CheckResult, Status, timeout_result
 from checks.thresholds import seconds_text
 from watchdog.common.configtools import Duration
 
@@ -44,31 +44,56 @@ class TcpCheck(Check[TcpOptions]):
         try:
             sock = socket.create_connection((cfg.host, cfg.port), timeout=timeout)
         except TimeoutError:
-            return CheckResult(Status.CRITICAL, f"{where}: connect timeout after {timeout:g}s")
+            return timeout_result(f"{where}: connect timeout after {timeout:g}s")
         except OSError as exc:
-            return CheckResult(Status.CRITICAL, f"{where}: {(exc.strerror or str(exc)).lower()}")
+            return CheckResult(Status.CRITICAL, f"{where}: {_os_reason(exc)}")
         with sock:
-            connected = time.monotonic() - started
-            measurements = {"connect_seconds": connected}
-            if cfg.send is not None:
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                sock.sendall(cfg.send.encode())
-            if cfg.expect is not None:
-                reply, closed = _read_until(sock, cfg.expect.encode(), deadline)
-                measurements["response_seconds"] = time.monotonic() - started
-                if cfg.expect.encode() not in reply:
-                    got = reply[:80].decode("utf-8", "replace").strip()
-                    if got:
-                        problem = f"expected {cfg.expect!r}, got {got!r}"
-                    else:
-                        problem = "closed without a reply" if closed else f"no reply within {timeout:g}s"
-                    return CheckResult(Status.CRITICAL, f"{where}: {problem}", measurements)
+            measurements = {"connect_seconds": time.monotonic() - started}
+            try:
+                failed = self._exchange(sock, where, timeout, deadline, started, measurements)
+            except TimeoutError:
+                return timeout_result(f"{where}: timeout after {timeout:g}s while sending", measurements)
+            except OSError as exc:
+                return CheckResult(Status.CRITICAL, f"{where}: {_os_reason(exc)}", measurements)
+            if failed is not None:
+                return failed
         elapsed = time.monotonic() - started
         if cfg.slow is not None and elapsed > cfg.slow:
             return CheckResult(
                 Status.WARNING, f"{where}: slow: {seconds_text(elapsed)} (limit {seconds_text(cfg.slow)})", measurements
             )
         return CheckResult(Status.OK, f"{where}: answered in {seconds_text(elapsed)}", measurements)
+
+    def _exchange(
+        self,
+        sock: socket.socket,
+        where: str,
+        timeout: float,
+        deadline: float,
+        started: float,
+        measurements: dict[str, float],
+    ) -> CheckResult | None:
+        """Sends `send` and reads until `expect`; the CRITICAL result when the answer is missing
+        or wrong (marked `timed_out` when the deadline ended the wait), None when it came."""
+        cfg = self.config
+        if cfg.send is not None:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.sendall(cfg.send.encode())
+        if cfg.expect is None:
+            return None
+        expected = cfg.expect.encode()
+        reply, closed = _read_until(sock, expected, deadline)
+        measurements["response_seconds"] = time.monotonic() - started
+        if expected in reply:
+            return None
+        got = reply[:80].decode("utf-8", "replace").strip()
+        if got:
+            problem = f"expected {cfg.expect!r}, got {got!r}"
+        else:
+            problem = "closed without a reply" if closed else "no reply"
+        if not closed and len(reply) < MAX_REPLY_BYTES:
+            return timeout_result(f"{where}: timeout after {timeout:g}s: {problem}", measurements)
+        return CheckResult(Status.CRITICAL, f"{where}: {problem}", measurements)
 
 
 def _read_until(sock: socket.socket, expected: bytes, deadline: float) -> tuple[bytes, bool]:
@@ -87,3 +112,7 @@ def _read_until(sock: socket.socket, expected: bytes, deadline: float) -> tuple[
             return reply, True
         reply += chunk
     return reply, False
+
+
+def _os_reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()

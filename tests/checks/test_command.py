@@ -61,7 +61,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     result = make_check("command", argv=[plugin(tmp_path, body)]).run(timeout=0.5)
     assert time.monotonic() - started < 2.0
     assert result.status is Status.CRITICAL
-    assert result.message == "check_thing timed out after 0.5s (killed)"
+    assert result.message == "timeout after 0.5s: check_thing killed"
     assert result.timed_out, "a plugin killed at its timeout is a timeout, not just a CRITICAL"
     background, script = (int(p) for p in pids.read_text().split())
     assert is_dead(script)
@@ -124,7 +124,7 @@ def test_plugin_flooding_until_it_exits_costs_a_bounded_head_and_tail(tmp_path: 
 def test_plugin_flooding_until_its_timeout_is_killed_and_costs_a_bounded_head_and_tail(tmp_path: Path) -> None:
     result, peak = run_traced(["yes", "flood"], timeout=1.0)
     assert result.status is Status.CRITICAL and result.timed_out
-    assert result.message == "yes timed out after 1s (killed)"
+    assert result.message == "timeout after 1s: yes killed"
     assert peak < 1024 * 1024, f"{peak} bytes of Python memory for a second of `yes`"
 
 

@@ -138,9 +138,11 @@ def test_builds_from_a_minimal_config_and_reports_a_dead_target(type_name: str, 
 
 
 @pytest.mark.parametrize("type_name", sorted(HANGING))
-def test_a_target_that_never_answers_is_critical_within_the_timeout(type_name: str, hanging: Target) -> None:
+def test_a_target_that_never_answers_is_a_critical_timeout_within_the_timeout(type_name: str, hanging: Target) -> None:
+    """The probe's own timeout (socket, query, plugin kill) counts as a timeout, like the runner's."""
     result, took = run_bounded(build(type_name, HANGING[type_name](hanging)))
     assert result.status is Status.CRITICAL, result.message
+    assert result.timed_out and "timeout" in result.message, result
     assert TIMEOUT * 0.9 <= took <= TIMEOUT + SLACK
 
 

@@ -96,9 +96,15 @@ def test_hanging_server_times_out_within_the_timeout(hanging_tcp: HangingTCPServ
     started = time.monotonic()
     result = make_check("http", url=hanging_tcp.url).run(timeout=0.5)
     elapsed = time.monotonic() - started
-    assert result.status is Status.CRITICAL
+    assert result.status is Status.CRITICAL and result.timed_out
     assert "timeout after 0.5s" in result.message
     assert 0.5 <= elapsed < 1.0
+
+
+def test_tls_handshake_that_never_comes_is_a_timeout(hanging_tcp: HangingTCPServer) -> None:
+    result = make_check("http", url=f"https://127.0.0.1:{hanging_tcp.port}/healthz").run(timeout=0.3)
+    assert result.status is Status.CRITICAL and result.timed_out
+    assert result.message == f"timeout after 0.3s: https://127.0.0.1:{hanging_tcp.port}/healthz"
 
 
 def test_slow_answer_warns_and_too_slow_is_a_timeout(make_slow_http: Callable[..., SlowHTTPServer]) -> None:

@@ -39,7 +39,7 @@ def test_hanging_server_is_critical_within_the_timeout(hanging_tcp: HangingTCPSe
     started = time.monotonic()
     result = make_check("mysql", port=hanging_tcp.port).run(timeout=0.5)
     assert time.monotonic() - started < 1.2
-    assert result.status is Status.CRITICAL
+    assert result.status is Status.CRITICAL and result.timed_out
     assert result.message == f"mysql 127.0.0.1:{hanging_tcp.port}: timeout after 0.5s"
 
 

@@ -51,7 +51,7 @@ def test_hanging_server_is_critical_within_the_timeout(hanging_tcp: HangingTCPSe
     started = time.monotonic()
     result = make_check("postgres", port=hanging_tcp.port).run(timeout=0.5)
     assert time.monotonic() - started < 1.2
-    assert result.status is Status.CRITICAL
+    assert result.status is Status.CRITICAL and result.timed_out
     assert result.message == f"postgres 127.0.0.1:{hanging_tcp.port}: timeout after 0.5s"
 
 
@@ -66,7 +66,7 @@ def test_query_blocked_by_a_lock_times_out(postgres: PostgresServer, secret_env:
         started = time.monotonic()
         result = check.run(timeout=0.5)
         assert time.monotonic() - started < 1.2
-    assert result.status is Status.CRITICAL
+    assert result.status is Status.CRITICAL and result.timed_out
     assert result.message.endswith("timeout after 0.5s")
 
 

@@ -60,7 +60,7 @@ def test_hanging_redis_times_out_within_timeout(hanging_tcp: HangingTCPServer) -
     started = time.monotonic()
     result = make_check("redis", port=hanging_tcp.port).run(timeout=0.3)
     assert time.monotonic() - started < 0.8
-    assert result.status is Status.CRITICAL
+    assert result.status is Status.CRITICAL and result.timed_out
     assert result.message.endswith("timeout after 0.3s")
 
 

@@ -23,8 +23,8 @@ def test_send_and_expected_reply(redis_server: RedisServer) -> None:
     wrong = make_check("tcp", host="127.0.0.1", port=redis_server.port, send="PING\r\n", expect="+READY").run(
         timeout=0.5
     )
-    assert wrong.status is Status.CRITICAL
-    assert wrong.message == f"127.0.0.1:{redis_server.port}: expected '+READY', got '+PONG'"
+    assert wrong.status is Status.CRITICAL and wrong.timed_out, "it waited for '+READY' until the deadline"
+    assert wrong.message == f"127.0.0.1:{redis_server.port}: timeout after 0.5s: expected '+READY', got '+PONG'"
 
 
 def test_closed_port_is_critical_connection_refused() -> None:
@@ -38,8 +38,8 @@ def test_server_that_never_answers_is_critical_within_timeout(hanging_tcp: Hangi
     started = time.monotonic()
     result = make_check("tcp", host="127.0.0.1", port=hanging_tcp.port, send="PING\r\n", expect="PONG").run(timeout=0.3)
     assert time.monotonic() - started < 0.8
-    assert result.status is Status.CRITICAL
-    assert result.message == f"127.0.0.1:{hanging_tcp.port}: no reply within 0.3s"
+    assert result.status is Status.CRITICAL and result.timed_out
+    assert result.message == f"127.0.0.1:{hanging_tcp.port}: timeout after 0.3s: no reply"
 
 
 def test_server_that_closes_without_reply_is_critical(redis_server: RedisServer) -> None:

@@ -26,7 +26,7 @@ def test_plugin_killed_at_its_timeout_counts_as_a_timeout_in_metrics_and_log(tmp
     with WatchdogDaemon(tmp_path / "d", {"checks": [plugin]}) as daemon:
         daemon.wait_until(lambda: daemon.metric('shop_watchdog_check_timeouts_total{check="slow"}') >= 1, "a timeout")
         state = daemon.check("slow")
-        assert state["status"] == "CRITICAL" and state["message"] == "sleep timed out after 1s (killed)"
+        assert state["status"] == "CRITICAL" and state["message"] == "timeout after 1s: sleep killed"
         assert "event=check_timeout check=slow timeout=1s" in daemon.log()
 
 

@@ -143,7 +143,7 @@ def test_once_json_marks_a_plugin_killed_at_its_timeout_as_timed_out(tmp_path: P
     assert proc.returncode == 2, proc.stderr
     by_name = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
     assert by_name["plugin"]["timed_out"] is True
-    assert by_name["plugin"]["message"] == "sleep timed out after 1s (killed)"
+    assert by_name["plugin"]["message"] == "timeout after 1s: sleep killed"
     assert by_name["quick"]["timed_out"] is False
     assert by_name["plugin"]["duration"] < 5
 

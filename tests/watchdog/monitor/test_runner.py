@@ -179,7 +179,7 @@ def test_a_plugin_killed_at_its_timeout_is_a_timeout_outcome_and_logged(caplog: 
     with caplog.at_level(logging.WARNING):
         (outcome,) = collect(runner, 1)
     assert outcome.timed_out and outcome.result.status is Status.CRITICAL
-    assert outcome.result.message == "sleep timed out after 0.5s (killed)"
+    assert outcome.result.message == "timeout after 0.5s: sleep killed"
     assert outcome.duration < 5
     assert "event=check_timeout check=queue timeout=500ms" in caplog.text
     runner.close()
