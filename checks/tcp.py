@@ -87,10 +87,8 @@ class TcpCheck(Check[TcpOptions]):
         if expected in reply:
             return None
         got = reply[:80].decode("utf-8", "replace").strip()
-        if got:
-            problem = f"expected {cfg.expect!r}, got {got!r}"
-        else:
-            problem = "closed without a reply" if closed else "no reply"
+        silence = "closed without a reply" if closed else "no reply"
+        problem = f"expected {cfg.expect!r}, got {got!r}" if got else silence
         if not closed and len(reply) < MAX_REPLY_BYTES:
             return timeout_result(f"{where}: timeout after {timeout:g}s: {problem}", measurements)
         return CheckResult(Status.CRITICAL, f"{where}: {problem}", measurements)
