@@ -1,4 +1,9 @@
-"""How the CLI reaches the running daemon: its HTTP API at `listen`, with the API token when set."""
+"""How the CLI reaches the running daemon: its HTTP API at `listen`, with the API token when set.
+
+`status()` accepts only a status document (watchdog.common.status_document.read_status): an
+answer from something else listening there (another service, a proxy's error page) is as
+good as no daemon, never an empty status.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,17 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from watchdog.common.status_document import NotAStatusDocument, read_status
 from watchdog.config.model import WatchdogConfig
 
 
 class ApiUnreachable(Exception):
-    """The daemon's API did not answer (not running, wrong listen address, timeout)."""
+    """The daemon's API did not answer (not running, wrong listen address, timeout), or not
+    as the daemon does; `url` is what was asked."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class ApiClient:
@@ -25,15 +36,27 @@ class ApiClient:
         self._timeout = timeout
 
     def status(self) -> dict[str, Any]:
-        code, body = self._request("GET", "/api/v1/status", None)
+        """The daemon's status document as it sent it (extras included)."""
+        url = f"{self.base}/api/v1/status"
+        code, raw = self._exchange("GET", "/api/v1/status", None)
         if code != 200:
-            raise ApiUnreachable(f"{self.base}/api/v1/status answered HTTP {code}")
+            raise ApiUnreachable(f"{url} answered HTTP {code}", url)
+        try:
+            read_status(raw)
+        except NotAStatusDocument as exc:
+            raise ApiUnreachable(f"{url} did not answer as shop-watchdog: {exc}", url) from exc
+        body: dict[str, Any] = json.loads(raw)
         return body
 
     def post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return self._request("POST", path, payload)
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+        code, raw = self._exchange(method, path, payload)
+        return code, _json(raw)
+
+    def _exchange(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[int, bytes]:
+        """(HTTP status, body); ApiUnreachable when nothing answered."""
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
@@ -41,12 +64,12 @@ class ApiClient:
             request.add_header("Authorization", f"Bearer {self._token.reveal()}")
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return response.status, _json(response.read())
+                return response.status, response.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, _json(exc.read())
+            return exc.code, exc.read()
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ApiUnreachable(f"daemon not reachable at {self.base}: {reason}") from exc
+            raise ApiUnreachable(f"daemon not reachable at {self.base}: {reason}", self.base + path) from exc
 
 
 def _json(raw: bytes) -> dict[str, Any]:

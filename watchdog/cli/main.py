@@ -145,7 +145,10 @@ def cmd_status(args: argparse.Namespace, config: WatchdogConfig) -> int:
     try:
         status = client.status()
     except ApiUnreachable as exc:
-        print(f"shop-watchdog status: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(exc), "url": exc.url}, indent=2))
+        else:
+            print(f"shop-watchdog status: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
     print(json.dumps(status, indent=2) if args.json else format_status(status))
     return EXIT_OK

@@ -238,6 +238,33 @@ def test_status_exits_3_when_the_daemon_is_unreachable(tmp_path: Path) -> None:
     assert cli("silence", "web", "--for", "5m", "--reason", "x", "-c", str(path)).returncode == 3
 
 
+def test_status_json_of_an_unreachable_daemon_is_an_error_object_and_exits_3(tmp_path: Path) -> None:
+    port = free_port()
+    path = write_config(tmp_path / "c.yaml", {"listen": f"127.0.0.1:{port}", "checks": []})
+    proc = cli("status", "--json", "-c", str(path))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["url"] == f"http://127.0.0.1:{port}/api/v1/status"
+    assert answer["error"].startswith(f"daemon not reachable at http://127.0.0.1:{port}: ")
+
+
+def test_status_of_something_else_answering_at_listen_is_unreachable(
+    tmp_path: Path, make_nginx: Callable[..., NginxServer]
+) -> None:
+    """A 200 that is no status document (a maintenance page where the daemon should be) is
+    no daemon: exit 3, never an empty status with exit 0."""
+    other = make_nginx(extra_server_config='location = /api/v1/status { return 200 "<html>maintenance</html>"; }')
+    path = write_config(tmp_path / "c.yaml", {"listen": f"127.0.0.1:{other.port}", "checks": []})
+    text = cli("status", "-c", str(path))
+    assert text.returncode == 3 and text.stdout == "", text.stdout
+    assert "did not answer as shop-watchdog: answer is not JSON" in text.stderr
+    as_json = cli("status", "--json", "-c", str(path))
+    assert as_json.returncode == 3
+    answer = json.loads(as_json.stdout)
+    assert answer["url"] == f"http://127.0.0.1:{other.port}/api/v1/status"
+    assert "answer is not JSON" in answer["error"]
+
+
 def test_ack_unknown_id_exits_1_and_known_exits_0(running: WatchdogDaemon) -> None:
     config = str(running.config_path)
     proc = cli("ack", "inc-nope", "--by", "anna", "-c", config)
