@@ -16,11 +16,14 @@ Output is bounded in memory: the first OUTPUT_HEAD and the last OUTPUT_TAIL byte
 (the message and perfdata sit at the start, a summary often at the end), the middle is
 counted and dropped. A plugin that writes without end until its timeout costs the daemon
 those few KiB, not gigabytes: the unit's `MemoryMax` is for the daemon, not for a plugin's
-output.
+output. The kept output is scrubbed of the config's secrets before the message is cut from
+it, and a secret cut in half by the dropped middle is masked at the cut, so no part of one
+reaches the message (watchdog.common.logs).
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -33,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from checks.base import Check, CheckResult, Status, timeout_result
+from watchdog.common.logs import SCRUBBER
 
 MAX_MESSAGE = 300
 OUTPUT_HEAD = 8 * 1024
@@ -44,6 +48,8 @@ _UNITS = {  # unit -> (factor to the base unit, measurement name suffix); case m
     "%": (0.01, "_ratio"), "B": (1.0, "_bytes"), "KB": (1024.0, "_bytes"), "MB": (1024.0**2, "_bytes"),
     "GB": (1024.0**3, "_bytes"), "TB": (1024.0**4, "_bytes"),
 }  # fmt: skip
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+"""UTF-8 bytes that only continue a character: a tail cut mid-character starts with some."""
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -130,17 +136,27 @@ class BoundedOutput:
             self.dropped += excess
 
     def text(self) -> str:
-        """The kept output; when the middle was dropped, a marker line stands in its place and
-        the lines cut by the gap are left out (half a perfdata line reads as wrong numbers)."""
+        """The kept output, scrubbed; when the middle was dropped, a marker line stands in its
+        place and the lines cut by the gap are left out (half a perfdata line reads as wrong
+        numbers). A line too long to leave out is cut there, with half a character or half a
+        secret at the cut masked."""
         if not self.dropped:
-            return (self.head + self.tail).decode("utf-8", "replace")
+            return SCRUBBER.scrub((self.head + self.tail).decode("utf-8", "replace"))
         head, tail = bytes(self.head), bytes(self.tail)
-        if b"\n" in head:
+        head_cut, tail_cut = b"\n" not in head, b"\n" not in tail
+        if not head_cut:
             head = head[: head.rindex(b"\n")]
-        if b"\n" in tail:
+        if not tail_cut:
             tail = tail[tail.index(b"\n") + 1 :]
-        marker = f"\n[... {self.dropped} bytes of output left out ...]\n".encode()
-        return (head + marker + tail).decode("utf-8", "replace")
+        marker = f"\n[... {self.dropped} bytes of output left out ...]\n"
+        # an incomplete character at either cut is dropped, so a secret's bytes next to it still match
+        head_text = codecs.getincrementaldecoder("utf-8")("replace").decode(head)
+        tail_text = tail.lstrip(_CONTINUATION_BYTES).decode("utf-8", "replace")
+        return (
+            SCRUBBER.scrub_piece(head_text, cut_end=head_cut)
+            + marker
+            + SCRUBBER.scrub_piece(tail_text, cut_start=tail_cut)
+        )
 
 
 def _read_until_exit(proc: subprocess.Popen[bytes], output: BoundedOutput, deadline: float) -> bool:

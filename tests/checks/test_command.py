@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from checks.base import CheckResult, Status
-from checks.command import OUTPUT_HEAD, OUTPUT_TAIL, BoundedOutput, parse_perfdata
+from checks.command import MAX_MESSAGE, OUTPUT_HEAD, OUTPUT_TAIL, BoundedOutput, parse_perfdata
 from tests.checks.building import config_problems, make_check
 from tests.servers.processes import is_dead, wait_dead
+from watchdog.common.logs import SCRUBBER
 
 
 def plugin(tmp_path: Path, body: str, name: str = "check_thing") -> str:
@@ -142,6 +143,36 @@ def test_bounded_output_keeps_the_first_and_last_bytes_and_says_what_it_left_out
     assert lines[-1] == "last line | z=3"
     assert "cut=9" not in text, "a line cut by the gap is left out"
     assert output.dropped == 17 + OUTPUT_HEAD + 1_000_000 + 21 + OUTPUT_TAIL - 40 + 17 - OUTPUT_HEAD - OUTPUT_TAIL
+
+
+def test_a_secret_the_message_limit_cuts_in_half_leaves_no_part_behind(tmp_path: Path) -> None:
+    """The message is the first MAX_MESSAGE characters: it is cut from scrubbed text, so the
+    runner's later scrub is not left with half a password it cannot recognise."""
+    secret = "Plugin-Pw-Straddles-42"
+    SCRUBBER.add(secret)
+    lead = "CRITICAL - login refused: " + "x" * (MAX_MESSAGE - 26 - 8)
+    body = f"echo '{lead}{secret} and more'; exit 2"
+    result = make_check("command", argv=[plugin(tmp_path, body)]).run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert result.message == f"{lead}*** and more"[:MAX_MESSAGE]
+    assert secret[:8] not in result.message
+
+
+def test_secrets_cut_by_the_dropped_middle_are_masked_at_both_cuts() -> None:
+    """One endless line: the head ends inside a secret (mid-character), the tail starts inside
+    another copy; neither half may survive, though neither is whole when it is scrubbed."""
+    secret = "Zażółć-gęślą-jaźń-42"
+    SCRUBBER.add(secret)
+    raw = secret.encode()
+    head_part = raw[:3]  # "Za" and the first byte of "ż"
+    tail_from = raw.index("ź".encode()) + 1  # inside "ź"
+    output = BoundedOutput()
+    output.add(b"a" * (OUTPUT_HEAD - len(head_part)) + raw + b"m" * 100_000)
+    output.add(raw + b"z" * (OUTPUT_TAIL - (len(raw) - tail_from)))
+    head, marker, tail = output.text().split("\n")
+    assert head == "a" * (OUTPUT_HEAD - len(head_part)) + "***"
+    assert marker.startswith("[... ") and marker.endswith(" bytes of output left out ...]")
+    assert tail == "***" + "z" * (OUTPUT_TAIL - (len(raw) - tail_from))
 
 
 def test_small_output_is_kept_whole() -> None:

@@ -4,7 +4,10 @@ Every module logs through `event()`: `event(log, "restart_failed", check="web",
 incident="inc-3f2a", unit="nginx.service", rc=1)` ->
 `event=restart_failed check=web incident=inc-3f2a unit=nginx.service rc=1`.
 Values that contain anything but plain characters are quoted; known secret values registered
-with `Scrubber.add()` are replaced by `***` wherever they appear.
+with `Scrubber.add()` are replaced by `***` wherever they appear. Text is scrubbed whole,
+before anything cuts it short: half a secret no longer matches. Where the rest of a text is
+gone before it can be scrubbed (output kept as a bounded head and tail), `scrub_piece()` also
+masks the part of a secret that a cut may have left at the piece's edge.
 
 Values come from outside (a silence reason, a remote server's error text, a check's output),
 so a value must never end its line or start a new one: `escape()` turns every character that
@@ -59,6 +62,30 @@ class Scrubber:
             if secret in text:
                 text = text.replace(secret, "***")
         return text
+
+    def scrub_piece(self, text: str, *, cut_start: bool = False, cut_end: bool = False) -> str:
+        """`text`, cut out of a longer text that is gone, scrubbed: whole secrets, and at each
+        cut edge the longest start of a secret it may end with (`cut_end`) or end of a secret it
+        may begin with (`cut_start`), become `***`."""
+        text = self.scrub(text)
+        secrets = self._secrets
+        if cut_end:
+            left = max((_overlap(text, s) for s in secrets), default=0)
+            text = text[: len(text) - left] + "***" if left else text
+        if cut_start:
+            left = max((_overlap(text[::-1], s[::-1]) for s in secrets), default=0)
+            text = "***" + text[left:] if left else text
+        return text
+
+
+def _overlap(text: str, secret: str) -> int:
+    """Length of the longest end of `text` that is a proper start of `secret` (0: none)."""
+    start = text.find(secret[0], max(len(text) - len(secret) + 1, 0))
+    while start != -1:
+        if secret.startswith(text[start:]):
+            return len(text) - start
+        start = text.find(secret[0], start + 1)
+    return 0
 
 
 SCRUBBER = Scrubber()
