@@ -133,16 +133,19 @@ class Outbox:
 
     # --- the engine's side -------------------------------------------------------------
 
-    def enqueue(self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = ()) -> None:
+    def enqueue(
+        self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = (), *, key: str | None = None
+    ) -> None:
         """Stores `n` for each channel (committed when this returns) and wakes their threads.
 
         `fallback`: channels that get `n` when one of `channels` rejects it or keeps failing.
-        Enqueueing the same notification id for a channel twice is a no-op. Once a message
+        Enqueueing the same notification id, or the same sender's `key`, for a channel twice
+        is a no-op. Once a message
         of an incident went to a fallback channel, its resolve goes there too.
         """
         with self._lock:
             targets = self._store.add(
-                _message(n), channels, fallback, self._clock.now(), follow_fallbacks=n.kind == "resolve"
+                _message(n, key), channels, fallback, self._clock.now(), follow_fallbacks=n.kind == "resolve"
             )
             event(
                 log,
@@ -490,8 +493,8 @@ def _keeps_resending(channel: Channel[object], n: Notification, now: datetime | 
     return now is None or (now - n.created_at).total_seconds() < keep
 
 
-def _message(n: Notification) -> Message:
-    return Message(n.id, n.incident_id, n.kind, n.to_json())
+def _message(n: Notification, key: str | None = None) -> Message:
+    return Message(n.id, n.incident_id, n.kind, n.to_json(), key)
 
 
 def _readable(row: OutboxRow) -> bool:

@@ -34,8 +34,10 @@ class OutboxPager:
         self._outbox = Outbox(store, channels, clock, registry)
         self._outbox.start()
 
-    def enqueue(self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = ()) -> None:
-        self._outbox.enqueue(n, channels, fallback)
+    def enqueue(
+        self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = (), *, key: str | None = None
+    ) -> None:
+        self._outbox.enqueue(n, channels, fallback, key=key)
 
     def snapshot(self) -> OutboxSummary:
         return self._outbox.snapshot()

@@ -440,8 +440,9 @@ class IncidentEngine:
             runbook_url=spec.runbook_url if spec is not None else None,
             now=self._clock.now(),
         )
+        key = messages.notification_key(inc)
         inc.notifications += 1
-        self._pager.enqueue(n, list(channels), list(fallback))
+        self._pager.enqueue(n, list(channels), list(fallback), key=key)
         self._observer.message_queued(kind)
         event(log, "notification_queued", check=inc.check, incident=inc.id, kind=kind, channels=",".join(channels))
 

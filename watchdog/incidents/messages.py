@@ -7,18 +7,15 @@ receiver needs to act without logging in: host, check, problem, since when, what
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from checks.base import Status
 from watchdog.common.incident_terms import Severity
-from watchdog.delivery.notification import Kind, Notification
+from watchdog.delivery.notification import Kind, Notification, new_notification_id
 from watchdog.incidents.model import Incident
 from watchdog.monitor.checkstate import CheckState
 from watchdog.storage.state import SilenceRecord
-
-_ID_NAMESPACE = uuid.UUID("5d3f7a52-9c1e-4a57-8a36-2f0f4a1c6b11")
 
 NO_REPAIR = "no automatic repair configured"
 SILENCE_ENDED = "silence ended and the problem is still there"
@@ -34,13 +31,22 @@ def summary(check: str, state: CheckState) -> str:
     return f"{check} {state.status.name}: {state.message}"
 
 
+def notification_key(inc: Incident) -> str:
+    """The outbox key of the incident's next message, deterministic per (incident, message
+    number): an enqueue repeated after a crash between the outbox commit and the incident
+    commit carries the same key, and the outbox takes it once."""
+    return f"{inc.id}/{inc.notifications}"
+
+
 def notification(
     inc: Incident, kind: Kind, *, host: str, state: CheckState | None, runbook_url: str | None, now: datetime
 ) -> Notification:
-    """Message number `inc.notifications` of the incident. Its id is deterministic per
-    (incident, message number): an enqueue repeated after a crash between the outbox commit
-    and the incident commit carries the same id, and the outbox takes it once."""
-    nid = uuid.uuid5(_ID_NAMESPACE, f"{inc.id}/{inc.notifications}").hex
+    """Message number `inc.notifications` of the incident, under a new random id.
+
+    Receivers deduplicate on the id, so it must never repeat, also not after a crash that
+    lost changes the store kept only in memory (message numbers then start again from the
+    file's count). The outbox recognises a repeated message by `notification_key()` instead."""
+    nid = new_notification_id()
     problem = f"{state.status.name}: {state.message}" if state is not None else inc.summary
     headline = inc.summary
     if kind == "resolve":

@@ -19,10 +19,14 @@ from watchdog.delivery.notification import Kind, Notification
 class Pager(Protocol):
     """What the engine needs from delivery.
 
-    `enqueue` commits before it returns; enqueueing a notification id twice is a no-op,
-    which makes the engine's deterministic ids an exactly-once guard across crashes."""
+    `enqueue` commits before it returns; enqueueing a notification id, or a `key`, twice is a
+    no-op, which makes the engine's deterministic keys (incident id / message number) an
+    exactly-once guard across crashes, while notification ids are random: after a crash
+    that lost what the store kept in memory, message numbers repeat but ids never do."""
 
-    def enqueue(self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = ()) -> None: ...
+    def enqueue(
+        self, n: Notification, channels: Sequence[str], fallback: Sequence[str] = (), *, key: str | None = None
+    ) -> None: ...
 
     def snapshot(self) -> OutboxSummary: ...
 

@@ -110,6 +110,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX restarts_entry_key ON restarts(entry_key);
     CREATE INDEX restarts_check ON restarts(check_name, seq);
     """,
+    # 4: the sender's name for a message (incident id / message number), so a message repeated
+    # after a crash is stored once while its notification id (what receivers dedupe on) is
+    # random; rows of older versions have none
+    """
+    ALTER TABLE outbox ADD COLUMN message_key TEXT;
+    CREATE UNIQUE INDEX outbox_message_key ON outbox(message_key, channel);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -9,6 +9,9 @@ A row is addressed by its natural key (notification id, channel), never by its s
 number: a change kept in memory while the disk was failing is written down later and must
 mean the same row there. The notification id is the delivery's deduplication key, so
 storing a message for a channel twice is a no-op, in memory, on disk and between the two.
+So is storing a message whose sender's `key` (incident id / message number) the channel has
+already: the engine repeats a message after a crash between its outbox commit and its own
+under a new (random) notification id, and the key keeps that repeat from going out twice.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ _KEY = "notification_id = ? AND channel = ?"
 
 @dataclass(frozen=True)
 class Message:
-    """What delivery stores: a notification's identity, kind and JSON body."""
+    """What delivery stores: a notification's identity, kind and JSON body; `key`: the
+    sender's name for the message, when it has one (stored once per channel, like the id)."""
 
     notification_id: str
     incident_id: str
     kind: str
     body: str
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +223,7 @@ def _insert(
     stamp = now.isoformat()
     cursor = tx.execute(
         "INSERT OR IGNORE INTO outbox (notification_id, incident_id, channel, kind, body, fallback, fallback_of,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, updated_at, message_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             message.notification_id,
             message.incident_id,
@@ -229,6 +234,7 @@ def _insert(
             fallback_of,
             stamp,
             stamp,
+            message.key,
         ),
     )
     return cursor.rowcount > 0

@@ -84,6 +84,23 @@ def test_enqueue_is_committed_before_it_returns(
     assert Notification.from_json(row["body"]) == n
 
 
+def test_a_message_repeated_under_its_key_is_stored_once_whatever_its_id(
+    tmp_path: Path, transports: Transports, make_outbox: MakeOutbox, make_notification: MakeNotification
+) -> None:
+    """The engine repeats a message after a crash between the outbox commit and its own under
+    a new random id, with the same key: it must not go out twice."""
+    outbox = make_outbox(hooks(transports, hook="http://127.0.0.1:9/x"), start=False)
+    first = make_notification(incident_id="inc-keyed")
+    outbox.enqueue(first, ["hook"], key="inc-keyed/0")
+    outbox.enqueue(make_notification(incident_id="inc-keyed"), ["hook"], key="inc-keyed/0")
+    second = make_notification(incident_id="inc-keyed", kind="resolve")
+    outbox.enqueue(second, ["hook"], key="inc-keyed/1")
+    assert [(r["notification_id"], r["message_key"]) for r in rows(tmp_path / "state.db")] == [
+        (first.id, "inc-keyed/0"),
+        (second.id, "inc-keyed/1"),
+    ]
+
+
 def test_enqueue_wakes_the_channel_at_once(
     smtp_server: SmtpServer, transports: Transports, make_outbox: MakeOutbox, make_notification: MakeNotification
 ) -> None:

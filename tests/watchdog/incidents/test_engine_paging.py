@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC
 from pathlib import Path
 
 import pytest
 
 from checks.base import Status
+from tests.servers.loopfs import FailingDisk
 from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.incidents.engine_rig import Rig, at_local, check, config, failing_repair
 from watchdog.common.clock import ManualClock
 from watchdog.config.model import Route
+from watchdog.storage.database import DB_NAME
 
 PAGING = Route(channels=("pager", "admins"), repeat_every=60, escalate_after=150, escalate_to=("boss",))
 
@@ -244,6 +248,44 @@ def test_open_incident_survives_restart_without_second_page(tmp_path: Path, sink
         assert {m["incident_id"] for m in sink.messages()} == {incident_id}
     finally:
         again.close()
+
+
+def test_notification_ids_never_repeat_after_a_crash_that_lost_the_stores_memory(
+    loop_disk: FailingDisk, sink: WebhookSink
+) -> None:
+    """Receivers deduplicate on the notification id. While the file system under the store is
+    read-only, reminders go out from the store's memory; a crash loses that memory, so the
+    restarted daemon counts the incident's messages from the file again. Its next messages
+    must still carry ids no receiver has seen, or they would be dropped as duplicates."""
+    cfg = config(
+        loop_disk.mountpoint / "state", sink, [check("db")], critical=Route(channels=("pager",), repeat_every=60)
+    )
+    clock = ManualClock()
+    rig = Rig(cfg, sink, clock)
+    try:
+        rig.result("db", Status.CRITICAL)
+        sink.wait_count("pager", "trigger", 1)
+        loop_disk.trigger_error()
+        rig.advance(60)
+        rig.advance(60)
+        assert len(sink.wait_count("pager", "reminder", 2)) == 2
+    finally:
+        rig.close()  # as a crash: the file system is still read-only, the memory copy is lost
+    loop_disk.repair()
+    with closing(sqlite3.connect(loop_disk.mountpoint / "state" / DB_NAME)) as db:
+        assert db.execute("SELECT kind FROM outbox").fetchall() == [("trigger",)], "reminders were in memory only"
+    again = Rig(cfg, sink, clock)
+    try:
+        again.result("db", Status.CRITICAL)
+        again.advance(60)
+        sink.wait_count("pager", "reminder", 3)
+        again.result("db", Status.OK)
+        sink.wait_count("pager", "resolve", 1)
+    finally:
+        again.close()
+    assert kinds(sink, "pager") == ["trigger", "reminder", "reminder", "reminder", "resolve"]
+    ids = [m["id"] for m in sink.messages("pager")]
+    assert len(set(ids)) == len(ids), f"an id was reused: {ids}"
 
 
 def test_restart_budget_survives_daemon_restart(tmp_path: Path, sink: WebhookSink) -> None:
