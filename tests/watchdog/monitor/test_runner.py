@@ -156,8 +156,11 @@ def test_stuck_worker_does_not_keep_the_process_from_exiting(hanging_tcp: Hangin
 
         runner = Runner(SystemClock())
         runner.submit("stuck", Stuck(NoOptions()), 0.1)
-        time.sleep(0.6)
-        assert runner.poll()[0].timed_out
+        outcomes = []
+        while not outcomes:
+            outcomes = runner.poll()
+            time.sleep(0.01)
+        assert outcomes[0].timed_out
         runner.close()
         print("exiting")
         """

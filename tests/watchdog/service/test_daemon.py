@@ -20,6 +20,7 @@ from tests.servers.ports import free_port
 from tests.servers.recording_http import RecordingHTTPServer
 from tests.servers.redis import RedisServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.waiting import wait_until
 from tests.watchdog.service.doubles import NullSink, null_sink_factory, sink_factory_for
 from watchdog.common.clock import SystemClock
 from watchdog.config.loader import parse_config
@@ -270,8 +271,12 @@ def test_healthz_turns_503_while_the_loop_stalls_and_recovers(tmp_path: Path, ng
     thread = start_in_thread(daemon)
     assert get(daemon, "/healthz") == (200, "ok\n")
     sink.stall.set()
-    time.sleep(1.2)
-    code, text = get(daemon, "/healthz")
+
+    def unhealthy() -> tuple[int, str] | None:
+        answer = get(daemon, "/healthz")
+        return answer if answer[0] != 200 else None
+
+    code, text = wait_until(unhealthy, 5, "/healthz to see the stalled loop")
     assert code == 503 and text.startswith("main loop stalled for")
     assert get(daemon, "/metrics")[0] == 200, "the API itself still answers"
     sink.stall.clear()

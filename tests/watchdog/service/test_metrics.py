@@ -55,7 +55,7 @@ def test_metrics_of_a_real_daemon_pass_promtool(
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("stuck", lambda c: c["status"] == "CRITICAL")
         daemon.wait_for("web", lambda c: c["status"] == "OK")
-        time.sleep(1.2)
+        daemon.wait_until(lambda: ran_enough(daemon.metrics()), "two runs of web and five scheduled runs")
         code, body = daemon.get("/metrics")
     assert code == 200
     text = body.decode()
@@ -80,6 +80,15 @@ def test_metrics_of_a_real_daemon_pass_promtool(
     loop_ts = sample(text, "shop_watchdog_loop_last_iteration_timestamp_seconds")
     assert loop_ts is not None and abs(loop_ts - time.time()) < 30
     assert (sample(text, "shop_watchdog_check_runs_total", check="stuck", status="critical") or 0) >= 1
+
+
+def ran_enough(text: str) -> bool:
+    """Whether the counters below have something to count: web ran twice, five runs were scheduled."""
+    return (
+        (sample(text, "shop_watchdog_check_runs_total", check="web", status="ok") or 0) >= 2
+        and (sample(text, "shop_watchdog_check_duration_seconds_count", type="http") or 0) >= 2
+        and (sample(text, "shop_watchdog_scheduler_lag_seconds_count") or 0) >= 5
+    )
 
 
 def test_removed_checks_lose_their_series() -> None:
