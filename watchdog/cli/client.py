@@ -51,6 +51,12 @@ class ApiClient:
     def post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return self._request("POST", path, payload)
 
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        return self._request("GET", path, None)
+
+    def delete(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self._request("DELETE", path, payload)
+
     def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
         code, raw = self._exchange(method, path, payload)
         return code, _json(raw)

@@ -17,12 +17,15 @@ import logging
 import os
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from checks.base import Status, worst
 from checks.registry import CHECKS
 from watchdog.cli.client import ApiClient, ApiUnreachable
-from watchdog.cli.output import format_config_summary, format_once, format_status, once_json
+from watchdog.cli.incident_output import format_incident, format_incidents, timeline_json, timeline_markdown
+from watchdog.cli.output import format_config_summary, format_once, format_silences, format_status, once_json
 from watchdog.common.clock import SystemClock
 from watchdog.common.configtools import ConfigError, parse_duration
 from watchdog.common.logs import SCRUBBER, event
@@ -193,6 +196,89 @@ def cmd_silence(args: argparse.Namespace, config: WatchdogConfig) -> int:
     return 2
 
 
+def _answer(command: str, call: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]] | None:
+    """The daemon's answer to `call`; None (said on stderr) when the daemon is unreachable."""
+    try:
+        return call()
+    except ApiUnreachable as exc:
+        print(f"shop-watchdog {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _refused(command: str, code: int, body: dict[str, Any]) -> int:
+    """Says why the daemon refused; exit 1 for an unknown id (404), else 2."""
+    print(f"shop-watchdog {command}: {body.get('error', f'HTTP {code}')}", file=sys.stderr)
+    return 1 if code == 404 else 2
+
+
+def cmd_silences(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    answer = _answer("silences", lambda: ApiClient(config).get("/api/v1/silences"))
+    if answer is None:
+        return EXIT_UNREACHABLE
+    code, body = answer
+    if code != 200:
+        return _refused("silences", code, body)
+    print(json.dumps(body["silences"], indent=2) if args.json else format_silences(body["silences"]))
+    return EXIT_OK
+
+
+def cmd_unsilence(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    path = "/api/v1/silences/" + urllib.parse.quote(args.key, safe="")
+    answer = _answer("unsilence", lambda: ApiClient(config).delete(path, {"by": args.by}))
+    if answer is None:
+        return EXIT_UNREACHABLE
+    code, body = answer
+    if code != 200:
+        return _refused("unsilence", code, body)
+    for s in body["ended"]:
+        print(f"ended silence {s['id']} of {s['check']} (was until {s['until']}: {s['reason']})")
+    return EXIT_OK
+
+
+def _incident(command: str, config: WatchdogConfig, incident_id: str) -> dict[str, Any] | int:
+    """The incident from the daemon, or the exit code when there is none to show."""
+    path = "/api/v1/incidents/" + urllib.parse.quote(incident_id, safe="")
+    answer = _answer(command, lambda: ApiClient(config).get(path))
+    if answer is None:
+        return EXIT_UNREACHABLE
+    code, body = answer
+    return body if code == 200 else _refused(command, code, body)
+
+
+def cmd_incident(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    found = _incident("incident", config, args.incident_id)
+    if isinstance(found, int):
+        return found
+    print(json.dumps(found, indent=2) if args.json else format_incident(found))
+    return EXIT_OK
+
+
+def cmd_timeline(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    found = _incident("timeline", config, args.incident_id)
+    if isinstance(found, int):
+        return found
+    print(timeline_json(found) if args.format == "json" else timeline_markdown(found))
+    return EXIT_OK
+
+
+def cmd_incidents(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    try:
+        if parse_duration(args.since) <= 0:
+            raise ValueError("must be greater than 0")
+    except ValueError as exc:
+        print(f"shop-watchdog incidents: --since: {exc}", file=sys.stderr)
+        return 2
+    path = "/api/v1/incidents?" + urllib.parse.urlencode({"since": args.since})
+    answer = _answer("incidents", lambda: ApiClient(config).get(path))
+    if answer is None:
+        return EXIT_UNREACHABLE
+    code, body = answer
+    if code != 200:
+        return _refused("incidents", code, body)
+    print(json.dumps(body, indent=2) if args.json else format_incidents(body["incidents"], body["since"]))
+    return EXIT_OK
+
+
 def cmd_test_notify(args: argparse.Namespace, config: WatchdogConfig) -> int:
     try:
         config.notify.channel(args.channel)
@@ -268,6 +354,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 30m, 2h")
     p.add_argument("--reason", required=True)
     p.add_argument("--by", default=_default_user())
+    p = add("silences", cmd_silences, "list the silences in force: check, until when, who and why")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = add("unsilence", cmd_unsilence, "end a silence early, by its id or by check name (all of that check's)")
+    p.add_argument("key", metavar="CHECK|ID")
+    p.add_argument("--by", default=_default_user(), help="who ends it (default: your user name)")
+    p = add("incidents", cmd_incidents, "list the incidents opened in a span, resolved ones and auto-repairs too")
+    p.add_argument("--since", default="7d", metavar="DURATION", help="how far back, e.g. 24h, 7d (default: 7d)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = add("incident", cmd_incident, "show one incident, resolved or not, with its whole timeline")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = add("timeline", cmd_timeline, "print an incident's post-mortem timeline")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="default: markdown")
     p = add("test-notify", cmd_test_notify, "send a test message through one channel")
     p.add_argument("channel", metavar="CHANNEL")
     p = add("install-polkit", cmd_install_polkit, "write the polkit rule allowing restarts of the configured units")

@@ -1,4 +1,4 @@
-"""What the CLI prints: config summary, `once` results, daemon status.
+"""What the CLI prints: config summary, `once` results, daemon status and its silences.
 
 Human output is one line per check, worst first; `--json` is for scripts."""
 
@@ -89,4 +89,18 @@ def format_status(status: dict[str, Any]) -> str:
     outbox = status.get("outbox") or {}
     if outbox:
         lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()))
+    lines.append(format_silences(status.get("silences", [])))
+    return "\n".join(lines)
+
+
+def format_silences(silences: list[dict[str, Any]]) -> str:
+    """The silences in force, one line each: id, check, until when, who and why."""
+    if not silences:
+        return "no silences in force"
+    lines = [f"{len(silences)} silence{'s' if len(silences) > 1 else ''} in force:"]
+    for s in silences:
+        lines.append(
+            f"  {s.get('id')} {s.get('check')} until {s.get('until')} "
+            f"(by {s.get('created_by')} at {s.get('created_at')}): {s.get('reason')}"
+        )
     return "\n".join(lines)

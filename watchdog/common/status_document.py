@@ -85,6 +85,17 @@ class OutboxSummary(TypedDict):
     channels: NotRequired[dict[str, ChannelBacklog]]
 
 
+class SilenceEntry(TypedDict):
+    """One active silence: planned work on `check` until `until`, set by `created_by`."""
+
+    id: str
+    check: str
+    reason: str
+    created_by: str
+    created_at: str
+    until: str
+
+
 class StatusDocument(TypedDict):
     host: str
     checks: list[CheckEntry]
@@ -94,6 +105,8 @@ class StatusDocument(TypedDict):
     started_at: NotRequired[str]
     healthy: NotRequired[bool]
     outbox: NotRequired[OutboxSummary]
+    silences: NotRequired[list[SilenceEntry]]
+    """The active silences, oldest first (`GET /api/v1/silences` lists the same)."""
 
 
 class NotAStatusDocument(ValueError):

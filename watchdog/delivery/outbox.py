@@ -36,11 +36,11 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
 from watchdog.common.clock import Clock
+from watchdog.common.incident_history import DeliveryEntry
 from watchdog.common.logs import SCRUBBER, event, format_event
 from watchdog.common.status_document import OutboxSummary
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
@@ -232,20 +232,20 @@ class Outbox:
             }
         return snapshot
 
-    def history(self, incident_id: str) -> list[dict[str, Any]]:
+    def history(self, incident_id: str) -> list[DeliveryEntry]:
         """Every delivery of an incident's notifications, oldest first, for its timeline."""
         return [
-            {
-                "notification_id": row.message.notification_id,
-                "channel": row.channel,
-                "kind": row.message.kind,
-                "state": row.state,
-                "attempts": row.attempts,
-                "last_error": row.last_error,
-                "fallback_of": row.fallback_of,
-                "created_at": row.created_at,
-                "updated_at": row.updated_at,
-            }
+            DeliveryEntry(
+                notification_id=row.message.notification_id,
+                channel=row.channel,
+                kind=row.message.kind,
+                state=row.state,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                fallback_of=row.fallback_of,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+            )
             for row in self._store.history(incident_id)
         ]
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry
 
 from watchdog.common.clock import Clock, SystemClock
+from watchdog.common.incident_history import DeliveryEntry
 from watchdog.common.status_document import OutboxSummary
 from watchdog.config.model import WatchdogConfig
 from watchdog.delivery.channels.base import DeliveryError
@@ -41,6 +42,9 @@ class OutboxPager:
 
     def snapshot(self) -> OutboxSummary:
         return self._outbox.snapshot()
+
+    def history(self, incident_id: str) -> list[DeliveryEntry]:
+        return self._outbox.history(incident_id)
 
     def reload(self, config: WatchdogConfig) -> None:
         self._outbox.reload(build_channels(config.notify.channels, self._transports))

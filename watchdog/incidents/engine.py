@@ -50,13 +50,15 @@ from typing import Any
 
 from checks.base import Status
 from watchdog.common.clock import Clock
+from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import UNRESOLVED, IncidentState, Severity, Substate
 from watchdog.common.logs import event
-from watchdog.common.status_document import IncidentEntry, OutboxSummary
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.delivery.notification import Kind
 from watchdog.incidents import messages
 from watchdog.incidents.budget import RestartBudgets
+from watchdog.incidents.history import IncidentHistory
 from watchdog.incidents.lifecycle import (
     ENTRY,
     HOLDS,
@@ -119,6 +121,7 @@ class IncidentEngine:
         self._pager = pager
         self._observer = observer
         self._silences = Silences(store)
+        self._history = IncidentHistory(store, pager)
         self._states: dict[str, CheckState] = {}
         self._open: dict[str, Incident] = {}
         self._apply_config(config)
@@ -564,6 +567,19 @@ class IncidentEngine:
                 counts[inc.state, inc.severity] += 1
             return counts
 
+    def silences_snapshot(self) -> list[SilenceEntry]:
+        """The silences in force, oldest first."""
+        with self._lock:
+            return [s.entry() for s in self._silences.in_force(self._clock.now())]
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        """An incident, resolved or not, with its timeline; None for an unknown id."""
+        return self._history.detail(incident_id)
+
+    def incidents(self, since: datetime) -> list[IncidentSummary]:
+        """Incidents opened at or after `since`, resolved ones too, oldest first."""
+        return self._history.opened_since(since)
+
     def silence_ends(self) -> dict[str, datetime]:
         """When each silenced check's silence ends (one that ran out stays until the next tick ends it)."""
         with self._lock:
@@ -609,6 +625,22 @@ class IncidentEngine:
                     self._save(inc, "silenced", messages.silenced(rec))
             event(log, "silence_set", check=check, until=rec.until.isoformat(), by=by, reason=reason)
             return rec.to_json()
+
+    def unsilence(self, key: str, by: str) -> list[SilenceEntry]:
+        """Ends early the silence with id `key`, or every silence of the check named `key`, and
+        returns them; KeyError when none matches. The check's open incident notes it in its
+        timeline, and a problem still there is told at once, as when a silence runs out."""
+        with self._lock:
+            ended = self._silences.end(key, self._clock.now())
+            if not ended:
+                raise KeyError(key)
+            for rec in ended:
+                inc = self._open.get(rec.check)
+                if inc is not None:
+                    self._save(inc, "unsilenced", messages.unsilenced(rec, by))
+                event(log, "silence_lifted", check=rec.check, incident=inc.id if inc else None, silence=rec.id, by=by)
+                self._silence_ended(rec.check)
+            return [rec.entry() for rec in ended]
 
     def close(self) -> None:
         """Stops delivery; a restart still running is not waited for (its incident stays

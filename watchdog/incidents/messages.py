@@ -121,6 +121,10 @@ def silenced(silence: SilenceRecord) -> str:
     return f"silenced by {silence.by} until {silence.until.isoformat()}: {silence.reason}"
 
 
+def unsilenced(silence: SilenceRecord, by: str) -> str:
+    return f"silence {silence.id} lifted by {by} (was until {silence.until.isoformat()}: {silence.reason})"
+
+
 def held_by_parent(parents: Sequence[str]) -> str:
     return f"parent {', '.join(parents)} failing: no restart, no page"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from watchdog.common.incident_history import DeliveryEntry
 from watchdog.common.incident_terms import Severity
 from watchdog.common.status_document import OutboxSummary
 from watchdog.config.model import WatchdogConfig
@@ -29,6 +30,10 @@ class Pager(Protocol):
     ) -> None: ...
 
     def snapshot(self) -> OutboxSummary: ...
+
+    def history(self, incident_id: str) -> list[DeliveryEntry]:
+        """Every message of the incident per channel, oldest first, with what became of it."""
+        ...
 
     def reload(self, config: WatchdogConfig) -> None: ...
 

@@ -3,7 +3,8 @@
 A silence is persisted as soon as it is set, and its end is a wall-clock instant ("until
 14:30"), because that is what the person who set it meant, and it must hold across daemon
 restarts. `expire(now)` ends the silences that ran out and returns them, so the engine can
-tell at once about a problem that is still there.
+tell at once about a problem that is still there; `end(key, now)` does the same for a silence
+lifted early by id or check name.
 """
 
 from __future__ import annotations
@@ -54,7 +55,14 @@ class Silences:
 
     def expire(self, now: datetime) -> list[SilenceRecord]:
         """Ends and returns the silences whose `until` has passed."""
-        ended = [s for s in self._active.values() if now >= s.until]
+        return self._end([s for s in self._active.values() if now >= s.until], now)
+
+    def end(self, key: str, now: datetime) -> list[SilenceRecord]:
+        """Ends early the silence with id `key`, or every silence of the check named `key`;
+        returns those ended (none: nothing matched, nothing changed)."""
+        return self._end([s for s in self._active.values() if key in (s.id, s.check)], now)
+
+    def _end(self, ended: list[SilenceRecord], now: datetime) -> list[SilenceRecord]:
         for rec in ended:
             self._store.save_silence(_ended(rec, now))
             del self._active[rec.check]
@@ -62,6 +70,10 @@ class Silences:
 
     def all(self) -> list[SilenceRecord]:
         return sorted(self._active.values(), key=lambda s: s.created_at)
+
+    def in_force(self, now: datetime) -> list[SilenceRecord]:
+        """The silences not yet run out at `now`, oldest first."""
+        return [s for s in self.all() if now < s.until]
 
 
 def _ended(rec: SilenceRecord, now: datetime) -> SilenceRecord:

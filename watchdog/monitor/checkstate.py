@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from checks.base import Status
-from watchdog.common.status_document import IncidentEntry, OutboxSummary
+from watchdog.common.incident_history import IncidentDetail, IncidentSummary
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 
 
@@ -75,6 +76,23 @@ class ResultSink(Protocol):
         """Silences a check (no restarts, no pages) for `seconds`; returns the silence as JSON.
 
         Raises KeyError for an unknown check."""
+        ...
+
+    def silences_snapshot(self) -> list[SilenceEntry]:
+        """The silences in force, oldest first."""
+        ...
+
+    def unsilence(self, key: str, by: str) -> list[SilenceEntry]:
+        """Ends early the silence with id `key`, or every silence of the check named `key`;
+        returns those ended. Raises KeyError when none matches."""
+        ...
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        """An incident, resolved or not, with its timeline; None for an unknown id."""
+        ...
+
+    def incidents(self, since: datetime) -> list[IncidentSummary]:
+        """Incidents opened at or after `since`, resolved ones too, oldest first."""
         ...
 
     def close(self) -> None:

@@ -18,9 +18,16 @@ name other than the machine's own).
 
     GET  /metrics                     Prometheus text format 0.0.4 (what every Prometheus 2.x scrapes)
     GET  /healthz                     200 "ok", 503 with the reason when the loop stalled
-    GET  /api/v1/status               {"host", "checks": [...], "incidents": [...], "outbox": {...}}
+    GET  /api/v1/status               {"host", "checks": [...], "incidents": [...], "outbox": {...},
+                                      "silences": [...]}
+    GET  /api/v1/incidents?since=7d   {"since", "incidents": [...]}: opened in that span (default 7d),
+                                      resolved ones too -> 200, 400 bad span
+    GET  /api/v1/incidents/ID         the incident with its timeline, restarts, deliveries -> 200, 404
     POST /api/v1/incidents/ID/ack     {"by": NAME} -> 200, 404 unknown or resolved incident
+    GET  /api/v1/silences             {"silences": [{"id", "check", "reason", "created_by", "created_at", "until"}]}
     POST /api/v1/silences             {"check", "duration": "30m", "reason", "by"} -> 201, 400, 404
+    DELETE /api/v1/silences/KEY       optional {"by": NAME}; KEY is a silence id or a check name (all
+                                      of its silences) -> 200 {"ended": [...]}, 404 none in force
 
 Errors are JSON `{"error": "..."}`: 400 bad body, 401 token, 403 Host or cross-site, 404,
 405, 411/413 length, 415 body type, 503 busy.
@@ -40,9 +47,10 @@ from typing import Any, Protocol
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from watchdog.common.configtools import Secret, parse_duration
+from watchdog.common.configtools import Secret, format_seconds, parse_duration
+from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.logs import event
-from watchdog.common.status_document import StatusDocument
+from watchdog.common.status_document import SilenceEntry, StatusDocument
 from watchdog.config.model import Listen, WatchdogConfig
 from watchdog.service.http_policy import HostPolicy, bearer_matches, cross_site, media_type
 from watchdog.service.http_server import (
@@ -65,6 +73,9 @@ MAX_SILENCE = 90 * 86400.0
 MAX_TEXT = 1000
 """Characters of a free-text field (reason, by, check) the API accepts."""
 
+DEFAULT_SPAN = "7d"
+"""How far back `GET /api/v1/incidents` looks without `since`."""
+
 
 class ApiBackend(Protocol):
     """What the API reads and changes: the daemon (watchdog.service.daemon.Daemon)."""
@@ -78,6 +89,18 @@ class ApiBackend(Protocol):
     def ack(self, incident_id: str, by: str) -> bool: ...
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]: ...
+
+    def silences(self) -> list[SilenceEntry]: ...
+
+    def unsilence(self, key: str, by: str) -> list[SilenceEntry]:
+        """Raises KeyError when no silence in force has this id or check."""
+        ...
+
+    def incident(self, incident_id: str) -> IncidentDetail | None: ...
+
+    def incidents(self, seconds: float) -> list[IncidentSummary]:
+        """Opened in the last `seconds`; ValueError for a span past the calendar."""
+        ...
 
 
 class ListenError(Exception):
@@ -183,6 +206,25 @@ class Api:
     def status(self, request: Request, params: Mapping[str, str]) -> Response:
         return json_response(200, self.backend.status())
 
+    def silences(self, request: Request, params: Mapping[str, str]) -> Response:
+        return json_response(200, {"silences": self.backend.silences()})
+
+    def incident(self, request: Request, params: Mapping[str, str]) -> Response:
+        found = self.backend.incident(params["id"])
+        if found is None:
+            return error_response(404, f"no incident {params['id']!r}")
+        return json_response(200, found)
+
+    def incidents(self, request: Request, params: Mapping[str, str]) -> Response:
+        query = urllib.parse.parse_qs(request.query)
+        span = query.get("since", [DEFAULT_SPAN])[-1]
+        seconds = span_seconds(span)
+        try:
+            incidents = self.backend.incidents(seconds)
+        except ValueError as exc:
+            return error_response(400, f"since: {exc}")
+        return json_response(200, {"since": format_seconds(seconds), "incidents": incidents})
+
     # -- writing -----------------------------------------------------------------------------
 
     def ack(self, request: Request, params: Mapping[str, str]) -> Response:
@@ -208,13 +250,28 @@ class Api:
         event(log, "api_silence", check=check, seconds=seconds, by=by)
         return json_response(201, silence)
 
+    def unsilence(self, request: Request, params: Mapping[str, str]) -> Response:
+        key = params["key"]
+        by = _text(json_object(request), "by", default="api")
+        try:
+            ended = self.backend.unsilence(key, by)
+        except KeyError:
+            return error_response(404, f"no silence in force with id or check {key!r}")
+        event(log, "api_unsilence", key=key, by=by)
+        return json_response(200, {"ended": ended, "by": by})
+
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/metrics", Api.metrics),
     Route("GET", "/healthz", Api.healthz),
     Route("GET", "/api/v1/status", Api.status),
+    Route("GET", "/api/v1/incidents", Api.incidents),
+    Route("GET", "/api/v1/incidents/{id}", Api.incident),
     Route("POST", "/api/v1/incidents/{id}/ack", Api.ack, write=True),
+    Route("GET", "/api/v1/silences", Api.silences),
     Route("POST", "/api/v1/silences", Api.silence, write=True),
+    # no body needed: a cross-site DELETE is refused like any write, and browsers preflight it anyway
+    Route("DELETE", "/api/v1/silences/{key}", Api.unsilence, write=True, accepts=JSON | {""}),
 )
 
 
@@ -241,6 +298,17 @@ def json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HttpError(400, "body must be a JSON object")
     return body
+
+
+def span_seconds(value: str) -> float:
+    """A look-back span (`since=7d`) in seconds, more than 0; HttpError 400 otherwise."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise HttpError(400, f"since: {exc}") from None
+    if seconds <= 0:
+        raise HttpError(400, f"since: must be greater than 0, got {value!r}")
+    return seconds
 
 
 def silence_seconds(value: object) -> float:

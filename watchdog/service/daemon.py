@@ -43,7 +43,7 @@ import queue
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -53,9 +53,10 @@ import watchdog
 from checks.base import Check, Status
 from watchdog.common.clock import Clock
 from watchdog.common.configtools import ConfigError
+from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import Severity
 from watchdog.common.logs import SCRUBBER, event
-from watchdog.common.status_document import CheckEntry, IncidentEntry, StatusDocument
+from watchdog.common.status_document import CheckEntry, IncidentEntry, SilenceEntry, StatusDocument
 from watchdog.config.model import CheckSpec, HeartbeatConfig, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.monitor.exitwatch import ExitWatcher
@@ -576,6 +577,7 @@ class Daemon:
             checks=[check_json(spec, state, self.started_at) for spec, state in self.scheduler.states()],
             incidents=self._incidents(),
             outbox=self.sink.outbox_snapshot(),
+            silences=self.sink.silences_snapshot(),
         )
 
     def ack(self, incident_id: str, by: str) -> bool:
@@ -583,6 +585,23 @@ class Daemon:
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
         return self.sink.silence(check, seconds, reason, by)
+
+    def silences(self) -> list[SilenceEntry]:
+        return self.sink.silences_snapshot()
+
+    def unsilence(self, key: str, by: str) -> list[SilenceEntry]:
+        return self.sink.unsilence(key, by)
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        return self.sink.incident(incident_id)
+
+    def incidents(self, seconds: float) -> list[IncidentSummary]:
+        """Incidents opened in the last `seconds`; ValueError for a span past the calendar."""
+        try:
+            since = self._clock.now() - timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"a span of {seconds:g}s reaches before the calendar") from None
+        return self.sink.incidents(since)
 
 
 def check_json(spec: CheckSpec, state: CheckState | None, started_at: datetime) -> CheckEntry:

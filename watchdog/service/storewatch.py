@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from datetime import datetime
 from typing import Any
 
 from checks.base import Status
 from watchdog.common.clock import Clock
-from watchdog.common.status_document import IncidentEntry, OutboxSummary
+from watchdog.common.incident_history import IncidentDetail, IncidentSummary
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
 from watchdog.config.model import STATE_STORE_CHECK, CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, ResultSink
 from watchdog.storage.database import Database, StoreHealth
@@ -112,6 +114,18 @@ class StoreWatch:
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
         return self.engine.silence(check, seconds, reason, by)
+
+    def silences_snapshot(self) -> list[SilenceEntry]:
+        return self.engine.silences_snapshot()
+
+    def unsilence(self, key: str, by: str) -> list[SilenceEntry]:
+        return self.engine.unsilence(key, by)
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        return self.engine.incident(incident_id)
+
+    def incidents(self, since: datetime) -> list[IncidentSummary]:
+        return self.engine.incidents(since)
 
     def close(self) -> None:
         self.engine.close()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from watchdog.common.status_document import SilenceEntry
 from watchdog.storage.database import Database, Tx
 
 
@@ -92,15 +93,20 @@ class SilenceRecord:
     created_at: datetime
     ended_at: datetime | None = field(default=None)
 
+    def entry(self) -> SilenceEntry:
+        """The silence as the status document and `GET /api/v1/silences` list it."""
+        return SilenceEntry(
+            id=self.id,
+            check=self.check,
+            reason=self.reason,
+            created_by=self.by,
+            created_at=self.created_at.isoformat(),
+            until=self.until.isoformat(),
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "check": self.check,
-            "until": self.until.isoformat(),
-            "reason": self.reason,
-            "by": self.by,
-            "created_at": self.created_at.isoformat(),
-        }
+        """The entry, plus `by` as the first release answered a new silence."""
+        return {**self.entry(), "by": self.by}
 
 
 _INCIDENT_COLUMNS = (
@@ -171,6 +177,10 @@ class StateStore:
     def incidents_of(self, check: str) -> list[IncidentRecord]:
         return self._incidents("check_name = ? ORDER BY opened_at", (check,))
 
+    def opened_since(self, since: datetime) -> list[IncidentRecord]:
+        """Incidents opened at or after `since`, resolved or not, oldest first."""
+        return self._incidents("opened_at >= ? ORDER BY opened_at", (_iso(since),))
+
     def timeline(self, incident_id: str) -> list[TimelineEntry]:
         rows = self.db.query("SELECT at, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,))
         return [TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows]
@@ -187,10 +197,16 @@ class StateStore:
             )
 
     def restarts(self, check: str) -> list[RestartRecord]:
+        return self._restarts("check_name = ?", check)
+
+    def restarts_of_incident(self, incident_id: str) -> list[RestartRecord]:
+        return self._restarts("incident_id = ?", incident_id)
+
+    def _restarts(self, where: str, value: str) -> list[RestartRecord]:
         rows = self.db.query(
             "SELECT check_name, incident_id, at, result, returncode, duration, output FROM restarts "
-            "WHERE check_name = ? ORDER BY seq",
-            (check,),
+            f"WHERE {where} ORDER BY seq",
+            (value,),
         )
         return [RestartRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 

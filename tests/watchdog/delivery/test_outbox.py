@@ -183,7 +183,7 @@ def test_rejection_is_not_retried_and_goes_to_the_fallback(
             ("pager", "rejected", None),
             ("admins", "delivered", "pager"),
         ]
-        assert "HTTP 400" in history[0]["last_error"]
+        assert "HTTP 400" in (history[0]["last_error"] or "")
     finally:
         spare.close()
 
@@ -257,7 +257,7 @@ def test_unknown_channel_is_rejected_and_falls_back(
     wait_until(lambda: outbox.snapshot()["delivered"] == 1, 5, "the fallback row marked delivered")
     [gone, hook] = outbox.history(n.incident_id)
     assert (gone["state"], hook["state"]) == ("rejected", "delivered")
-    assert "no channel named 'gone'" in gone["last_error"]
+    assert "no channel named 'gone'" in (gone["last_error"] or "")
 
 
 def test_reload_adds_and_removes_channels(

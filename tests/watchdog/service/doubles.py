@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from watchdog.common.clock import Clock
-from watchdog.common.status_document import IncidentEntry, OutboxSummary
+from watchdog.common.incident_history import IncidentDetail, IncidentSummary
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.service.daemon import SinkFactory, iso
@@ -53,6 +55,18 @@ class NullSink:
             item = {"check": check, "reason": reason, "by": by, "start": iso(start), "seconds": seconds}
             self._silences.append(item)
             return item
+
+    def silences_snapshot(self) -> list[SilenceEntry]:
+        return []
+
+    def unsilence(self, key: str, by: str) -> list[SilenceEntry]:
+        raise KeyError(key)
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        return None
+
+    def incidents(self, since: datetime) -> list[IncidentSummary]:
+        return []
 
     def close(self) -> None:
         return None
