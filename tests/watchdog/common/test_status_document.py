@@ -46,6 +46,19 @@ def test_extras_are_read_when_they_fit_and_dropped_when_not() -> None:
     )
 
 
+def test_silences_are_read_with_who_why_and_until_and_a_malformed_list_is_dropped() -> None:
+    silence = {
+        "id": "sil-1",
+        "check": "web",
+        "reason": "nginx upgrade",
+        "created_by": "anna",
+        "created_at": "2026-11-23T08:00:00+00:00",
+        "until": "2026-11-23T09:00:00+00:00",
+    }
+    assert read_status(doc(silences=[silence])).document["silences"] == [silence]
+    assert "silences" not in read_status(doc(silences=[{**silence, "until": None}])).document
+
+
 @pytest.mark.parametrize(
     ("incident", "problem"),
     [

@@ -69,3 +69,22 @@ def test_a_silence_that_cannot_be_created_leaves_the_previous_one_in_force(tmp_p
 
     assert silences.active("web", T0 + timedelta(seconds=300)) == previous
     assert Silences(StateStore(Database(str(tmp_path)))).all() == [previous]
+
+
+def test_end_lifts_a_silence_by_id_or_by_check_and_it_stays_lifted(tmp_path: Path) -> None:
+    silences = Silences(StateStore(Database(str(tmp_path))))
+    web = silences.add("web", 600, "upgrade", "ops", T0)
+    silences.add("db", 600, "migration", "ops", T0)
+    assert silences.end("sil-unknown", T0) == []
+    assert silences.end(web.id, T0 + timedelta(seconds=1)) == [web]
+    assert silences.active("web", T0 + timedelta(seconds=2)) is None
+    assert [s.check for s in silences.end("db", T0 + timedelta(seconds=3))] == ["db"]
+    assert silences.all() == [] and silences.end("db", T0) == []
+    assert Silences(StateStore(Database(str(tmp_path)))).all() == []
+
+
+def test_in_force_leaves_out_a_silence_that_ran_out_before_the_tick(tmp_path: Path) -> None:
+    silences = Silences(StateStore(Database(str(tmp_path))))
+    silences.add("web", 60, "upgrade", "ops", T0)
+    later = silences.add("db", 600, "migration", "ops", T0 + timedelta(seconds=1))
+    assert silences.in_force(T0 + timedelta(seconds=61)) == [later]

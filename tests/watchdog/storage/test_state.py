@@ -14,6 +14,7 @@ from watchdog.storage.state import (
     BudgetRecord,
     IncidentRecord,
     RestartRecord,
+    SilenceRecord,
     StateStore,
     TimelineEntry,
 )
@@ -96,3 +97,34 @@ def test_committed_incident_survives_kill_9_of_the_writer(tmp_path: Path) -> Non
     assert done.returncode == -9
     [rec] = StateStore(Database(str(tmp_path))).open_incidents()
     assert (rec.id, rec.state, rec.paged_channels) == ("inc-aaaaaaaaaa", "paged", ("pager",))
+
+
+def test_incidents_opened_since_include_closed_ones_oldest_first(tmp_path: Path) -> None:
+    store = StateStore(Database(str(tmp_path)))
+    store.save_incident(_incident(id="inc-old", opened_at=T0 - timedelta(days=8)))
+    store.save_incident(_incident(id="inc-closed", opened_at=T0 - timedelta(hours=2), closed_at=T0, state="repaired"))
+    store.save_incident(_incident(id="inc-open", opened_at=T0 - timedelta(minutes=5)))
+    assert [r.id for r in store.opened_since(T0 - timedelta(days=7))] == ["inc-closed", "inc-open"]
+    assert [r.id for r in store.opened_since(T0 - timedelta(hours=2))] == ["inc-closed", "inc-open"]
+    assert store.opened_since(T0) == []
+
+
+def test_restarts_of_an_incident_are_its_own_in_order(tmp_path: Path) -> None:
+    store = StateStore(Database(str(tmp_path)))
+    for incident_id, result in (("inc-a", "failed"), ("inc-b", "ok"), ("inc-a", "ok")):
+        store.record_restart(RestartRecord("web", incident_id, T0, result, 0, 0.5, f"{result} output"))
+    assert [r.result for r in store.restarts_of_incident("inc-a")] == ["failed", "ok"]
+    assert store.restarts_of_incident("inc-none") == []
+
+
+def test_a_silence_entry_names_who_why_and_until() -> None:
+    rec = SilenceRecord("sil-1", "web", T0 + timedelta(hours=1), "nginx upgrade", "anna", T0)
+    assert rec.entry() == {
+        "id": "sil-1",
+        "check": "web",
+        "reason": "nginx upgrade",
+        "created_by": "anna",
+        "created_at": "2026-11-23T12:00:00+00:00",
+        "until": "2026-11-23T13:00:00+00:00",
+    }
+    assert rec.to_json()["by"] == "anna"
