@@ -229,4 +229,9 @@ def test_wrong_methods_are_405_with_allow(shop: WatchdogDaemon) -> None:
     code, body = shop.request("DELETE", "/api/v1/status")
 
     assert code == 405 and "DELETE is not allowed here" in json.loads(body)["error"]
-    assert exchange(shop.port, request_bytes("PUT", "/api/v1/silences", body=b"{}")).data.count(b"Allow: POST\r\n") == 1
+    assert (
+        exchange(shop.port, request_bytes("PUT", "/api/v1/silences", body=b"{}")).data.count(
+            b"Allow: GET, HEAD, POST\r\n"
+        )
+        == 1
+    )
