@@ -11,7 +11,7 @@ and one `delivery` entry for what became of it (delivered, rejected, still retry
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from watchdog.common.incident_history import (
     DeliveryEntry,
@@ -47,13 +47,18 @@ class IncidentHistory:
             for e in self._store.timeline(incident_id)
         ]
         entries += [item for d in deliveries for item in delivery_items(d)]
-        entries.sort(key=lambda pair: pair[0])  # stable: entries of one instant keep their order
+        entries.sort(key=lambda pair: _utc(pair[0]))  # stable: entries of one instant keep their order
         return IncidentDetail(
             **summary(rec),
             timeline=[item for _, item in entries],
             restarts=[restart_entry(r) for r in self._store.restarts_of_incident(incident_id)],
             deliveries=deliveries,
         )
+
+
+def _utc(at: datetime) -> datetime:
+    """`at` comparable with every other entry's time: one written without an offset is UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def summary(rec: IncidentRecord) -> IncidentSummary:

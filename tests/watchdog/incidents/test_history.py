@@ -16,6 +16,7 @@ from tests.watchdog.incidents.engine_rig import Rig, check, config
 from watchdog.common.clock import ManualClock
 from watchdog.common.incident_history import DeliveryEntry
 from watchdog.incidents.history import delivery_items
+from watchdog.storage.state import TimelineEntry
 
 
 def test_lifting_a_silence_early_notes_it_and_tells_at_once(tmp_path: Path, sink: WebhookSink) -> None:
@@ -124,3 +125,21 @@ def test_a_delivery_is_queued_and_then_what_became_of_it(changes: dict[str, Any]
 def test_a_fallback_copy_says_whose_fallback_it_is() -> None:
     [(_, queued)] = delivery_items(_delivery(channel="admins", fallback_of="pager"))
     assert queued["text"] == "trigger to admins queued (fallback for pager)"
+
+
+def test_entries_of_any_kind_written_by_others_take_their_place_in_time(tmp_path: Path, sink: WebhookSink) -> None:
+    clock = ManualClock()
+    rig = Rig(config(tmp_path, sink, [check("db")]), sink, clock)
+    try:
+        rig.result("db", Status.CRITICAL, "connection refused")
+        incident_id = rig.incident("db")["id"]
+        store = rig.store()
+        rec = store.incident(incident_id)
+        assert rec is not None
+        before = (clock.now() - timedelta(minutes=10)).replace(tzinfo=None)  # written without an offset
+        store.save_incident(rec, [TimelineEntry(before, "change", "release r42 (abc123) by bob")])
+        detail = rig.engine.incident(incident_id)
+        assert detail is not None
+        assert [e["kind"] for e in detail["timeline"]][:2] == ["change", "opened"]
+    finally:
+        rig.close()
