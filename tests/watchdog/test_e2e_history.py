@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.servers.nginx import NginxServer
+from tests.servers.ports import free_port
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.cli.test_main import cli
@@ -136,31 +137,42 @@ def test_an_auto_repair_is_in_the_history_with_its_restart_output_and_timeline(
     assert all(set(e) == {"at", "kind", "text"} for e in timeline["timeline"])
 
 
-def test_a_paged_and_acknowledged_incident_shows_every_message_and_delivery_in_order(
-    daemon: WatchdogDaemon, nginx: NginxServer, sink: WebhookSink
+def test_a_paged_and_acknowledged_incident_shows_every_message_and_delivery_attempt_in_order(
+    tmp_path: Path, nginx: NginxServer, sink: WebhookSink
 ) -> None:
-    nginx.broken_config()
-    nginx.kill()
-    daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
-    [incident] = daemon.incidents("web")
-    sink.wait_count(None, "trigger", 2)
-    assert daemon.ack(incident["id"], "alice") == 200
+    config = daemon_config(nginx, sink)
+    dead = f"http://127.0.0.1:{free_port()}/admins"  # nothing listens: every attempt fails, and is retried
+    config["notify"]["channels"] = [
+        c | {"url": dead} if c["name"] == "admins" else c for c in config["notify"]["channels"]
+    ]
+    with WatchdogDaemon(tmp_path / "daemon", config) as daemon:
+        daemon.wait_for("web", lambda c: c["status"] == "OK")
+        nginx.broken_config()
+        nginx.kill()
+        daemon.wait_until(lambda: [i["state"] for i in daemon.incidents("web")] == ["paged"], what="paged")
+        [incident] = daemon.incidents("web")
+        sink.wait_count("pager", "trigger", 1)
+        assert daemon.ack(incident["id"], "alice") == 200
 
-    def delivered() -> list[dict[str, str]]:
-        detail = api_json(daemon, "GET", f"/api/v1/incidents/{incident['id']}")[1]
-        entries: list[dict[str, str]] = detail["timeline"]
-        return entries if sum(e["kind"] == "delivery" for e in entries) == 2 else []
+        def attempted_twice() -> list[dict[str, str]]:
+            detail = api_json(daemon, "GET", f"/api/v1/incidents/{incident['id']}")[1]
+            entries: list[dict[str, str]] = detail["timeline"]
+            failed = [e for e in entries if e["text"].startswith("trigger to admins: attempt ")]
+            delivered = [e for e in entries if e["text"] == "trigger to pager delivered after 1 attempt"]
+            return entries if len(failed) >= 2 and delivered else []
 
-    daemon.wait_until(delivered, what="both deliveries recorded")
-    timeline = delivered()
+        daemon.wait_until(attempted_twice, what="two failed attempts to admins, the page to pager delivered")
+        timeline = attempted_twice()
     times = [datetime.fromisoformat(e["at"]) for e in timeline]
     assert times == sorted(times)
     texts = [(e["kind"], e["text"]) for e in timeline]
     assert ("message", "trigger to pager queued") in texts and ("message", "trigger to admins queued") in texts
-    assert ("delivery", "trigger to pager delivered after 1 attempt") in texts
+    failures = [t for k, t in texts if k == "delivery" and t.startswith("trigger to admins: attempt ")]
+    assert failures[0].startswith("trigger to admins: attempt 1 failed: ")
+    assert failures[1].startswith("trigger to admins: attempt 2 failed: ")
     assert ("acknowledged", "acknowledged by alice") in texts
     kinds = [k for k, _ in texts]
-    assert kinds.index("paged") < kinds.index("acknowledged")
+    assert kinds.index("opened") < kinds.index("paged") < kinds.index("acknowledged")
     assert kinds.index("message") < kinds.index("delivery")
 
 

@@ -5,8 +5,9 @@ Read-only, from the state store (incidents, their timelines, restarts) and from 
 which reports every message of the incident per channel and what became of it (the outbox).
 The timeline merges the engine's own entries (probe results that opened, failed or closed
 the incident, restarts with their output, pages, acknowledgements, silences, and whatever
-other writers add, e.g. `change`) with one `message` entry per message queued for a channel
-and one `delivery` entry for what became of it (delivered, rejected, still retrying).
+other writers add, e.g. `change`; the outbox adds a `delivery` entry for each failed attempt)
+with one `message` entry per message queued for a channel and one `delivery` entry when it
+was delivered or rejected.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def restart_entry(rec: RestartRecord) -> RestartEntry:
 
 
 def delivery_items(d: DeliveryEntry) -> list[tuple[datetime, TimelineItem]]:
-    """The timeline entries of one message on one channel: queued, and what became of it."""
+    """The timeline entries of one message on one channel: queued, and delivered or rejected."""
     what = f"{d['kind']} to {d['channel']}"
     queued = f"{what} queued" + (f" (fallback for {d['fallback_of']})" if d["fallback_of"] else "")
     items = [(datetime.fromisoformat(d["created_at"]), TimelineItem(at=d["created_at"], kind="message", text=queued))]
@@ -98,7 +99,7 @@ def delivery_items(d: DeliveryEntry) -> list[tuple[datetime, TimelineItem]]:
     outcome = {
         "delivered": f"{what} delivered after {attempts}",
         "rejected": f"{what} rejected after {attempts}{error}",
-    }.get(d["state"], f"{what} still pending after {attempts}{error}" if d["attempts"] else "")
+    }.get(d["state"])  # each failed attempt of a pending message is in the timeline already
     if outcome:
         at = d["updated_at"]
         items.append((datetime.fromisoformat(at), TimelineItem(at=at, kind="delivery", text=outcome)))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from watchdog.storage.database import Database, Tx
+from watchdog.storage.state import TimelineEntry, append_timeline
 
 _COLUMNS = (
     "seq, notification_id, incident_id, channel, kind, body, fallback, fallback_of, state, attempts, fell_back,"
@@ -132,12 +133,15 @@ class OutboxStore:
                 )
 
     def attempted(self, row: OutboxRow, attempts: int, error: str, now: datetime) -> None:
-        """Records a failed attempt; the row stays pending."""
+        """Records a failed attempt, on the row (which stays pending) and in its incident's
+        timeline (every attempt, where the row keeps only the last)."""
+        text = f"{row.message.kind} to {row.channel}: attempt {attempts} failed: {error}"
         with self.db.transaction() as tx:
             tx.execute(
                 f"UPDATE outbox SET attempts = ?, last_error = ?, updated_at = ? WHERE {_KEY}",
                 (attempts, error, now.isoformat(), *row.key),
             )
+            append_timeline(tx, row.message.incident_id, TimelineEntry(now, "delivery", text))
 
     def reject(
         self, row: OutboxRow, attempts: int, error: str, now: datetime, *, copy: bool

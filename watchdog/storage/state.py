@@ -139,7 +139,7 @@ class StateStore:
         with self.db.transaction() as tx:
             tx.execute(f"INSERT OR REPLACE INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({','.join('?' * 18)})", row)
             for e in timeline:
-                _append(tx, "timeline", ("incident_id", "at", "kind", "text"), (rec.id, _iso(e.at), e.kind, e.text))
+                append_timeline(tx, rec.id, e)
 
     def _incidents(self, where: str, args: Sequence[Any]) -> list[IncidentRecord]:
         rows = self.db.query(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {where}", args)
@@ -241,6 +241,14 @@ class StateStore:
             SilenceRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], datetime.fromisoformat(r[5]))
             for r in rows
         ]
+
+
+def append_timeline(tx: Tx, incident_id: str, entry: TimelineEntry) -> None:
+    """Appends `entry` to the incident's timeline in `tx`, which may be another repository's
+    (the outbox notes each failed delivery attempt in the same transaction as the attempt)."""
+    _append(
+        tx, "timeline", ("incident_id", "at", "kind", "text"), (incident_id, _iso(entry.at), entry.kind, entry.text)
+    )
 
 
 def _append(tx: Tx, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
