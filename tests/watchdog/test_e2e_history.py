@@ -127,7 +127,7 @@ def test_an_auto_repair_is_in_the_history_with_its_restart_output_and_timeline(
     markdown = cli("timeline", incident["id"], "-c", config)
     assert markdown.returncode == 0, markdown.stderr
     lines = markdown.stdout.splitlines()
-    assert lines[0] == f"# Incident {incident['id']}: web"
+    assert lines[0] == f"# Incident {incident['id']}: web (critical)"
     assert "- Severity: critical" in lines and "| time | kind | text |" in lines
     assert [line.split(" | ")[1] for line in lines if line.startswith("| 20")] == kinds
     as_json = cli("timeline", incident["id"], "--format", "json", "-c", config)

@@ -57,7 +57,7 @@ def timeline_markdown(inc: dict[str, Any]) -> str:
         f"{inc.get('closed_at')} ({inc.get('resolution')})" if inc.get("closed_at") else f"not yet ({inc.get('state')})"
     )
     lines = [
-        f"# Incident {inc.get('id')}: {inc.get('check')}",
+        f"# Incident {inc.get('id')}: {inc.get('check')} ({inc.get('severity')})",
         "",
         f"- Check: {inc.get('check')} ({inc.get('check_type')})",
         f"- Severity: {inc.get('severity')}",

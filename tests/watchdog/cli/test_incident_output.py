@@ -34,7 +34,7 @@ INCIDENT: dict[str, Any] = {
 
 def test_the_markdown_timeline_has_a_heading_and_one_escaped_row_per_entry_of_any_kind() -> None:
     lines = timeline_markdown(INCIDENT).splitlines()
-    assert lines[0] == "# Incident inc-1: web"
+    assert lines[0] == "# Incident inc-1: web (critical)"
     assert "- Closed: 2026-11-23T08:20:00+00:00 (resolved)" in lines
     rows = lines[lines.index("| time | kind | text |") + 2 :]
     assert rows == [
