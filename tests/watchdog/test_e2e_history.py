@@ -18,6 +18,7 @@ from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.cli.test_main import cli
 from tests.watchdog.test_e2e_repair import daemon_config
+from watchdog.cli.output import when
 
 
 @pytest.fixture
@@ -49,9 +50,10 @@ def test_a_silence_is_shown_with_who_why_and_until_and_lifting_it_tells_at_once(
     assert api_json(daemon, "GET", "/api/v1/silences") == (200, {"silences": [silence]})
     listed = cli("silences", "-c", config)
     assert listed.returncode == 0, listed.stderr
-    assert f"{silence['id']} web until {silence['until']} (by anna at " in listed.stdout
+    until = when(silence["until"], "seconds")
+    assert f"{silence['id']} web until {until} (by anna at " in listed.stdout
     assert listed.stdout.rstrip().endswith(": nginx upgrade")
-    assert f"{silence['id']} web until" in cli("status", "-c", config).stdout
+    assert f"{silence['id']} web until {until}" in cli("status", "-c", config).stdout
 
     nginx.broken_config()
     nginx.kill()

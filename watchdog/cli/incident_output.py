@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from watchdog.cli.output import when
+
 
 def format_incidents(incidents: list[dict[str, Any]], since: str) -> str:
     """One line per incident: id, check, severity, state or resolution, when."""
@@ -21,8 +23,11 @@ def format_incidents(incidents: list[dict[str, Any]], since: str) -> str:
 
 def _state(inc: dict[str, Any]) -> str:
     if inc.get("closed_at"):
-        return f"closed ({inc.get('resolution')}), opened {inc.get('opened_at')}, closed {inc.get('closed_at')}"
-    return f"{inc.get('state')}, opened {inc.get('opened_at')}, still open"
+        return (
+            f"closed ({inc.get('resolution')}), opened {when(inc.get('opened_at'), 'seconds')}, "
+            f"closed {when(inc.get('closed_at'), 'seconds')}"
+        )
+    return f"{inc.get('state')}, opened {when(inc.get('opened_at'), 'seconds')}, still open"
 
 
 def format_incident(inc: dict[str, Any]) -> str:
@@ -34,19 +39,19 @@ def format_incident(inc: dict[str, Any]) -> str:
     if inc.get("paged_channels"):
         lines.append(f"paged: {', '.join(inc['paged_channels'])}")
     if inc.get("acked_by"):
-        lines.append(f"acknowledged by {inc['acked_by']} at {inc.get('acked_at')}")
+        lines.append(f"acknowledged by {inc['acked_by']} at {when(inc.get('acked_at'), 'seconds')}")
     timeline = inc.get("timeline", [])
     width = max((len(str(e.get("kind"))) for e in timeline), default=4)
     lines.append("timeline:")
     for entry in timeline:
         first, *rest = str(entry.get("text", "")).splitlines() or [""]
-        lines.append(f"  {entry.get('at')}  {entry.get('kind', ''):<{width}}  {first}")
+        lines.append(f"  {when(entry.get('at'))}  {entry.get('kind', ''):<{width}}  {first}")
         lines.extend(f"      {line}" for line in rest)
     restarts = inc.get("restarts", [])
     if restarts:
         lines.append("restarts:")
     for r in restarts:
-        lines.append(f"  {r.get('at')}  {r.get('result')} (exit {r.get('returncode')}, {r.get('duration')}s)")
+        lines.append(f"  {when(r.get('at'))}  {r.get('result')} (exit {r.get('returncode')}, {r.get('duration')}s)")
         lines.extend(f"      {line}" for line in str(r.get("output", "")).splitlines())
     return "\n".join(lines)
 
@@ -54,14 +59,16 @@ def format_incident(inc: dict[str, Any]) -> str:
 def timeline_markdown(inc: dict[str, Any]) -> str:
     """A post-mortem timeline: a heading with the incident, then a `time | kind | text` table."""
     closed = (
-        f"{inc.get('closed_at')} ({inc.get('resolution')})" if inc.get("closed_at") else f"not yet ({inc.get('state')})"
+        f"{when(inc.get('closed_at'), 'seconds')} ({inc.get('resolution')})"
+        if inc.get("closed_at")
+        else f"not yet ({inc.get('state')})"
     )
     lines = [
         f"# Incident {inc.get('id')}: {inc.get('check')} ({inc.get('severity')})",
         "",
         f"- Check: {inc.get('check')} ({inc.get('check_type')})",
         f"- Severity: {inc.get('severity')}",
-        f"- Opened: {inc.get('opened_at')}",
+        f"- Opened: {when(inc.get('opened_at'), 'seconds')}",
         f"- Closed: {closed}",
         f"- Summary: {_cell(str(inc.get('summary', '')))}",
         "",
@@ -69,7 +76,7 @@ def timeline_markdown(inc: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     lines.extend(
-        f"| {e.get('at')} | {_cell(str(e.get('kind')))} | {_cell(str(e.get('text')))} |"
+        f"| {when(e.get('at'))} | {_cell(str(e.get('kind')))} | {_cell(str(e.get('text')))} |"
         for e in inc.get("timeline", [])
     )
     return "\n".join(lines)

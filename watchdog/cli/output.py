@@ -4,6 +4,7 @@ Human output is one line per check, worst first; `--json` is for scripts."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from checks.base import Status
@@ -100,7 +101,19 @@ def format_silences(silences: list[dict[str, Any]]) -> str:
     lines = [f"{len(silences)} silence{'s' if len(silences) > 1 else ''} in force:"]
     for s in silences:
         lines.append(
-            f"  {s.get('id')} {s.get('check')} until {s.get('until')} "
-            f"(by {s.get('created_by')} at {s.get('created_at')}): {s.get('reason')}"
+            f"  {s.get('id')} {s.get('check')} until {when(s.get('until'), 'seconds')} "
+            f"(by {s.get('created_by')} at {when(s.get('created_at'), 'seconds')}): {s.get('reason')}"
         )
     return "\n".join(lines)
+
+
+def when(value: object, timespec: str = "milliseconds") -> str:
+    """An ISO-8601 time from the API as people read it: UTC with `Z`, to `timespec`
+    (anything that is no such time is shown as it came)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from watchdog.cli.incident_output import format_incident, format_incidents, timeline_json, timeline_markdown
+from watchdog.cli.output import when
 
 INCIDENT: dict[str, Any] = {
     "id": "inc-1",
@@ -35,12 +36,12 @@ INCIDENT: dict[str, Any] = {
 def test_the_markdown_timeline_has_a_heading_and_one_escaped_row_per_entry_of_any_kind() -> None:
     lines = timeline_markdown(INCIDENT).splitlines()
     assert lines[0] == "# Incident inc-1: web (critical)"
-    assert "- Closed: 2026-11-23T08:20:00+00:00 (resolved)" in lines
+    assert "- Closed: 2026-11-23T08:20:00Z (resolved)" in lines
     rows = lines[lines.index("| time | kind | text |") + 2 :]
     assert rows == [
-        "| 2026-11-23T07:40:00+00:00 | change | release r42 (abc123) by bob |",
-        "| 2026-11-23T08:00:00+00:00 | opened | CRITICAL: refused \\| 502 |",
-        "| 2026-11-23T08:01:00+00:00 | restart_result | failed (exit 1)<br>output:<br>&lt;boom> |",
+        "| 2026-11-23T07:40:00.000Z | change | release r42 (abc123) by bob |",
+        "| 2026-11-23T08:00:00.000Z | opened | CRITICAL: refused \\| 502 |",
+        "| 2026-11-23T08:01:00.000Z | restart_result | failed (exit 1)<br>output:<br>&lt;boom> |",
     ]
 
 
@@ -48,7 +49,7 @@ def test_an_open_incident_says_it_is_not_closed_yet() -> None:
     still = INCIDENT | {"state": "paged", "closed_at": None, "resolution": None}
     assert "- Closed: not yet (paged)" in timeline_markdown(still).splitlines()
     assert format_incidents([still], "7d").splitlines()[1] == (
-        "  inc-1 web critical paged, opened 2026-11-23T08:00:00+00:00, still open"
+        "  inc-1 web critical paged, opened 2026-11-23T08:00:00Z, still open"
     )
 
 
@@ -61,12 +62,17 @@ def test_the_json_timeline_is_the_incident_fields_and_at_kind_text_entries() -> 
 def test_one_incident_prints_its_timeline_lines_indented_and_its_restarts() -> None:
     lines = format_incident(INCIDENT).splitlines()
     assert lines[0] == (
-        "inc-1: web (http), critical, closed (resolved), opened 2026-11-23T08:00:00+00:00, "
-        "closed 2026-11-23T08:20:00+00:00"
+        "inc-1: web (http), critical, closed (resolved), opened 2026-11-23T08:00:00Z, closed 2026-11-23T08:20:00Z"
     )
-    assert "acknowledged by anna at 2026-11-23T08:05:00+00:00" in lines
-    assert "  2026-11-23T08:01:00+00:00  restart_result  failed (exit 1)" in lines
-    assert lines[lines.index("restarts:") + 1 :] == ["  2026-11-23T08:01:00+00:00  failed (exit 1, 0.2s)", "      boom"]
+    assert "acknowledged by anna at 2026-11-23T08:05:00Z" in lines
+    assert "  2026-11-23T08:01:00.000Z  restart_result  failed (exit 1)" in lines
+    assert lines[lines.index("restarts:") + 1 :] == ["  2026-11-23T08:01:00.000Z  failed (exit 1, 0.2s)", "      boom"]
+
+
+def test_times_are_shown_in_utc_with_z_and_anything_else_as_it_came() -> None:
+    assert when("2026-11-23T09:00:00.123456+01:00") == "2026-11-23T08:00:00.123Z"
+    assert when("2026-11-23T08:00:00", "seconds") == "2026-11-23T08:00:00Z"
+    assert when("soon") == "soon" and when(None) == "None"
 
 
 def test_an_empty_history_says_so() -> None:
