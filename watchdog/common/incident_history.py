@@ -8,7 +8,7 @@ more, delivery adds `message` and `delivery`, and other writers add their own (`
 release or config reload before the incident); readers show any kind as it comes.
 """
 
-from typing import NotRequired, TypedDict
+from typing import TypedDict
 
 
 class TimelineItem(TypedDict):
@@ -62,5 +62,5 @@ class IncidentDetail(IncidentSummary):
     """An incident with everything that happened to it, in time order."""
 
     timeline: list[TimelineItem]
-    restarts: NotRequired[list[RestartEntry]]
-    deliveries: NotRequired[list[DeliveryEntry]]
+    restarts: list[RestartEntry]
+    deliveries: list[DeliveryEntry]

@@ -135,6 +135,12 @@ def test_writing_calls_need_the_bearer_token_when_one_is_configured(tmp_path: Pa
         assert daemon.request("POST", "/api/v1/silences", silence, token="tok-ABCDEFG-123")[0] == 201
         assert daemon.get("/api/v1/status")[0] == 200, "reading needs no token"
         assert daemon.get("/metrics")[0] == 200
+        assert daemon.get("/api/v1/silences")[0] == 200
+        assert daemon.request("DELETE", "/api/v1/silences/web", {"by": "ops"})[0] == 401
+        assert daemon.request("DELETE", "/api/v1/silences/web", {"by": "ops"}, token="wrong")[0] == 401
+        assert len(daemon.status()["silences"]) == 1
+        assert daemon.request("DELETE", "/api/v1/silences/web", {"by": "ops"}, token="tok-ABCDEFG-123")[0] == 200
+        assert daemon.status()["silences"] == []
         assert "tok-ABCDEFG" not in daemon.log()
 
 
