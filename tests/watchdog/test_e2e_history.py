@@ -184,6 +184,7 @@ def test_unknown_ids_bad_spans_and_a_stopped_daemon_have_clear_errors(daemon: Wa
     code, body = api_json(daemon, "GET", "/api/v1/incidents?since=lately")
     assert code == 400 and "since: expected a duration like 30s" in str(body["error"])
     assert api_json(daemon, "GET", "/api/v1/incidents?since=0s")[0] == 400
+    assert api_json(daemon, "GET", "/api/v1/incidents?since=")[0] == 400
     code, body = api_json(daemon, "GET", "/api/v1/incidents?since=99999999999d")
     assert code == 400 and "before the calendar" in str(body["error"])
     assert api_json(daemon, "GET", "/api/v1/incidents") == (200, {"since": "7d", "incidents": []})

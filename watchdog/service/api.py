@@ -216,7 +216,7 @@ class Api:
         return json_response(200, found)
 
     def incidents(self, request: Request, params: Mapping[str, str]) -> Response:
-        query = urllib.parse.parse_qs(request.query)
+        query = urllib.parse.parse_qs(request.query, keep_blank_values=True)
         span = query.get("since", [DEFAULT_SPAN])[-1]
         seconds = span_seconds(span)
         try:
