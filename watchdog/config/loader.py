@@ -11,13 +11,18 @@ is not installed is reported at its `type:` key with the pip extra that brings t
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from watchdog.common.ack_links import MIN_KEY_BYTES
 from watchdog.common.configtools import (
+    MAX_SECRET_CHARS,
     ConfigError,
     Problem,
     Problems,
@@ -91,6 +96,8 @@ class _TopKeys:
     remediation: RemediationConfig = RemediationConfig()
     business_hours: BusinessHours = BusinessHours()
     heartbeat: HeartbeatConfig | None = None
+    public_url: str | None = None
+    ack_key_file: str | None = None
 
 
 def parse_listen(text: str) -> Listen:
@@ -298,6 +305,42 @@ def _check_api_hosts(names: tuple[str, ...], problems: Problems) -> None:
             )
 
 
+def _read_ack_key(top: _TopKeys, problems: Problems) -> Secret | None:
+    """The ack-link key: `public_url` and `ack_key_file` go together; the file must be a
+    private, long enough secret (a world-readable key lets any local user ack pages)."""
+    if top.public_url is not None:
+        parts = urlsplit(top.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            problems.add("public_url", "expected an http:// or https:// URL with a host, no query (the API's address)")
+    if (top.public_url is None) != (top.ack_key_file is None):
+        missing = "ack_key_file" if top.ack_key_file is None else "public_url"
+        problems.add(missing, "public_url and ack_key_file go together (ack links need both)")
+        return None
+    path = top.ack_key_file
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+        with open(path, "rb") as fh:
+            key = fh.read(MAX_SECRET_CHARS + 1).strip()
+    except OSError as exc:
+        problems.add("ack_key_file", f"cannot read {path}: {exc.strerror or exc}")
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        problems.add("ack_key_file", f"{path} is not a regular file")
+    elif info.st_mode & stat.S_IROTH:
+        problems.add("ack_key_file", f"{path} is readable by every user (mode {info.st_mode & 0o777:o}): chmod o-r it")
+    elif len(key) < MIN_KEY_BYTES:
+        problems.add(
+            "ack_key_file",
+            f"{path} holds {len(key)} bytes: an ack key needs at least {MIN_KEY_BYTES} "
+            "(e.g. head -c 32 /dev/urandom | base64 > FILE)",
+        )
+    else:
+        return Secret(key.decode("latin-1"), path)
+    return None
+
+
 def parse_config(node: object, source: str, *, checks: Registry, channels: Registry) -> WatchdogConfig:
     """A `WatchdogConfig` from parsed YAML; raises ConfigError listing every problem.
 
@@ -324,6 +367,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         _check_holiday_country(top.business_hours.holidays, problems)
     if top is not None:
         _check_api_hosts(top.api_hosts, problems)
+    ack_key = _read_ack_key(top, problems) if top is not None else None
     if listen is not None and top is not None and not listen.loopback_only and top.api_token is None:
         problems.add("api_token_file", f"listen {top.listen} is not loopback-only: an api_token_file is required")
     problems.raise_if_any(source)
@@ -342,6 +386,8 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         notify=notify,
         heartbeat=top.heartbeat,
         api_hosts=tuple(name.lower().rstrip(".") for name in top.api_hosts),
+        public_url=top.public_url.rstrip("/") if top.public_url else None,
+        ack_key=ack_key,
         warnings=tuple(warnings.items),
     )
 

@@ -246,6 +246,10 @@ class WatchdogConfig:
     api_hosts: tuple[str, ...] = ()
     """Host names the API answers to besides IP literals, localhost, the listen host, `host`
     and the machine's hostname (watchdog.service.http_policy: DNS rebinding)."""
+    public_url: str | None = None
+    """The API as admins reach it through their reverse proxy: pages carry ack links under it."""
+    ack_key: Secret | None = None
+    """The HMAC key of ack links (from `ack_key_file`); set exactly when `public_url` is."""
     warnings: tuple[Problem, ...] = ()
     """What is valid but probably not meant (a timeout longer than its interval): check-config
     prints these, the daemon logs them at start and on reload."""

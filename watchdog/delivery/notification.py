@@ -50,6 +50,9 @@ class Notification:
     since: datetime
     created_at: datetime
     runbook_url: str | None = None
+    ack_url: str | None = None
+    """The signed link that acknowledges the incident from the message (watchdog.common.ack_links);
+    only on firing messages, and only when `public_url` is configured."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -49,6 +49,7 @@ from datetime import datetime
 from typing import Any
 
 from checks.base import Status
+from watchdog.common import ack_links
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import UNRESOLVED, IncidentState, Severity, Substate
@@ -442,12 +443,20 @@ class IncidentEngine:
             state=self._states.get(inc.check),
             runbook_url=spec.runbook_url if spec is not None else None,
             now=self._clock.now(),
+            ack_link=self._ack_link(inc),
         )
         key = messages.notification_key(inc)
         inc.notifications += 1
         self._pager.enqueue(n, list(channels), list(fallback), key=key)
         self._observer.message_queued(kind)
         event(log, "notification_queued", check=inc.check, incident=inc.id, kind=kind, channels=",".join(channels))
+
+    def _ack_link(self, inc: Incident) -> Callable[[str], str] | None:
+        public_url, key = self._config.public_url, self._config.ack_key
+        if public_url is None or key is None:
+            return None
+        secret, now = key.reveal().encode("latin-1"), self._clock.now()
+        return lambda link_id: ack_links.ack_url(public_url, secret, inc.id, link_id, now)
 
     # ticking
 
@@ -611,6 +620,18 @@ class IncidentEngine:
             inc.deferred_until = None
             self._change(inc, IncidentEvent.ACK, "acknowledged", messages.acknowledged(by))
             return True
+
+    def ack_link(self, claim: ack_links.AckClaim, by: str) -> ack_links.LinkOutcome:
+        """Acknowledges through a verified ack link, which works once: a used link is refused
+        even after a restart (the store records it), and so is one whose incident is resolved."""
+        with self._lock:
+            if self._store.ack_link_used(claim.link_id):
+                return ack_links.LinkOutcome.USED
+            if not self.ack(claim.incident_id, by):
+                return ack_links.LinkOutcome.NOT_OPEN
+            self._store.use_ack_link(claim.incident_id, claim.link_id, self._clock.now())
+            event(log, "ack_link_used", incident=claim.incident_id, link=claim.link_id, by=by)
+            return ack_links.LinkOutcome.ACKNOWLEDGED
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
         with self._lock:

@@ -7,12 +7,12 @@ receiver needs to act without logging in: host, check, problem, since when, what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from checks.base import Status
 from watchdog.common.incident_terms import Severity
-from watchdog.delivery.notification import Kind, Notification, new_notification_id
+from watchdog.delivery.notification import FIRING_KINDS, Kind, Notification, new_notification_id
 from watchdog.incidents.model import Incident
 from watchdog.monitor.checkstate import CheckState
 from watchdog.storage.state import SilenceRecord
@@ -39,13 +39,21 @@ def notification_key(inc: Incident) -> str:
 
 
 def notification(
-    inc: Incident, kind: Kind, *, host: str, state: CheckState | None, runbook_url: str | None, now: datetime
+    inc: Incident,
+    kind: Kind,
+    *,
+    host: str,
+    state: CheckState | None,
+    runbook_url: str | None,
+    now: datetime,
+    ack_link: Callable[[str], str] | None = None,
 ) -> Notification:
     """Message number `inc.notifications` of the incident, under a new random id.
 
     Receivers deduplicate on the id, so it must never repeat, also not after a crash that
     lost changes the store kept only in memory (message numbers then start again from the
-    file's count). The outbox recognises a repeated message by `notification_key()` instead."""
+    file's count). The outbox recognises a repeated message by `notification_key()` instead.
+    `ack_link` makes the ack link of a message id; only firing messages carry one."""
     nid = new_notification_id()
     problem = f"{state.status.name}: {state.message}" if state is not None else inc.summary
     headline = inc.summary
@@ -76,6 +84,7 @@ def notification(
         since=inc.since,
         created_at=now,
         runbook_url=runbook_url,
+        ack_url=ack_link(nid) if ack_link is not None and kind in FIRING_KINDS else None,
     )
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from checks.base import Status
+from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
@@ -70,6 +71,10 @@ class ResultSink(Protocol):
     def ack(self, incident_id: str, by: str) -> bool:
         """Acknowledges an unresolved incident (in any unresolved state); False when no such
         incident is open."""
+        ...
+
+    def ack_link(self, claim: AckClaim, by: str) -> LinkOutcome:
+        """Acknowledges through a verified ack link, once per link (see watchdog.common.ack_links)."""
         ...
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:

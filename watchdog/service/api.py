@@ -28,6 +28,10 @@ name other than the machine's own).
     POST /api/v1/silences             {"check", "duration": "30m", "reason", "by"} -> 201, 400, 404
     DELETE /api/v1/silences/KEY       optional {"by": NAME}; KEY is a silence id or a check name (all
                                       of its silences) -> 200 {"ended": [...]}, 404 none in force
+    GET  /ack/TOKEN                   HTML confirmation page of a signed ack link (changes nothing)
+    POST /ack/TOKEN                   acknowledges: the page's form post, or an empty POST (ntfy action);
+                                      the signed token is the credential, no bearer token needed;
+                                      403 altered, 410 expired or resolved, 409 used before (HTML)
 
 Errors are JSON `{"error": "..."}`: 400 bad body, 401 token, 403 Host or cross-site, 404,
 405, 411/413 length, 415 body type, 503 busy.
@@ -47,11 +51,15 @@ from typing import Any, Protocol
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from watchdog.common import ack_links
+from watchdog.common.ack_links import AckClaim, LinkOutcome, TokenProblem
+from watchdog.common.clock import Clock, SystemClock
 from watchdog.common.configtools import Secret, format_seconds, parse_duration
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.logs import event
 from watchdog.common.status_document import SilenceEntry, StatusDocument
 from watchdog.config.model import Listen, WatchdogConfig
+from watchdog.service import ack_pages
 from watchdog.service.http_policy import HostPolicy, bearer_matches, cross_site, media_type
 from watchdog.service.http_server import (
     HttpError,
@@ -66,6 +74,8 @@ from watchdog.service.http_server import (
 log = logging.getLogger(__name__)
 
 JSON = frozenset({"application/json"})
+FORM_OR_EMPTY = frozenset({"application/x-www-form-urlencoded", ""})
+"""The ack page's form post, or an empty POST (ntfy's action button)."""
 
 MAX_SILENCE = 90 * 86400.0
 """The longest silence: planned work, not a way to switch a check off (remove it instead)."""
@@ -87,6 +97,8 @@ class ApiBackend(Protocol):
     def status(self) -> StatusDocument: ...
 
     def ack(self, incident_id: str, by: str) -> bool: ...
+
+    def ack_link(self, claim: AckClaim, by: str) -> LinkOutcome: ...
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]: ...
 
@@ -113,13 +125,22 @@ class Access:
 
     token: Secret | None = None
     hosts: HostPolicy = field(default_factory=HostPolicy)
+    ack_key: Secret | None = None
+    """The key of ack links; None: `/ack/TOKEN` answers 404."""
+    origins: frozenset[str] = frozenset()
+    """Origins besides the request's own Host that may post (the `public_url` the proxy serves)."""
 
 
 def access_for(config: WatchdogConfig) -> Access:
     """The config's API access: its token; as Host names, besides IP literals and localhost,
     the listen host, the config's `host`, the machine's hostname and `api_hosts`."""
-    names = (config.listen.host, config.host, socket.gethostname(), *config.api_hosts)
-    return Access(token=config.api_token, hosts=HostPolicy.of(names))
+    names = [config.listen.host, config.host, socket.gethostname(), *config.api_hosts]
+    origins: frozenset[str] = frozenset()
+    if config.public_url is not None:
+        public = urllib.parse.urlsplit(config.public_url)
+        names.append(public.hostname or "")
+        origins = frozenset({f"{public.scheme}://{public.netloc}".lower()})
+    return Access(token=config.api_token, hosts=HostPolicy.of(names), ack_key=config.ack_key, origins=origins)
 
 
 Handler = Callable[["Api", Request, Mapping[str, str]], Response]
@@ -153,9 +174,10 @@ class Route:
 class Api:
     """The application the transport serves: `Api(backend, access)(request) -> Response`."""
 
-    def __init__(self, backend: ApiBackend, access: Access) -> None:
+    def __init__(self, backend: ApiBackend, access: Access, clock: Clock | None = None) -> None:
         self.backend = backend
         self.access = access
+        self.clock = clock or SystemClock()
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -183,7 +205,7 @@ class Api:
         raise HttpError(405, f"{request.method} is not allowed here", {"Allow": ", ".join(sorted(allowed))})
 
     def _check_write(self, route: Route, request: Request) -> None:
-        why = cross_site(request)
+        why = cross_site(request, self.access.origins)
         if why is not None:
             event(log, "api_refused", client=request.client, reason="cross_site", path=request.path, detail=why)
             raise HttpError(403, f"cross-site write refused: {why}")
@@ -235,6 +257,31 @@ class Api:
         event(log, "api_ack", incident=incident_id, by=by)
         return json_response(200, {"id": incident_id, "acknowledged": True, "by": by})
 
+    def ack_page(self, request: Request, params: Mapping[str, str]) -> Response:
+        claim = self._ack_claim(params["token"])
+        return claim if isinstance(claim, Response) else ack_pages.confirm(claim)
+
+    def ack_by_link(self, request: Request, params: Mapping[str, str]) -> Response:
+        claim = self._ack_claim(params["token"])
+        if isinstance(claim, Response):
+            return claim
+        form = urllib.parse.parse_qs(request.body.decode("utf-8", "replace"), max_num_fields=10)
+        name = " ".join((form.get("by") or [""])[0].split())[:80]
+        by = f"{name} (ack link)" if name else "ack link"
+        result = self.backend.ack_link(claim, by)
+        event(log, "api_ack_link", incident=claim.incident_id, link=claim.link_id, by=by, result=result.value)
+        return ack_pages.outcome(claim, result, by)
+
+    def _ack_claim(self, token: str) -> AckClaim | Response:
+        key = self.access.ack_key
+        if key is None:
+            raise HttpError(404, "ack links are off (no public_url and ack_key_file configured)")
+        claim = ack_links.verify(key.reveal().encode("latin-1"), token, self.clock.now())
+        if isinstance(claim, TokenProblem):
+            event(log, "api_ack_link_refused", reason=claim.value)
+            return ack_pages.refused(claim)
+        return claim
+
     def silence(self, request: Request, params: Mapping[str, str]) -> Response:
         body = json_object(request)
         check = _text(body, "check")
@@ -272,6 +319,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/silences", Api.silence, write=True),
     # no body needed: a cross-site DELETE is refused like any write, and browsers preflight it anyway
     Route("DELETE", "/api/v1/silences/{key}", Api.unsilence, write=True, accepts=JSON | {""}),
+    Route("GET", "/ack/{token}", Api.ack_page),
+    Route("POST", "/ack/{token}", Api.ack_by_link, write=True, bearer=False, accepts=FORM_OR_EMPTY),
 )
 
 

@@ -51,6 +51,7 @@ from prometheus_client import CollectorRegistry
 
 import watchdog
 from checks.base import Check, Status
+from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.configtools import ConfigError
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
@@ -582,6 +583,9 @@ class Daemon:
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.sink.ack(incident_id, by)
+
+    def ack_link(self, claim: AckClaim, by: str) -> LinkOutcome:
+        return self.sink.ack_link(claim, by)
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
         return self.sink.silence(check, seconds, reason, by)

@@ -77,11 +77,13 @@ class HostPolicy:
         return _is_ip(name) or name == "localhost" or name.endswith(".localhost") or name in self.names
 
 
-def cross_site(request: Request) -> str | None:
-    """Why `request` looks like a browser's cross-origin request (None: it does not)."""
+def cross_site(request: Request, also: frozenset[str] = frozenset()) -> str | None:
+    """Why `request` looks like a browser's cross-origin request (None: it does not).
+    `also`: origins (lower case) that count as the API's own (its `public_url` behind a proxy)."""
     origin = request.header("Origin")
     host = (request.header("Host") or "").strip().lower()
-    if origin is not None and origin.strip().lower() not in (f"http://{host}", f"https://{host}"):
+    own = {f"http://{host}", f"https://{host}", *also}
+    if origin is not None and origin.strip().lower() not in own:
         return f"Origin {origin!r} is not this API's own"
     site = (request.header("Sec-Fetch-Site") or "").strip().lower()
     if site in _REFUSED_FETCH_SITES:

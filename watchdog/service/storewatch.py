@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from checks.base import Status
+from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
@@ -111,6 +112,9 @@ class StoreWatch:
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.engine.ack(incident_id, by)
+
+    def ack_link(self, claim: AckClaim, by: str) -> LinkOutcome:
+        return self.engine.ack_link(claim, by)
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
         return self.engine.silence(check, seconds, reason, by)

@@ -185,6 +185,19 @@ class StateStore:
         rows = self.db.query("SELECT at, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,))
         return [TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows]
 
+    def use_ack_link(self, incident_id: str, link_id: str, at: datetime) -> bool:
+        """Records that ack link `link_id` was used; False when it was already (the timeline's
+        unique entry_key makes the record, and so the refusal of a replay, survive restarts)."""
+        with self.db.transaction() as tx:
+            cursor = tx.execute(
+                "INSERT OR IGNORE INTO timeline (incident_id, at, kind, text, entry_key) VALUES (?, ?, ?, ?, ?)",
+                (incident_id, _iso(at), "ack_link_used", f"ack link {link_id} used", f"ack-link:{link_id}"),
+            )
+            return cursor.rowcount == 1
+
+    def ack_link_used(self, link_id: str) -> bool:
+        return bool(self.db.query("SELECT 1 FROM timeline WHERE entry_key = ?", (f"ack-link:{link_id}",)))
+
     # restarts and budgets
 
     def record_restart(self, rec: RestartRecord) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
@@ -46,6 +47,9 @@ class NullSink:
 
     def ack(self, incident_id: str, by: str) -> bool:
         return False
+
+    def ack_link(self, claim: AckClaim, by: str) -> LinkOutcome:
+        return LinkOutcome.NOT_OPEN
 
     def silence(self, check: str, seconds: float, reason: str, by: str) -> dict[str, Any]:
         with self._lock:
