@@ -11,6 +11,7 @@ proves the payload is one PagerDuty would take, not just that something arrived.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -87,9 +88,17 @@ def _validate_payload(payload: Any) -> list[str]:
 
 
 class WebhookServer:
-    """ThreadingHTTPServer in a background thread; `url` ends in `/hook`, any path is accepted."""
+    """ThreadingHTTPServer in a background thread; `url` ends in `/hook`, any path is accepted;
+    with `tls_context` it speaks HTTPS."""
 
-    def __init__(self, *, pagerduty: bool = False, default: Reply | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        pagerduty: bool = False,
+        default: Reply | None = None,
+        port: int = 0,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.pagerduty = pagerduty
         self.default = default or (Reply(202) if pagerduty else Reply(200))
         self.requests: list[Request] = []
@@ -99,7 +108,10 @@ class WebhookServer:
         self._closing = threading.Event()
         self._http = HttpThread(self._handler_class(), name="webhook-receiver", port=port)
         self.port = self._http.port
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        if tls_context is not None:  # HTTPS only (Teams Workflows URLs have no http:// form)
+            server = self._http.server
+            server.socket = tls_context.wrap_socket(server.socket, server_side=True)
+        self.base_url = f"{'https' if tls_context is not None else 'http'}://127.0.0.1:{self.port}"
         self.url = f"{self.base_url}/hook"
 
     def start(self) -> WebhookServer:

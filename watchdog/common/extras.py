@@ -42,6 +42,7 @@ OPTIONAL_MODULES: Mapping[str, Extra] = types.MappingProxyType(
         "psycopg": Extra("postgres", "the PostgreSQL driver"),
         "pymysql": Extra("mysql", "the MySQL driver"),
         "hiredis": Extra("redis", "the Redis client"),
+        "apprise": Extra("apprise", "Apprise (ntfy, Teams, Slack, Telegram, SMS gateways...)"),
     }
 )
 """Top-level import name -> the extra that installs it."""

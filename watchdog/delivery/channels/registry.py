@@ -23,6 +23,7 @@ CHANNELS: LazyRegistry[Channel[object]] = LazyRegistry(
         "webhook": "watchdog.delivery.channels.webhook:WebhookChannel",
         "pagerduty": "watchdog.delivery.channels.pagerduty:PagerDutyChannel",
         "alertmanager": "watchdog.delivery.channels.alertmanager:AlertmanagerChannel",
+        "apprise": "watchdog.delivery.channels.apprise:AppriseChannel",
     },
 )
 
