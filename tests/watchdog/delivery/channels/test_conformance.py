@@ -38,15 +38,30 @@ MINIMAL: dict[str, Callable[[int], dict[str, object]]] = {
         "routing_key_env": "CONFORMANCE_ROUTING_KEY",
     },
     "alertmanager": lambda port: {"url": f"http://127.0.0.1:{port}"},
+    "apprise": lambda port: {"urls_env": "CONFORMANCE_APPRISE_URLS"},
 }
 """A minimal valid config per type, sending to 127.0.0.1:`port`."""
+
+ENVIRONMENT: dict[str, Callable[[int], dict[str, str]]] = {
+    "apprise": lambda port: {"CONFORMANCE_APPRISE_URLS": f"json://127.0.0.1:{port}/hook"},
+}
+"""Variables a type's minimal config reads (a secret that must be valid, not just set)."""
+
+SECRET_VALUES: dict[str, str] = {"urls": "json://127.0.0.1:9/conformance-urls-S3cr3t"}
+"""Secrets the config checks for form (Apprise URLs), instead of `secret_value(key)`."""
 
 WITH_SECRETS: dict[str, dict[str, object]] = {"email": {"username": "watchdog"}}
 """Keys a type needs besides its secrets for every secret to be set (a password needs a user)."""
 
 
 def secret_value(key: str) -> str:
-    return f"conformance-{key}-S3cr3t"
+    return SECRET_VALUES.get(key, f"conformance-{key}-S3cr3t")
+
+
+def minimal(type_name: str, port: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    for name, value in ENVIRONMENT.get(type_name, lambda _: {})(port).items():
+        monkeypatch.setenv(name, value)
+    return MINIMAL[type_name](port)
 
 
 @pytest.fixture(autouse=True)
@@ -84,9 +99,12 @@ def test_config_is_a_frozen_dataclass_the_parser_reads(type_name: str) -> None:
 
 @pytest.mark.parametrize("type_name", sorted(CHANNELS))
 def test_a_closed_port_is_a_transient_error(
-    type_name: str, transports: Transports, make_notification: Callable[..., Notification]
+    type_name: str,
+    transports: Transports,
+    make_notification: Callable[..., Notification],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    channel = build(type_name, MINIMAL[type_name](free_port()), transports)
+    channel = build(type_name, minimal(type_name, free_port(), monkeypatch), transports)
     assert isinstance(channel, CHANNELS[type_name]) and channel.name == "conformance"
     error, took = send_error(channel, make_notification())
     assert isinstance(error, TransientError), f"{type(error).__name__}: {error}"
@@ -99,8 +117,9 @@ def test_a_receiver_that_never_answers_is_a_transient_error_within_the_timeout(
     transports: Transports,
     hanging_tcp: HangingTCPServer,
     make_notification: Callable[..., Notification],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    channel = build(type_name, MINIMAL[type_name](hanging_tcp.port), transports)
+    channel = build(type_name, minimal(type_name, hanging_tcp.port, monkeypatch), transports)
     error, took = send_error(channel, make_notification())
     assert isinstance(error, TransientError), f"{type(error).__name__}: {error}"
     assert TIMEOUT * 0.9 <= took <= TIMEOUT + SLACK
@@ -108,11 +127,14 @@ def test_a_receiver_that_never_answers_is_a_transient_error_within_the_timeout(
 
 @pytest.mark.parametrize("type_name", sorted(t for t in CHANNELS if secret_keys(CHANNELS[t].Config)))
 def test_every_secret_is_declared_and_kept_out_of_errors(
-    type_name: str, transports: Transports, make_notification: Callable[..., Notification]
+    type_name: str,
+    transports: Transports,
+    make_notification: Callable[..., Notification],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     keys = secret_keys(CHANNELS[type_name].Config)
     options = {
-        **MINIMAL[type_name](free_port()),
+        **minimal(type_name, free_port(), monkeypatch),
         **WITH_SECRETS.get(type_name, {}),
         **{f"{key}_env": f"CONFORMANCE_{key.upper()}" for key in keys},
     }
