@@ -483,7 +483,23 @@ class IncidentEngine:
                 self._release(inc)
             return
         self._save(inc, "silence_ended", messages.SILENCE_ENDED)
+        if inc.state.told:
+            self._notice_silence_ended(inc)
+            return
         self._advance(inc, spec, silence_ended=True)
+
+    def _notice_silence_ended(self, inc: Incident) -> None:
+        """An incident told before its silence (paged or acknowledged) whose problem outlived
+        the silence: its route hears so once, now (a `when: business_hours` route only in
+        business hours: its reminders say it then)."""
+        delivery = self._router.delivery(inc.severity, self._clock.now())
+        if delivery.not_before is not None:
+            event(log, "silence_ended_notice_deferred", check=inc.check, incident=inc.id)
+            return
+        channels = tuple(delivery.route.channels)
+        self._send(inc, "notice", channels, fallback=channels)
+        inc.paged_channels = tuple(dict.fromkeys(inc.paged_channels + channels))
+        self._save(inc, "notice", messages.notice_sent(channels))
 
     def _followups(self, inc: Incident, mono: float, now: datetime) -> None:
         if inc.state is IncidentState.REPAIRING:

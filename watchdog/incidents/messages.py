@@ -59,6 +59,8 @@ def notification(
     headline = inc.summary
     if kind == "resolve":
         headline = f"{inc.check} OK again" + (f": {state.message}" if state is not None and state.message else "")
+    elif kind == "notice":
+        headline = f"{inc.summary}; {SILENCE_ENDED}"
     elif inc.tried:
         headline = f"{inc.summary}; {inc.tried.splitlines()[0]}"
     lines = [
@@ -124,6 +126,10 @@ def verification_missing(tried: str) -> str:
 
 def paged(channels: Sequence[str], why: str) -> str:
     return f"paged {', '.join(channels) or 'no channel (none configured)'}" + (f": {why}" if why else "")
+
+
+def notice_sent(channels: Sequence[str]) -> str:
+    return f"told {', '.join(channels) or 'no channel (none configured)'}: {SILENCE_ENDED}"
 
 
 def silenced(silence: SilenceRecord) -> str:

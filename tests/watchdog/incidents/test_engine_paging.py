@@ -468,3 +468,36 @@ def test_repair_that_fails_during_a_silence_is_held_and_told_when_the_silence_en
         assert "failed (exit 1)" in page["details"]
     finally:
         rig.close()
+
+
+def test_silence_ending_on_a_paged_problem_tells_its_route_once(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("db")]), sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL)
+        sink.wait_count("pager", "trigger", 1)
+        rig.engine.silence("db", 300, "replacing the disk", "carol")
+        rig.advance(301)
+        rig.result("db", Status.CRITICAL)
+        rig.advance(600)
+        for channel in ("pager", "admins"):
+            [notice] = sink.wait_count(channel, "notice", 1)
+            assert "silence ended and the problem is still there" in notice["summary"]
+        assert kinds(sink, "pager") == ["trigger", "notice"]
+        timeline = [e.kind for e in rig.store().timeline(rig.incident("db")["id"])]
+        assert timeline.count("notice") == 1
+    finally:
+        rig.close()
+
+
+def test_silence_ending_after_the_problem_cleared_tells_nothing_more(tmp_path: Path, sink: WebhookSink) -> None:
+    rig = Rig(config(tmp_path, sink, [check("db")]), sink, ManualClock())
+    try:
+        rig.result("db", Status.CRITICAL)
+        sink.wait_count("pager", "trigger", 1)
+        rig.engine.silence("db", 300, "replacing the disk", "carol")
+        rig.result("db", Status.OK)
+        sink.wait_count("pager", "resolve", 1)
+        rig.advance(301)
+        assert kinds(sink, "pager") == ["trigger", "resolve"]
+    finally:
+        rig.close()

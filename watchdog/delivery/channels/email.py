@@ -111,7 +111,10 @@ def _body(n: Notification) -> str:
     if n.runbook_url:
         lines.append(f"Runbook:   {n.runbook_url}")
     lines += ["", n.details.rstrip(), ""]
-    if n.firing:
+    if n.ack_url:
+        lines.append(f"Acknowledge (stops reminders): {n.ack_url}")
+        lines.append(f"  or on the host: shop-watchdog ack {n.incident_id}")
+    elif n.firing:
         lines.append(f"Acknowledge (stops reminders): shop-watchdog ack {n.incident_id}")
     lines.append(f"-- \nshop-watchdog on {n.host}")
     return "\n".join(lines) + "\n"

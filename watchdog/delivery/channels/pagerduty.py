@@ -61,8 +61,11 @@ def trigger_event(n: Notification, routing_key: str) -> dict[str, Any]:
         "payload": payload,
         "client": "shop-watchdog",
     }
-    if n.runbook_url:
-        event["links"] = [{"href": n.runbook_url, "text": "Runbook"}]
+    links = [{"href": n.runbook_url, "text": "Runbook"}] if n.runbook_url else []
+    if n.ack_url:
+        links.append({"href": n.ack_url, "text": "Acknowledge in shop-watchdog"})
+    if links:
+        event["links"] = links
     return event
 
 

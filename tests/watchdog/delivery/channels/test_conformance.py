@@ -59,7 +59,8 @@ def secret_value(key: str) -> str:
 
 
 def minimal(type_name: str, port: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    for name, value in ENVIRONMENT.get(type_name, lambda _: {})(port).items():
+    environment = ENVIRONMENT.get(type_name)
+    for name, value in (environment(port) if environment is not None else {}).items():
         monkeypatch.setenv(name, value)
     return MINIMAL[type_name](port)
 
