@@ -106,12 +106,15 @@ class WatchdogDaemon(ChildServer):
         """Status and body of one request; a JSON `body` is sent as application/json unless
         `headers` say otherwise (they may also set Host, Origin, ...)."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base_url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
+        all_headers = {"Content-Type": "application/json"} if data is not None else {}
         if token is not None:
-            req.add_header("Authorization", f"Bearer {token}")
-        for name, value in (headers or {}).items():
+            all_headers["Authorization"] = f"Bearer {token}"
+        return self.request_raw(method, path, data, {**all_headers, **(headers or {})})
+
+    def request_raw(self, method: str, path: str, data: bytes | None, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        """Status and body of one request with a raw body (a form post) and `headers`."""
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        for name, value in headers.items():
             req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
