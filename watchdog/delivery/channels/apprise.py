@@ -48,7 +48,8 @@ from watchdog.delivery.notification import Notification
 
 log = logging.getLogger(__name__)
 
-_HTTP_STATUS = re.compile(r"error=(\d{3})\b")
+_HTTP_STATUS = re.compile(r"error=(\d{3})\d*\b")
+"""ntfy reports its own 5-digit error code when it sends one (40301 = HTTP 403, reason 01)."""
 _RETRY_HTTP = frozenset({408, 425, 429})
 _MIN_SCRUB_PART = 6
 _NTFY_SCHEMES = frozenset({"ntfy", "ntfys"})

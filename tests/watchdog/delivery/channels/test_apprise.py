@@ -17,11 +17,13 @@ from tests.servers.certs import self_signed
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.smtp import SmtpServer
 from tests.servers.webhook import Reply, WebhookServer
+from tests.waiting import wait_until
 from watchdog.common.configtools import ConfigError
 from watchdog.common.logs import SCRUBBER
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
+from watchdog.delivery.outbox import Outbox
 
 ACK = "https://watchdog.example/ack/abc.def"
 
@@ -196,3 +198,39 @@ def test_urls_are_secrets_never_inline_and_scrubbed(transports: Transports, monk
     assert "token-abcdef123" not in str(info.value) and "nonsense" in str(info.value)
     apprise_channel(transports, monkeypatch, "ntfy://ntfy.example.com/topic-s3cr3t-name?token=tk_verysecret")
     assert SCRUBBER.scrub("got tk_verysecret and topic-s3cr3t-name") == "got *** and ***"
+
+
+def test_a_service_that_rejects_for_good_falls_back_to_the_routes_other_channel(
+    webhook_server: WebhookServer, transports: Transports, monkeypatch: pytest.MonkeyPatch,
+    make_outbox: Callable[..., Outbox], make_notification: Callable[..., Notification],
+) -> None:  # fmt: skip
+    """Through the real outbox: ntfy answers 403 (wrong token) once, is not retried, and the
+    page goes to the e-mail-like webhook instead; a 429 is retried on the same channel."""
+    spare = WebhookServer().start()
+    try:
+        phones = apprise_channel(transports, monkeypatch, f"ntfy://{host_of(webhook_server)}/shop-alerts")
+        admins = build_test_channels([channel_spec("admins", "webhook", url=spare.url)], transports)["admins"]
+        webhook_server.respond(Reply(403, {"code": 40301, "error": "forbidden"}))
+        outbox = make_outbox({"phones": phones, "admins": admins})
+        n = make_notification()
+        outbox.enqueue(n, ["phones"], fallback=["phones", "admins"])
+        [fallback] = spare.wait_for(1)
+        assert fallback.body["id"] == n.id
+        history = wait_until(
+            lambda: (h := outbox.history(n.incident_id)) and h[-1]["state"] == "delivered" and h,
+            timeout=5,
+            what="fallback marked delivered",
+        )
+        assert [(h["channel"], h["state"], h["fallback_of"]) for h in history] == [
+            ("phones", "rejected", None),
+            ("admins", "delivered", "phones"),
+        ]
+        assert "HTTP 403" in history[0]["last_error"] and "shop-alerts" not in history[0]["last_error"]
+        assert len(webhook_server.requests) == 1
+        webhook_server.respond(Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"}))
+        retried = make_notification()
+        outbox.enqueue(retried, ["phones"], fallback=["phones", "admins"])
+        assert [r.status for r in webhook_server.wait_for(3)][1:] == [429, 200]
+        assert len(spare.requests) == 1
+    finally:
+        spare.close()
