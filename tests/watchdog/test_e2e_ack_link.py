@@ -17,6 +17,7 @@ import pytest
 
 from tests.servers.ports import free_port
 from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.servers.webhook import WebhookServer
 from tests.servers.webhook_sink import WebhookSink
 from watchdog.common.ack_links import make_token
 
@@ -112,3 +113,31 @@ def test_altered_expired_and_cross_site_links_are_refused(daemon: WatchdogDaemon
     status, _ = post_form(daemon, path, "", Origin="https://evil.example")
     assert status == 403
     assert daemon.incidents("web")[0]["state"] == "paged"
+
+
+def test_ntfy_page_through_apprise_carries_an_ack_button_that_acknowledges(
+    tmp_path: Path, sink: WebhookSink, key_file: Path, webhook_server: WebhookServer
+) -> None:
+    config = ack_config(sink, key_file)
+    config["notify"] = {
+        "channels": [{"name": "phones", "type": "apprise", "urls_env": "E2E_APPRISE_URLS"}],
+        "routes": {"critical": {"channels": ["phones"]}},
+    }
+    ntfy_url = f"ntfy://127.0.0.1:{webhook_server.port}/shop-alerts-s3cr3t"
+    proc = WatchdogDaemon(tmp_path / "daemon", config, env={"E2E_APPRISE_URLS": ntfy_url})
+    proc.start()
+    try:
+        [request] = webhook_server.wait_for(1, timeout=15)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        assert (request.path, request.body["topic"], headers["x-priority"]) == ("/", "shop-alerts-s3cr3t", "max")
+        assert request.body["title"].startswith("[CRITICAL] e2e-shop web")
+        action, label, url, *options = [part.strip() for part in headers["x-actions"].split(",")]
+        assert (action, label, options) == ("http", "Acknowledge", ["method=POST", "clear=true"])
+        assert url.startswith(PUBLIC + "/ack/") and headers["x-click"] == url
+        # what ntfy does when the button is tapped: an empty POST to the link (through the proxy)
+        status, text = post_form(proc, urllib.parse.urlsplit(url).path, "")
+        assert status == 200 and "Acknowledged" in text
+        assert proc.incidents("web")[0]["state"] == "acknowledged"
+        assert "shop-alerts-s3cr3t" not in proc.log()
+    finally:
+        assert proc.terminate() == 0

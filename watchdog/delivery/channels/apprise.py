@@ -36,7 +36,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import apprise
 
@@ -162,7 +162,7 @@ def native_url(url: str, n: Notification) -> str:
     if "xtags" in given:
         given.add("tags")
     query += [(key, value) for key, value in extra.items() if key not in given]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))  # Apprise reads %20, not +
 
 
 def classify(result: apprise.AppriseResult) -> DeliveryError | None:

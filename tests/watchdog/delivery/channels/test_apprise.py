@@ -55,7 +55,8 @@ def test_ntfy_page_has_title_priority_tags_and_an_ack_action(
     assert fields.get("x-priority", fields.get("priority")) in ("5", "max")
     assert "rotating_light" in fields.get("x-tags", fields.get("tags", ""))
     actions = fields.get("x-actions", fields.get("actions", ""))
-    assert "Acknowledge" in actions and ACK in actions and "method=POST" in actions
+    assert actions == f"http, Acknowledge, {ACK}, method=POST, clear=true"
+    assert fields["x-click"] == ACK
 
 
 def test_ntfy_resolve_is_not_urgent_and_has_no_ack_button(
