@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
 
 from tests.servers.ports import free_port
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.servers.webhook import WebhookServer
 from tests.servers.webhook_sink import WebhookSink
+from tests.waiting import wait_until
 from watchdog.common.ack_links import make_token
 
 PUBLIC = "https://watchdog.shop.example"
@@ -141,3 +145,28 @@ def test_ntfy_page_through_apprise_carries_an_ack_button_that_acknowledges(
         assert "shop-alerts-s3cr3t" not in proc.log()
     finally:
         assert proc.terminate() == 0
+
+
+def test_a_real_browser_acknowledges_with_the_pages_button(daemon: WatchdogDaemon, sink: WebhookSink) -> None:
+    """Headless Chromium opens the link as an admin's phone would, and presses the button:
+    the same-origin form post gets past the API's cross-site guard and the page's CSP."""
+    _, path = page_link(sink)
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-proxy-server"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=ChromeService(executable_path="/usr/bin/chromedriver"))
+    try:
+        driver.get(daemon.base_url + path)
+        assert driver.title == "Acknowledge this incident?"
+        assert daemon.incidents("web")[0]["state"] == "paged"
+        driver.find_element(By.ID, "by").send_keys("bob")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_until(lambda: driver.title == "Acknowledged", timeout=10, what="the acknowledged page")
+        assert "bob (ack link)" in driver.find_element(By.TAG_NAME, "body").text
+        logs = driver.get_log("browser")  # type: ignore[no-untyped-call]
+        errors = [e for e in logs if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+        assert errors == []
+    finally:
+        driver.quit()
+    assert daemon.incidents("web")[0]["state"] == "acknowledged"

@@ -2,8 +2,10 @@
 
 Self-contained HTML (inline style, no script, no external assets: the page must work on a
 phone behind any proxy and leak nothing to third parties), sent with `Cache-Control:
-no-store`, `Referrer-Policy: no-referrer` (the URL is the credential) and a CSP that allows
-nothing but the form post to this very URL. Opening the link (GET) never changes anything;
+no-store`, `Referrer-Policy: same-origin` (the URL is the credential: it never leaves for
+another site; `no-referrer` would make browsers send `Origin: null` with the form post,
+which the cross-site guard rightly refuses) and a CSP that allows nothing but the form post
+to this very URL. Opening the link (GET) never changes anything;
 only the POST of its form acknowledges.
 """
 
@@ -16,7 +18,7 @@ from watchdog.service.http_server import Response
 
 HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (

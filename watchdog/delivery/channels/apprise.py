@@ -67,7 +67,7 @@ def split_urls(text: str) -> tuple[str, ...]:
 class AppriseConfig:
     urls: Secret
     timeout: Duration = 10.0
-    parsed: tuple[str, ...] = field(init=False, default=())
+    parsed: tuple[str, ...] = field(init=False, default=(), repr=False)  # the URLs: secrets
 
     def __post_init__(self) -> None:
         if not isinstance(self.urls, Secret):  # the parser hands over None when both keys are absent
