@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from watchdog.common.configtools import Secret
+from watchdog.common.hostnames import is_ip_literal
 from watchdog.service.http_server import Request
 
 _HOST_HEADER = re.compile(r"(?:\[([0-9A-Fa-f:.]+(?:%[A-Za-z0-9._~-]+)?)\]|([A-Za-z0-9._~%!$&'()*+,;=-]+))(?::[0-9]*)?")
@@ -48,14 +48,6 @@ def host_name(host_header: str) -> str | None:
     if match is None:
         return None
     return (match.group(1) or match.group(2)).lower().rstrip(".")
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -74,7 +66,7 @@ class HostPolicy:
         name = host_name(host_header)
         if name is None:
             return False
-        return _is_ip(name) or name == "localhost" or name.endswith(".localhost") or name in self.names
+        return is_ip_literal(name) or name == "localhost" or name.endswith(".localhost") or name in self.names
 
 
 def cross_site(request: Request, also: frozenset[str] = frozenset()) -> str | None:

@@ -121,6 +121,14 @@ def test_unknown_paths_and_non_json_bodies(shop: WatchdogDaemon) -> None:
         assert exc.code == 400 and "not JSON" in json.loads(exc.read())["error"]
 
 
+def test_ack_links_are_404_without_public_url(shop: WatchdogDaemon) -> None:
+    assert shop.get("/ack/anything.here")[0] == 404
+    status, body = shop.request_raw(
+        "POST", "/ack/anything.here", b"", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 404 and "ack links are off" in json.loads(body)["error"]
+
+
 def test_writing_calls_need_the_bearer_token_when_one_is_configured(tmp_path: Path, nginx: NginxServer) -> None:
     token = tmp_path / "api.token"
     token.write_text("tok-ABCDEFG-123\n")

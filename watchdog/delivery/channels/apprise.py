@@ -31,7 +31,6 @@ POST to the link); whatever the user's URL already sets wins.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
@@ -41,6 +40,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import apprise
 
 from watchdog.common.configtools import Duration, Secret
+from watchdog.common.hostnames import is_ip_literal
 from watchdog.common.logs import event
 from watchdog.delivery.channels.base import Channel, DeliveryError, PermanentError, TransientError
 from watchdog.delivery.channels.transports import Transports
@@ -103,21 +103,13 @@ def url_secrets(url: str) -> set[str]:
         return found
     pieces = [parts.username or "", parts.password or "", *parts.path.split("/")]
     pieces += [value for _, value in parse_qsl(parts.query)]
-    if host and host != "localhost" and not _is_ip(host):
+    if host and host != "localhost" and not is_ip_literal(host):
         pieces.append(host)
     for piece in pieces:
         for value in (piece, unquote(piece)):
             if len(value) >= _MIN_SCRUB_PART:
                 found.add(value)
     return found
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _level(n: Notification) -> str:

@@ -235,3 +235,19 @@ def test_a_service_that_rejects_for_good_falls_back_to_the_routes_other_channel(
         assert len(spare.requests) == 1
     finally:
         spare.close()
+
+
+def test_one_service_refusing_while_another_took_it_counts_as_delivered(
+    webhook_server: WebhookServer, transports: Transports, monkeypatch: pytest.MonkeyPatch,
+    make_notification: Callable[..., Notification], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    host = host_of(webhook_server)
+    channel = apprise_channel(transports, monkeypatch, f"json://{host}/sms-gw", f"json://{host}/chat")
+    webhook_server.respond(Reply(401, {"error": "bad api key"}), Reply(200))
+    n = make_notification()
+    channel.send(n)
+    channel.send(n)  # a re-send after an unclear outcome goes to both again (nothing is remembered)
+    assert [(r.path, r.status) for r in webhook_server.wait_for(4)] == [
+        ("/sms-gw", 401), ("/chat", 200), ("/sms-gw", 200), ("/chat", 200),
+    ]  # fmt: skip
+    assert any("apprise_rejected" in r.getMessage() and "HTTP 401" in r.getMessage() for r in caplog.records)
