@@ -74,8 +74,10 @@ from watchdog.service.http_server import (
 log = logging.getLogger(__name__)
 
 JSON = frozenset({"application/json"})
-FORM_OR_EMPTY = frozenset({"application/x-www-form-urlencoded", ""})
-"""The ack page's form post, or an empty POST (ntfy's action button)."""
+ACK_BODIES = frozenset({"application/x-www-form-urlencoded", "", "text/plain", "application/json"})
+"""The ack page's form post, an empty or text POST (ntfy's action button), or a script's JSON:
+the signed token is the credential, so the body type guards nothing here (only `by` is read,
+from a form)."""
 
 MAX_SILENCE = 90 * 86400.0
 """The longest silence: planned work, not a way to switch a check off (remove it instead)."""
@@ -320,7 +322,7 @@ ROUTES: tuple[Route, ...] = (
     # no body needed: a cross-site DELETE is refused like any write, and browsers preflight it anyway
     Route("DELETE", "/api/v1/silences/{key}", Api.unsilence, write=True, accepts=JSON | {""}),
     Route("GET", "/ack/{token}", Api.ack_page),
-    Route("POST", "/ack/{token}", Api.ack_by_link, write=True, bearer=False, accepts=FORM_OR_EMPTY),
+    Route("POST", "/ack/{token}", Api.ack_by_link, write=True, bearer=False, accepts=ACK_BODIES),
 )
 
 
