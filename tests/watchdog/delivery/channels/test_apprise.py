@@ -19,6 +19,7 @@ from tests.servers.smtp import SmtpServer
 from tests.servers.webhook import Reply, WebhookServer
 from tests.waiting import wait_until
 from watchdog.common.configtools import ConfigError
+from watchdog.common.incident_history import DeliveryEntry
 from watchdog.common.logs import SCRUBBER
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.channels.transports import Transports
@@ -217,16 +218,18 @@ def test_a_service_that_rejects_for_good_falls_back_to_the_routes_other_channel(
         outbox.enqueue(n, ["phones"], fallback=["phones", "admins"])
         [fallback] = spare.wait_for(1)
         assert fallback.body["id"] == n.id
-        history = wait_until(
-            lambda: (h := outbox.history(n.incident_id)) and h[-1]["state"] == "delivered" and h,
-            timeout=5,
-            what="fallback marked delivered",
-        )
+
+        def settled() -> list[DeliveryEntry] | None:
+            entries = outbox.history(n.incident_id)
+            return entries if entries and entries[-1]["state"] == "delivered" else None
+
+        history = wait_until(settled, timeout=5, what="fallback marked delivered")
         assert [(h["channel"], h["state"], h["fallback_of"]) for h in history] == [
             ("phones", "rejected", None),
             ("admins", "delivered", "phones"),
         ]
-        assert "HTTP 403" in history[0]["last_error"] and "shop-alerts" not in history[0]["last_error"]
+        error = history[0]["last_error"] or ""
+        assert "HTTP 403" in error and "shop-alerts" not in error
         assert len(webhook_server.requests) == 1
         webhook_server.respond(Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"}))
         retried = make_notification()
