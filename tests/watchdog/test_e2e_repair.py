@@ -76,6 +76,8 @@ def test_killed_nginx_is_restarted_and_nobody_is_paged(daemon_dir: Path, nginx: 
         assert daemon.incidents() == []
         status = daemon.status()
         assert status["outbox"]["pending"] == 0 and status["outbox"]["delivered"] == 0
+        (repair,) = status["recent_repairs"]
+        assert repair["check"] == "web" and repair["id"].startswith("inc-")
         assert sink.messages() == []
         assert "event=incident_auto_repaired check=web incident=inc-" in daemon.log()
     finally:

@@ -29,6 +29,14 @@ from typing import Any, NotRequired, TypedDict, Union, cast, get_args, get_origi
 from watchdog.common.incident_terms import UNRESOLVED, IncidentState, Severity, Substate
 
 
+class HistoryPoint(TypedDict):
+    """One past result of a check (the status page draws them as a sparkline)."""
+
+    at: str
+    status: str
+    duration: float | None
+
+
 class CheckEntry(TypedDict):
     """One configured check and its latest status."""
 
@@ -48,6 +56,8 @@ class CheckEntry(TypedDict):
     failures: NotRequired[int]
     duration: NotRequired[float | None]
     measurements: NotRequired[dict[str, float]]
+    history: NotRequired[list[HistoryPoint]]
+    """The last results, oldest first (in memory: empty again after a restart)."""
 
 
 class IncidentEntry(TypedDict):
@@ -96,6 +106,16 @@ class SilenceEntry(TypedDict):
     until: str
 
 
+class RepairEntry(TypedDict):
+    """An incident that closed as auto-repaired: a restart fixed it, nobody was paged."""
+
+    id: str
+    check: str
+    opened_at: str
+    closed_at: str
+    summary: str
+
+
 class StatusDocument(TypedDict):
     host: str
     checks: list[CheckEntry]
@@ -107,6 +127,8 @@ class StatusDocument(TypedDict):
     outbox: NotRequired[OutboxSummary]
     silences: NotRequired[list[SilenceEntry]]
     """The active silences, oldest first (`GET /api/v1/silences` lists the same)."""
+    recent_repairs: NotRequired[list[RepairEntry]]
+    """Auto-repairs of the last 24 hours, newest first."""
 
 
 class NotAStatusDocument(ValueError):

@@ -54,7 +54,7 @@ from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import UNRESOLVED, IncidentState, Severity, Substate
 from watchdog.common.logs import event
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.delivery.notification import Kind
 from watchdog.incidents import messages
@@ -70,7 +70,7 @@ from watchdog.incidents.lifecycle import (
     sub_transition,
     transition,
 )
-from watchdog.incidents.model import Incident, monotonic_of, status_entry
+from watchdog.incidents.model import AUTO_REPAIRED, Incident, monotonic_of, repair_entry, status_entry
 from watchdog.incidents.ports import IncidentObserver, Pager
 from watchdog.incidents.remediation import Restarter, RestartOutcome, restart_argv
 from watchdog.incidents.routing import Router
@@ -385,7 +385,7 @@ class IncidentEngine:
             return
         if state.status == Status.OK:
             self._observer.auto_repaired(inc.check)
-            self._close(inc, IncidentEvent.VERIFIED_OK, "auto-repaired", messages.VERIFIED_OK)
+            self._close(inc, IncidentEvent.VERIFIED_OK, AUTO_REPAIRED, messages.VERIFIED_OK)
             event(log, "incident_auto_repaired", check=inc.check, incident=inc.id)
             return
         inc.summary = messages.summary(inc.check, state)
@@ -583,6 +583,9 @@ class IncidentEngine:
 
     def outbox_snapshot(self) -> OutboxSummary:
         return self._pager.snapshot()
+
+    def recent_repairs(self, since: datetime) -> list[RepairEntry]:
+        return [repair_entry(rec) for rec in self._store.closed_since(AUTO_REPAIRED, since)]
 
     def open_counts(self) -> dict[tuple[IncidentState, Severity], int]:
         """Unresolved incidents by state and severity, every pair present (0 when none)."""

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from watchdog.common.clock import Clock
 from watchdog.common.incident_terms import IncidentState, Severity, Substate
-from watchdog.common.status_document import IncidentEntry
+from watchdog.common.status_document import IncidentEntry, RepairEntry
 from watchdog.storage.state import IncidentRecord, SilenceRecord
 
 
@@ -68,6 +68,21 @@ def monotonic_of(clock: Clock, at: datetime) -> float:
 def wall_of(clock: Clock, mono: float) -> datetime:
     """A monotonic time of this process as a wall-clock instant (to be stored)."""
     return clock.now() + timedelta(seconds=mono - clock.monotonic())
+
+
+AUTO_REPAIRED = "auto-repaired"
+"""The resolution of an incident a restart fixed (verified OK, nobody paged)."""
+
+
+def repair_entry(rec: IncidentRecord) -> RepairEntry:
+    """A closed auto-repaired incident as the status document lists it."""
+    return RepairEntry(
+        id=rec.id,
+        check=rec.check,
+        opened_at=rec.opened_at.isoformat(),
+        closed_at=rec.closed_at.isoformat() if rec.closed_at else "",
+        summary=rec.summary,
+    )
 
 
 def status_entry(inc: Incident, silence: SilenceRecord | None) -> IncidentEntry:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from checks.base import Status
 from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 
 
@@ -66,6 +66,10 @@ class ResultSink(Protocol):
 
     def outbox_snapshot(self) -> OutboxSummary:
         """Delivery queue summary, e.g. {"pending": 2, "failed": 0, "oldest_pending_at": ...}."""
+        ...
+
+    def recent_repairs(self, since: datetime) -> list[RepairEntry]:
+        """Incidents closed as auto-repaired at or after `since`, newest first."""
         ...
 
     def ack(self, incident_id: str, by: str) -> bool:

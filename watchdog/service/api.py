@@ -16,6 +16,7 @@ listener without a token, any local program may ack and silence, which is what t
 a token: Prometheus must scrape /metrics (under a name in `api_hosts` when it scrapes by a
 name other than the machine's own).
 
+    GET  /                            the status page (HTML; /status.js and /status.css beside it)
     GET  /metrics                     Prometheus text format 0.0.4 (what every Prometheus 2.x scrapes)
     GET  /healthz                     200 "ok", 503 with the reason when the loop stalled
     GET  /api/v1/status               {"host", "checks": [...], "incidents": [...], "outbox": {...},
@@ -59,7 +60,7 @@ from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.logs import event
 from watchdog.common.status_document import SilenceEntry, StatusDocument
 from watchdog.config.model import Listen, WatchdogConfig
-from watchdog.service import ack_pages
+from watchdog.service import ack_pages, status_page
 from watchdog.service.http_policy import HostPolicy, bearer_matches, cross_site, media_type
 from watchdog.service.http_server import (
     HttpError,
@@ -220,6 +221,15 @@ class Api:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def page(self, request: Request, params: Mapping[str, str]) -> Response:
+        return status_page.asset("status.html")
+
+    def page_script(self, request: Request, params: Mapping[str, str]) -> Response:
+        return status_page.asset("status.js")
+
+    def page_style(self, request: Request, params: Mapping[str, str]) -> Response:
+        return status_page.asset("status.css")
+
     def metrics(self, request: Request, params: Mapping[str, str]) -> Response:
         return Response(200, self.backend.metrics_text(), CONTENT_TYPE_PLAIN_0_0_4)
 
@@ -311,6 +321,9 @@ class Api:
 
 
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/", Api.page),
+    Route("GET", "/status.js", Api.page_script),
+    Route("GET", "/status.css", Api.page_style),
     Route("GET", "/metrics", Api.metrics),
     Route("GET", "/healthz", Api.healthz),
     Route("GET", "/api/v1/status", Api.status),

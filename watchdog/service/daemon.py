@@ -57,7 +57,14 @@ from watchdog.common.configtools import ConfigError
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import Severity
 from watchdog.common.logs import SCRUBBER, event
-from watchdog.common.status_document import CheckEntry, IncidentEntry, SilenceEntry, StatusDocument
+from watchdog.common.status_document import (
+    CheckEntry,
+    HistoryPoint,
+    IncidentEntry,
+    RepairEntry,
+    SilenceEntry,
+    StatusDocument,
+)
 from watchdog.config.model import CheckSpec, HeartbeatConfig, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.monitor.exitwatch import ExitWatcher
@@ -66,6 +73,7 @@ from watchdog.monitor.runner import DEFAULT_MAX_WORKERS, Runner
 from watchdog.monitor.scheduler import Scheduler, Skipped, Started
 from watchdog.service.api import ApiServer, access_for
 from watchdog.service.metrics import Metrics
+from watchdog.service.result_history import ResultHistory
 from watchdog.service.sdnotify import format_status
 
 if TYPE_CHECKING:
@@ -99,6 +107,9 @@ DEFAULT_STALL_AFTER = 15.0
 LOGGED_PROBLEMS = 20
 """A rejected reload logs this many problems and the count of the rest: a 10 MB file full of
 mistakes must not become a 10 MB log line."""
+
+REPAIRS_SHOWN_FOR = timedelta(hours=24)
+"""The status document's `recent_repairs` reach back this far."""
 
 RESTART_ONLY_KEYS = ("listen", "state_dir")
 """Keys a reload cannot apply: the API socket and the state database stay as started."""
@@ -236,6 +247,7 @@ class Daemon:
         self._incidents_open = 0
         self._shown: dict[str, tuple[Status, bool, int]] = {}
         """Per check: (status, hard, failures up to retries) as last logged."""
+        self.history = ResultHistory()
 
     # -- control, from any thread or a signal handler --------------------------------------
 
@@ -356,6 +368,7 @@ class Daemon:
 
     def _deliver(self, spec: CheckSpec, state: CheckState, *, timed_out: bool) -> None:
         self.metrics.observe(spec, state, timed_out)
+        self.history.record(spec.name, history_point(state))
         shown = (state.status, state.hard, min(state.failures, spec.retries))
         if self._shown.get(spec.name) != shown:
             # one line per change of status, per soft failure and on confirmation; not per run
@@ -423,11 +436,19 @@ class Daemon:
             event(log, "sink_error", logging.ERROR, call="incidents_snapshot", error=type(exc).__name__)
             return []
 
+    def _recent_repairs(self) -> list[RepairEntry]:
+        try:
+            return self.sink.recent_repairs(self._clock.now() - REPAIRS_SHOWN_FOR)
+        except Exception as exc:  # an unreadable state store must not fail the status API
+            event(log, "sink_error", logging.ERROR, call="recent_repairs", error=type(exc).__name__)
+            return []
+
     # -- config ------------------------------------------------------------------------------
 
     def _configure(self, config: WatchdogConfig) -> tuple[list[str], list[str], list[str]]:
         added, removed, changed = self.scheduler.set_checks(config.checks)
         self.metrics.configure(self.scheduler.specs(), removed + changed)
+        self.history.forget(removed + changed)
         for name in removed + changed:
             self._shown.pop(name, None)
             self._watch(name, None, None)
@@ -575,10 +596,14 @@ class Daemon:
             config=self.config.source,
             started_at=iso(self.started_at),
             healthy=self.healthy()[0],
-            checks=[check_json(spec, state, self.started_at) for spec, state in self.scheduler.states()],
+            checks=[
+                check_json(spec, state, self.started_at, self.history.of(spec.name))
+                for spec, state in self.scheduler.states()
+            ],
             incidents=self._incidents(),
             outbox=self.sink.outbox_snapshot(),
             silences=self.sink.silences_snapshot(),
+            recent_repairs=self._recent_repairs(),
         )
 
     def ack(self, incident_id: str, by: str) -> bool:
@@ -608,8 +633,15 @@ class Daemon:
         return self.sink.incidents(since)
 
 
-def check_json(spec: CheckSpec, state: CheckState | None, started_at: datetime) -> CheckEntry:
-    """One check as the status API shows it; before its first result it is a pending UNKNOWN."""
+def history_point(state: CheckState) -> HistoryPoint:
+    return HistoryPoint(at=iso(state.last_run), status=Status(state.status).name, duration=round(state.duration, 6))
+
+
+def check_json(
+    spec: CheckSpec, state: CheckState | None, started_at: datetime, history: list[HistoryPoint]
+) -> CheckEntry:
+    """One check as the status API shows it, with its last results (`history`); before its
+    first result it is a pending UNKNOWN."""
     entry = CheckEntry(
         name=spec.name,
         type=spec.type,
@@ -625,6 +657,7 @@ def check_json(spec: CheckSpec, state: CheckState | None, started_at: datetime) 
         failures=0,
         duration=None,
         measurements={},
+        history=history,
     )
     if state is not None:
         entry.update(

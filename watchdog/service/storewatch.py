@@ -33,7 +33,7 @@ from checks.base import Status
 from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import STATE_STORE_CHECK, CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, ResultSink
 from watchdog.storage.database import Database, StoreHealth
@@ -109,6 +109,9 @@ class StoreWatch:
 
     def outbox_snapshot(self) -> OutboxSummary:
         return self.engine.outbox_snapshot()
+
+    def recent_repairs(self, since: datetime) -> list[RepairEntry]:
+        return self.engine.recent_repairs(since)
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.engine.ack(incident_id, by)

@@ -174,6 +174,12 @@ class StateStore:
         found = self._incidents("id = ?", (incident_id,))
         return found[0] if found else None
 
+    def closed_since(self, resolution: str, since: datetime) -> list[IncidentRecord]:
+        """Incidents closed with `resolution` at or after `since` (UTC, as the engine stores
+        every time), newest first."""
+        where = "resolution = ? AND closed_at >= ? ORDER BY closed_at DESC"
+        return self._incidents(where, (resolution, since.isoformat()))
+
     def incidents_of(self, check: str) -> list[IncidentRecord]:
         return self._incidents("check_name = ? ORDER BY opened_at", (check,))
 

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, SilenceEntry
+from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.service.daemon import SinkFactory, iso
@@ -44,6 +44,9 @@ class NullSink:
 
     def outbox_snapshot(self) -> OutboxSummary:
         return {"pending": 0, "failed": 0}
+
+    def recent_repairs(self, since: datetime) -> list[RepairEntry]:
+        return []
 
     def ack(self, incident_id: str, by: str) -> bool:
         return False
