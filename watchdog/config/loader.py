@@ -341,6 +341,16 @@ def _read_ack_key(top: _TopKeys, problems: Problems) -> Secret | None:
     return None
 
 
+def _warn_if_nothing_to_do(specs: tuple[CheckSpec, ...], notify: NotifyConfig, warnings: Problems) -> None:
+    """Valid but probably not meant: a config that watches nothing, or tells nobody."""
+    if not specs:
+        warnings.add("checks", "no checks configured: the daemon runs but watches nothing")
+    if not notify.channels:
+        warnings.add(
+            "notify.channels", "no notification channel: a failure that a restart cannot fix is told to nobody"
+        )
+
+
 def parse_config(node: object, source: str, *, checks: Registry, channels: Registry) -> WatchdogConfig:
     """A `WatchdogConfig` from parsed YAML; raises ConfigError listing every problem.
 
@@ -368,6 +378,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
     if top is not None:
         _check_api_hosts(top.api_hosts, problems)
     ack_key = _read_ack_key(top, problems) if top is not None else None
+    _warn_if_nothing_to_do(specs, notify, warnings)
     if listen is not None and top is not None and not listen.loopback_only and top.api_token is None:
         problems.add("api_token_file", f"listen {top.listen} is not loopback-only: an api_token_file is required")
     problems.raise_if_any(source)

@@ -256,11 +256,16 @@ def test_example_config_validates_given_its_secrets(tmp_path: Path) -> None:
     (tmp_path / "mysql.pass").write_text("mysql-pw\n")
     path = tmp_path / "watchdog.yaml"
     path.write_text(text)
-    env = {"PG_MONITOR_PASSWORD": "pg-pw", "SMTP_PASSWORD": "smtp-pw", "PD_ROUTING_KEY": "pd-key"}
+    env = {
+        "PG_MONITOR_PASSWORD": "pg-pw",
+        "SMTP_PASSWORD": "smtp-pw",
+        "PD_ROUTING_KEY": "pd-key",
+        "CHAT_WEBHOOK_TOKEN": "chat-token",
+    }
     proc = check_config(path, env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"{path}: valid\nhost shop-web-1")
-    assert "10 checks:" in proc.stdout and "web (http, critical, every 30s" in proc.stdout
+    assert "12 checks:" in proc.stdout and "web (http, critical, every 30s" in proc.stdout
     for secret in ["mysql-pw", *env.values()]:
         assert secret not in proc.stdout
     missing = check_config(path, {"PG_MONITOR_PASSWORD": "", "SMTP_PASSWORD": "x"})
@@ -268,6 +273,14 @@ def test_example_config_validates_given_its_secrets(tmp_path: Path) -> None:
     assert (
         f"{path}: notify.channels[1].routing_key_env: environment variable PD_ROUTING_KEY is not set" in missing.stderr
     )
+
+
+def test_example_config_shows_every_check_type_and_channel_type() -> None:
+    example = yaml.safe_load(EXAMPLE.read_text())
+    shown_checks = {check["type"] for check in example["checks"]}
+    shown_channels = {channel["type"] for channel in example["notify"]["channels"]}
+    assert sorted(set(CHECKS) - shown_checks) == [], "check types missing from config/watchdog.yaml"
+    assert sorted(set(CHANNELS) - shown_channels) == [], "channel types missing from config/watchdog.yaml"
 
 
 def test_load_config_round_trip(tmp_path: Path) -> None:
@@ -449,11 +462,32 @@ def test_timeout_longer_than_interval_is_a_warning_at_check_config(tmp_path: Pat
     proc = check_config(path)
     assert proc.returncode == 0, proc.stderr
     why = "runs never overlap, so a run that hangs until its timeout delays the next one"
-    assert proc.stderr.splitlines() == [
+    assert [line for line in proc.stderr.splitlines() if ".timeout: " in line] == [
         f"{path}: warning: checks[0].timeout: timeout 20s is longer than interval 10s: {why}",
         f"{path}: warning: checks[1].timeout: timeout 6s is longer than interval 5s: {why}",
     ]
     assert proc.stdout.startswith(f"{path}: valid")
+
+
+NO_CHECKS = "checks: no checks configured: the daemon runs but watches nothing"
+NO_CHANNEL = "notify.channels: no notification channel: a failure that a restart cannot fix is told to nobody"
+
+
+@pytest.mark.parametrize("text", ["", "{}\n", "checks: []\n"])
+def test_empty_config_is_valid_with_warnings_at_check_config(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(text)
+    proc = check_config(path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [f"{path}: warning: {NO_CHECKS}", f"{path}: warning: {NO_CHANNEL}"]
+    assert proc.stdout.startswith(f"{path}: valid")
+
+
+def test_config_without_a_notification_channel_is_valid_with_a_warning_at_check_config(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "watchdog.yaml", {"checks": [{"name": "root", "type": "disk", "path": "/"}]})
+    proc = check_config(path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [f"{path}: warning: {NO_CHANNEL}"]
 
 
 def test_empty_secret_files_and_blank_secret_variables_are_exit_2(tmp_path: Path) -> None:

@@ -155,7 +155,17 @@ def test_timeout_longer_than_interval_is_a_logged_warning(tmp_path: Path, nginx:
         if when == "reload":
             daemon.write_config({"checks": [slow]})
             reload_and_wait(daemon, RELOAD_OK_AT, daemon.metric(RELOAD_OK_AT))
-        daemon.wait_until(lambda: "event=config_warning" in daemon.log(), "the warning")
-        line = next(line for line in daemon.log().splitlines() if "event=config_warning" in line)
-        assert "level=warning" in line and "key=checks[0].timeout" in line
+        daemon.wait_until(lambda: "key=checks[0].timeout" in daemon.log(), "the warning")
+        line = next(line for line in daemon.log().splitlines() if "key=checks[0].timeout" in line)
+        assert "level=warning" in line and "event=config_warning" in line
         assert "timeout 3s is longer than interval 1s" in line
+
+
+def test_empty_config_starts_with_warnings_for_no_checks_and_no_channel(tmp_path: Path) -> None:
+    with WatchdogDaemon(tmp_path / "d", {}) as daemon:
+        daemon.wait_until(lambda: "key=notify.channels" in daemon.log(), "the warnings")
+        warnings = [line for line in daemon.log().splitlines() if "event=config_warning" in line]
+        assert len(warnings) == 2 and all("level=warning" in line for line in warnings)
+        assert "key=checks" in warnings[0] and "watches nothing" in warnings[0]
+        assert "key=notify.channels" in warnings[1] and "told to nobody" in warnings[1]
+        assert daemon.status()["checks"] == []
