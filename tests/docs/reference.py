@@ -1,0 +1,91 @@
+"""What the program accepts, asked of the program itself, for the reference-docs tests.
+
+`accepted_config_keys()` walks the config parser by its own error messages: every mapping
+is given an unknown key, and the parser's "unknown key (valid keys: ...)" answer names the
+keys it accepts there; each of those is then given a mapping of its own, and when that
+draws another "unknown key" answer it is a section and is walked in turn. Checks and
+channels are walked once per registered `type:`. New keys and sections show up without this
+file knowing them.
+
+Key paths: `host`, `defaults.interval`, `checks[].name` (every check), `checks[http].url`
+(checks of one type), `notify.channels[].name`, `notify.channels[email].smtp_host`. A secret
+is its `X_env` and `X_file` keys (the inline `X` is rejected).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from checks.registry import CHECKS
+from watchdog.common.configtools import ConfigError
+from watchdog.config.loader import parse_config
+from watchdog.delivery.channels.registry import CHANNELS
+
+PROBE = "zz_not_a_key"
+_UNKNOWN = re.compile(r"^(.*?): unknown key \(valid keys: (.*)\)$")
+
+
+def _unknown_key_answers(node: dict[str, Any]) -> dict[str, list[str]]:
+    """YAML path of each mapping that reported PROBE as unknown -> the keys it accepts."""
+    try:
+        parse_config(node, "probe.yaml", checks=CHECKS, channels=CHANNELS)
+    except ConfigError as exc:
+        found = {}
+        for problem in exc.problems:
+            match = _UNKNOWN.match(str(problem))
+            if match and match.group(1).endswith(PROBE):
+                found[match.group(1)[: -len(PROBE) - 1]] = match.group(2).split(", ")
+        return found
+    return {}
+
+
+def _nest(path: list[str], leaf: Any) -> Any:
+    for key in reversed(path):
+        leaf = {key: leaf}
+    return leaf
+
+
+def _section_keys(wrap: Any, path: list[str], shown: str, seen: set[str]) -> Iterable[str]:
+    """Keys under `path` inside the document `wrap(inner)` builds, shown with prefix `shown`."""
+    answers = _unknown_key_answers(wrap(_nest(path, {PROBE: 1})))
+    if not answers:
+        return
+    (keys,) = answers.values()
+    for key in _without_inline_secrets(keys):
+        full = f"{shown}{key}"
+        if full in seen:
+            continue
+        seen.add(full)
+        sub = list(_section_keys(wrap, [*path, key], f"{full}.", seen))
+        yield from sub if sub else [full]
+
+
+def _without_inline_secrets(keys: list[str]) -> list[str]:
+    return [k for k in keys if not (f"{k}_env" in keys and f"{k}_file" in keys)]
+
+
+def accepted_config_keys() -> set[str]:
+    keys: set[str] = set()
+    seen: set[str] = {"checks", "notify"}
+    keys.update(_section_keys(lambda inner: inner, [], "", seen))
+    keys.update(_section_keys(lambda inner: {"notify": inner}, [], "notify.", {"notify.channels"}))
+    keys.update(_typed_keys("checks", sorted(CHECKS), lambda item: {"checks": [item]}))
+    keys.update(_typed_keys("notify.channels", sorted(CHANNELS), lambda item: {"notify": {"channels": [item]}}))
+    return keys
+
+
+def _typed_keys(section: str, types: list[str], wrap: Any) -> set[str]:
+    """The keys of a list of typed items: `section[].key` for keys every type accepts,
+    `section[type].key` for the others."""
+    by_type: dict[str, set[str]] = {}
+    for type_name in types:
+        base = {"name": "x", "type": type_name}
+        found = _section_keys(lambda inner, b=base: wrap(b | inner), [], "", set())
+        by_type[type_name] = set(found) | {"name", "type"}
+    common = set.intersection(*by_type.values())
+    keys = {f"{section}[].{key}" for key in common}
+    for type_name, own in by_type.items():
+        keys.update(f"{section}[{type_name}].{key}" for key in own - common)
+    return keys
