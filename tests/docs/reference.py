@@ -24,11 +24,15 @@ from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.registry import CHANNELS
 
 PROBE = "zz_not_a_key"
+QUICK = {"business_hours": {"holidays": None}}
+"""Under every probe but those of business_hours: asking the holidays library about a
+country costs ~30 ms, a few hundred probes would take seconds."""
 _UNKNOWN = re.compile(r"^(.*?): unknown key \(valid keys: (.*)\)$")
 
 
 def _unknown_key_answers(node: dict[str, Any]) -> dict[str, list[str]]:
     """YAML path of each mapping that reported PROBE as unknown -> the keys it accepts."""
+    node = QUICK | node
     try:
         parse_config(node, "probe.yaml", checks=CHECKS, channels=CHANNELS)
     except ConfigError as exc:
@@ -89,3 +93,17 @@ def _typed_keys(section: str, types: list[str], wrap: Any) -> set[str]:
     for type_name, own in by_type.items():
         keys.update(f"{section}[{type_name}].{key}" for key in own - common)
     return keys
+
+
+_TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$", re.M)
+_SUFFIX = {"counter": "_total", "info": "_info"}
+
+
+def exposed_metric_names(text: str) -> set[str]:
+    """The metric names in a Prometheus text exposition, as people write them: a counter
+    with its `_total`, a histogram by its base name."""
+    names = set()
+    for name, kind in _TYPE_LINE.findall(text):
+        suffix = _SUFFIX.get(kind, "")
+        names.add(name if name.endswith(suffix) else name + suffix)
+    return names
