@@ -22,8 +22,11 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @contextmanager
-def headless_chromium(directory: Path, width: int = 1000, height: int = 1200) -> Iterator[webdriver.Chrome]:
-    """A fresh browser with its profile in `directory`; quits on exit."""
+def headless_chromium(
+    directory: Path, width: int = 1000, height: int = 1200, phone: bool = False
+) -> Iterator[webdriver.Chrome]:
+    """A fresh browser with its profile in `directory`; quits on exit. `phone`: a touch
+    screen of `width` x `height` CSS pixels at pixel ratio 3, as a phone's browser lays out."""
     for program in (CHROMIUM, CHROMEDRIVER):
         if shutil.which(program) is None:
             raise FileNotFoundError(f"{program} is missing: `make deps` installs chromium and chromium-driver")
@@ -43,6 +46,9 @@ def headless_chromium(directory: Path, width: int = 1000, height: int = 1200) ->
         f"--window-size={width},{height}",
     ):
         options.add_argument(argument)
+    if phone:
+        metrics = {"width": width, "height": height, "pixelRatio": 3.0, "touch": True, "mobile": True}
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER, log_output=str(directory / "driver.log")))
     try:

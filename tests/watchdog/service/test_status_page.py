@@ -85,11 +85,12 @@ def test_page_shows_a_broken_check_and_its_incident_and_acks_it_in_the_daemon(
 
 
 def test_page_is_readable_on_a_phone(shop: WatchdogDaemon, tmp_path: Path) -> None:
-    with headless_chromium(tmp_path / "phone", width=390, height=844) as phone:
+    with headless_chromium(tmp_path / "phone", width=390, height=844, phone=True) as phone:
         phone.get(shop.base_url + "/")
         WebDriverWait(phone, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "li[data-incident]"))
         page_width = phone.execute_script("return document.documentElement.scrollWidth")
         viewport = phone.execute_script("return window.innerWidth")
+        assert viewport == 390, "the page is laid out for the phone's width (meta viewport)"
         assert page_width <= viewport, "the page scrolls sideways on a phone"
         phone.save_screenshot(str(tmp_path / "status-page-phone.png"))
         assert console_errors(phone) == []
