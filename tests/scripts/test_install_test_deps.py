@@ -29,20 +29,35 @@ def _installed(package: str) -> bool:
 
 def _system_instances(executable: str, own_config: str) -> list[str]:
     """Running processes of `executable` started without a config of their own: the package's
-    system service, not a test's private server."""
+    system service, not a test's private server. Processes of other PID namespaces (a
+    systemd-nspawn container of the systemd tests has its own nginx service) are not this
+    machine's services, and a server's workers are judged by their master."""
+    own_namespace = os.readlink("/proc/self/ns/pid")
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             exe = os.readlink(proc / "exe")
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if exe != executable or os.readlink(proc / "ns" / "pid") != own_namespace:
+                continue
+            parent = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            if _exe(parent) == executable:
+                continue
+            # nginx rewrites its argv into one string ("nginx: master process nginx -c ..."): split on spaces
+            words = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
         except OSError:
             continue
-        args = [a.decode(errors="replace") for a in argv if a]
-        if exe == executable and not any(a == own_config or a.startswith(own_config + "=") for a in args):
-            found.append(f"pid {proc.name}: {' '.join(args)}")
+        if not any(w == own_config or w.startswith(own_config + "=") for w in words):
+            found.append(f"pid {proc.name}: {' '.join(words)}")
     return found
+
+
+def _exe(pid: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
 
 
 def test_install_script_names_every_test_only_server() -> None:
