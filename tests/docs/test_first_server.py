@@ -13,7 +13,7 @@ import pymysql
 import pytest
 import yaml
 
-from checks.base import Status
+from checks.base import CheckResult, Status
 from tests.checks.building import make_check
 from tests.servers.mariadb import MariaDBServer
 from tests.servers.nginx import NginxServer
@@ -33,9 +33,16 @@ def fenced(language: str, first_line: str) -> str:
     raise AssertionError(f"{GUIDE} has no {language} block starting with {first_line!r}")
 
 
-def statements(sql: str, password: str) -> list[str]:
-    lines = [line for line in sql.replace("CHANGE-ME", password).splitlines() if not line.startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+def create_monitor(execute: Callable[[str], object], heading: str) -> str:
+    """Runs the guide's SQL block that starts with `heading`, statement by statement, with a
+    fresh password for CHANGE-ME; returns the password."""
+    password = secrets.token_urlsafe(18)
+    sql = fenced("sql", heading).replace("CHANGE-ME", password)
+    lines = [line for line in sql.splitlines() if not line.startswith("--")]
+    for statement in "\n".join(lines).split(";"):
+        if statement.strip():
+            execute(statement.strip())
+    return password
 
 
 def example_check(name: str) -> dict[str, object]:
@@ -57,10 +64,19 @@ def test_nginx_snippet_makes_the_example_web_check_pass(tmp_path: Path) -> None:
         assert result.status is Status.OK, result.message
 
 
-def password_file(directory: Path, password: str) -> str:
-    path = directory / "monitor.pass"
-    path.write_text(password + "\n")
-    return str(path)
+def probe_as_monitor(check_type: str, directory: Path, password: str, **options: object) -> CheckResult:
+    """One run of the real probe as the guide's `monitor` user, counting connections too."""
+    secret = directory / "monitor.pass"
+    secret.write_text(password + "\n")
+    probe = make_check(
+        check_type,
+        user="monitor",
+        password_file=str(secret),
+        connections_warn="80%",
+        connections_crit="95%",
+        **options,
+    )
+    return probe.run(5.0)
 
 
 def test_postgres_sql_creates_a_monitor_the_probe_logs_in_with_and_reads_no_data(
@@ -71,15 +87,10 @@ def test_postgres_sql_creates_a_monitor_the_probe_logs_in_with_and_reads_no_data
     server.sql("CREATE DATABASE shop")
     with psycopg.connect(**(server.connect_kwargs() | {"dbname": "shop"}), autocommit=True) as shop:
         shop.execute("CREATE TABLE orders (id int, card text)")
-    password = secrets.token_urlsafe(18)
-    for statement in statements(fenced("sql", "-- PostgreSQL"), password):
-        server.sql(statement)
+    password = create_monitor(server.sql, "-- PostgreSQL")
 
-    options = {"port": server.port, "user": "monitor", "password_file": password_file(tmp_path, password)}
-    options["dbname"] = "shop"
-    probe = make_check("postgres", **options, connections_warn="80%", connections_crit="95%")
     with psycopg.connect(**server.connect_kwargs()) as _other_client:
-        result = probe.run(5.0)
+        result = probe_as_monitor("postgres", tmp_path, password, port=server.port, dbname="shop")
     assert result.status is Status.OK, result.message
     assert result.measurements["connections"] >= 2  # the probe sees other users' connections too
 
@@ -97,19 +108,9 @@ def test_mariadb_sql_creates_a_monitor_the_probe_logs_in_with_and_reads_no_data(
     server.sql_as_root("DROP USER 'monitor'@'127.0.0.1'")  # the fixture's own; the guide's SQL creates it
     server.sql_as_root("CREATE DATABASE shop")
     server.sql_as_root("CREATE TABLE shop.orders (id int, card text)")
-    password = secrets.token_urlsafe(18)
-    for statement in statements(fenced("sql", "-- MariaDB"), password):
-        server.sql_as_root(statement)
+    password = create_monitor(server.sql_as_root, "-- MariaDB")
 
-    probe = make_check(
-        "mysql",
-        port=server.port,
-        user="monitor",
-        password_file=password_file(tmp_path, password),
-        connections_warn="80%",
-        connections_crit="95%",
-    )
-    result = probe.run(5.0)
+    result = probe_as_monitor("mysql", tmp_path, password, port=server.port)
     assert result.status is Status.OK, result.message
     assert "connections" in result.measurements
 

@@ -15,26 +15,15 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.servers.browser import console_errors, headless_chromium
-from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.waiting import wait_until
 
 
-@pytest.fixture
-def shop(tmp_path: Path, nginx: NginxServer) -> Iterator[WatchdogDaemon]:
-    """A daemon watching a live nginx (OK) and a closed port (CRITICAL at once: an incident)."""
-    config = {
-        "host": "shop-test-1",
-        "checks": [
-            {"name": "web", "type": "http", "url": nginx.healthz_url, "interval": "1s", "expect_body": "ok"},
-            {"name": "db", "type": "tcp", "host": "127.0.0.1", "port": free_port(), "retries": 1, "interval": "1s"},
-        ],
-    }
-    with WatchdogDaemon(tmp_path / "d", config) as daemon:
-        daemon.wait_for("db", lambda c: c["status"] == "CRITICAL")
-        wait_until(lambda: bool(daemon.status()["incidents"]), 10, "an incident for db")
-        yield daemon
+@pytest.fixture(scope="module")
+def shop(api_daemon: WatchdogDaemon) -> WatchdogDaemon:
+    """A daemon with an OK disk check and a CRITICAL TCP check with its incident (conftest.py)."""
+    return api_daemon
 
 
 @pytest.fixture
@@ -62,15 +51,15 @@ def test_page_shows_a_broken_check_and_its_incident_and_acks_it_in_the_daemon(
     shop: WatchdogDaemon, browser: WebDriver, tmp_path: Path
 ) -> None:
     incident = incident_of(shop, "db")
-    wait_until(lambda: len(shop.status()["checks"][0].get("history", [])) >= 2, 10, "two results of web")
+    wait_until(lambda: len(shop.status()["checks"][0].get("history", [])) >= 2, 10, "two results of root")
     browser.get(shop.base_url + "/")
     wait = WebDriverWait(browser, 10)
     card = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'li[data-incident="{incident["id"]}"]'))
     check = browser.find_element(By.CSS_SELECTOR, 'li[data-check="db"]')
     assert "CRITICAL" in check.text and "connection refused" in check.text
-    assert browser.find_elements(By.CSS_SELECTOR, 'li[data-check="web"] svg.spark rect')
+    assert browser.find_elements(By.CSS_SELECTOR, 'li[data-check="root"] svg.spark rect')
     assert "db" in card.text and incident["state"] in card.text
-    assert browser.find_element(By.ID, "host").text == "shop-test-1"
+    assert browser.find_element(By.ID, "host").text == "shop-api-test"
     browser.save_screenshot(str(tmp_path / "status-page-incident.png"))
     assert console_errors(browser) == []
 
