@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.servers.browser import console_errors, headless_chromium
+from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.waiting import wait_until
@@ -109,3 +111,28 @@ def test_page_asks_for_the_token_and_keeps_it_in_the_session_only(tmp_path: Path
         )
         assert browser.execute_script("return localStorage.length") == 0
         assert browser.get_cookies() == []
+
+
+def test_page_lists_the_auto_repairs_of_the_last_day(tmp_path: Path, nginx: NginxServer, browser: WebDriver) -> None:
+    config = {
+        "defaults": {"interval": "200ms", "timeout": "1s", "retries": 2, "retry_interval": "100ms"},
+        "checks": [
+            {
+                "name": "web",
+                "type": "http",
+                "url": nginx.healthz_url,
+                "remediate": {"command": nginx.ctl_argv(sys.executable, "restart")},
+            }
+        ],
+        "remediation": {"backend": "command", "verify_after": "500ms"},
+    }
+    with WatchdogDaemon(tmp_path / "d", config) as daemon:
+        daemon.wait_for("web", lambda c: c["status"] == "OK")
+        nginx.kill()
+        daemon.wait_until(lambda: daemon.status().get("recent_repairs"), what="the auto-repair")
+        (repair,) = daemon.status()["recent_repairs"]
+        browser.get(daemon.base_url + "/")
+        repairs = browser.find_element(By.ID, "repairs")
+        WebDriverWait(browser, 10).until(lambda d: "web" in repairs.text)
+        assert "repaired" in repairs.text and repair["summary"] in repairs.text
+        assert console_errors(browser) == []
