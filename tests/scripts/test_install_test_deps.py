@@ -1,5 +1,6 @@
 """`make test` installs servers the tests run privately; the machine must not keep them as
-system services (scripts/install-test-deps disables them, `make test` runs it first)."""
+system services (scripts/install-test-deps disables the ones it installed and records them in
+RECORD; `make test` runs it first). A server the machine had before is not the script's."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "install-test-deps"
+RECORD = Path("/var/lib/shop-watchdog-test-deps/services")
 
 TEST_ONLY = {
     # package: (executable, the option a private instance always names its own config with)
@@ -65,9 +67,20 @@ def test_install_script_names_every_test_only_server() -> None:
     assert "test_only_services=(" + " ".join(TEST_ONLY) + ")" in text
 
 
+def _installed_by_the_script() -> list[str]:
+    assert RECORD.exists(), f"{RECORD} is missing: run `make deps`"
+    return [line for line in RECORD.read_text().split() if line]
+
+
+def test_the_script_records_only_test_only_servers() -> None:
+    assert set(_installed_by_the_script()) <= set(TEST_ONLY)
+
+
 @pytest.mark.parametrize("package", sorted(TEST_ONLY))
 def test_test_servers_are_not_left_enabled_or_running_as_system_services(package: str) -> None:
     assert _installed(package), f"{package} is not installed: run `make deps`"
+    if package not in _installed_by_the_script():
+        pytest.skip(f"{package} was on this machine before the tests installed anything: not ours to disable")
     enabled = subprocess.run(["systemctl", "is-enabled", package], capture_output=True, text=True)
     assert enabled.stdout.strip() != "enabled", f"{package} is enabled as a system service"
     start_links = glob.glob(f"/etc/rc[2-5].d/S[0-9][0-9]{package}")

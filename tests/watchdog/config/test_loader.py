@@ -254,6 +254,7 @@ def test_example_config_validates_given_its_secrets(tmp_path: Path) -> None:
     every missing secret is reported by key when they do not."""
     text = EXAMPLE.read_text().replace("/etc/shop-watchdog/", f"{tmp_path}/")
     (tmp_path / "mysql.pass").write_text("mysql-pw\n")
+    (tmp_path / "apprise.urls").write_text("ntfys://tk_apprise-token@ntfy.example.com/shop-alerts\n")
     path = tmp_path / "watchdog.yaml"
     path.write_text(text)
     env = {
@@ -266,7 +267,7 @@ def test_example_config_validates_given_its_secrets(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"{path}: valid\nhost shop-web-1")
     assert "12 checks:" in proc.stdout and "web (http, critical, every 30s" in proc.stdout
-    for secret in ["mysql-pw", *env.values()]:
+    for secret in ["mysql-pw", "tk_apprise-token", *env.values()]:
         assert secret not in proc.stdout
     missing = check_config(path, {"PG_MONITOR_PASSWORD": "", "SMTP_PASSWORD": "x"})
     assert missing.returncode == 2
