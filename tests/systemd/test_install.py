@@ -90,6 +90,11 @@ def _example_secrets() -> tuple[list[str], list[str], list[str]]:
     return sorted(set(files)), sorted(set(env)), units
 
 
+def _secret_for(path: str) -> str:
+    """What the admin puts in a secret file: a password, or for the apprise channel a URL."""
+    return "ntfys://tk_s3cret@ntfy.example.com/shop-alerts\n" if path.endswith(".urls") else "s3cret\n"
+
+
 def test_fresh_install_with_the_example_config_stops_until_its_secrets_are_usable(installed: Container) -> None:
     install = ("/src/scripts/install", "--wheels", "/wheels", "--no-start")
     secret_files, secret_env, units = _example_secrets()
@@ -107,7 +112,7 @@ def test_fresh_install_with_the_example_config_stops_until_its_secrets_are_usabl
 
         # The admin adds the secrets, but the files only root can read at first.
         for path in secret_files:
-            installed.write_file(path, "s3cret\n", 0o600)
+            installed.write_file(path, _secret_for(path), 0o600)
         installed.write_file(ENV_FILE, "".join(f"{name}=x\n" for name in secret_env), 0o600)
         second = installed.run(*install, check=False, timeout=300)
 
