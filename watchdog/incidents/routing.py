@@ -10,54 +10,12 @@ holiday" never disagree.
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
-from watchdog.common.holiday_calendar import HolidayCalendar
 from watchdog.common.incident_terms import Severity
-from watchdog.config.model import WEEKDAYS, BusinessHours, NotifyConfig, Route
-
-_SEARCH_DAYS = 400
-
-
-class BusinessClock:
-    """Business hours in their own timezone; instants in and out are UTC-aware datetimes."""
-
-    def __init__(self, hours: BusinessHours) -> None:
-        self._hours = hours
-        self._tz = zoneinfo.ZoneInfo(hours.timezone)
-        self._days = frozenset(WEEKDAYS.index(d) for d in hours.days)
-        self._calendar = HolidayCalendar(hours.holidays)
-
-    def _business_day(self, day: date) -> bool:
-        return self._calendar.is_business_day(day, self._days)
-
-    def _opening(self, day: date) -> tuple[datetime, datetime]:
-        start = datetime.combine(day, self._hours.start, tzinfo=self._tz)
-        end = datetime.combine(day, self._hours.end, tzinfo=self._tz)
-        return start, end
-
-    def is_open(self, at: datetime) -> bool:
-        local = at.astimezone(self._tz)
-        if not self._business_day(local.date()):
-            return False
-        start, end = self._opening(local.date())
-        return start <= local < end
-
-    def next_open(self, at: datetime) -> datetime:
-        """`at` itself when inside business hours, else the start of the next business period."""
-        if self.is_open(at):
-            return at
-        local = at.astimezone(self._tz)
-        for offset in range(_SEARCH_DAYS):
-            day = local.date() + timedelta(days=offset)
-            if not self._business_day(day):
-                continue
-            start, _ = self._opening(day)
-            if start > local:
-                return start.astimezone(at.tzinfo)
-        raise ValueError(f"no business hours within {_SEARCH_DAYS} days of {at.isoformat()}")
+from watchdog.config.model import BusinessHours, NotifyConfig, Route
+from watchdog.incidents.working_hours import BusinessClock
 
 
 @dataclass(frozen=True)

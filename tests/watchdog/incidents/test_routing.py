@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from watchdog.common.incident_terms import Severity
 from watchdog.config.model import BusinessHours, ChannelSpec, NotifyConfig, Route, Routes
-from watchdog.incidents.routing import BusinessClock, Router
+from watchdog.incidents.routing import Router
+from watchdog.incidents.working_hours import BusinessClock
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 
