@@ -26,6 +26,7 @@ from checks.registry import CHECKS
 from watchdog.cli.client import ApiClient, ApiUnreachable
 from watchdog.cli.incident_output import format_incident, format_incidents, timeline_json, timeline_markdown
 from watchdog.cli.output import format_config_summary, format_once, format_silences, format_status, once_json
+from watchdog.cli.report_text import format_report
 from watchdog.common.clock import SystemClock
 from watchdog.common.configtools import ConfigError, parse_duration
 from watchdog.common.logs import SCRUBBER, event
@@ -154,6 +155,26 @@ def cmd_status(args: argparse.Namespace, config: WatchdogConfig) -> int:
             print(f"shop-watchdog status: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
     print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    try:
+        seconds = parse_duration(args.since)
+        if seconds <= 0:
+            raise ValueError("must be greater than 0")
+    except ValueError as exc:
+        print(f"shop-watchdog report: --since: {exc}", file=sys.stderr)
+        return 2
+    try:
+        code, body = ApiClient(config).get(f"/api/v1/report?since={urllib.parse.quote(args.since)}")
+    except ApiUnreachable as exc:
+        print(f"shop-watchdog report: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if code != 200:
+        print(f"shop-watchdog report: {body.get('error', f'HTTP {code}')}", file=sys.stderr)
+        return 2
+    print(json.dumps(body, indent=2) if args.json else format_report(body))
     return EXIT_OK
 
 
@@ -346,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p = add("status", cmd_status, "show the running daemon's checks, open incidents and outbox")
     p.add_argument("--json", action="store_true", help="print the daemon's JSON status")
+    p = add("report", cmd_report, "the working-hours report: auto-repairs, pages, reaction times")
+    p.add_argument("--since", default="7d", metavar="DURATION", help="the period back from now (default: 7d)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p = add("ack", cmd_ack, "acknowledge an incident: stops reminders and escalation")
     p.add_argument("incident_id", metavar="INCIDENT_ID")
     p.add_argument("--by", default=_default_user(), help="who acknowledges (default: your user name)")

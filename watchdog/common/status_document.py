@@ -116,6 +116,31 @@ class RepairEntry(TypedDict):
     summary: str
 
 
+class CheckAvailability(TypedDict):
+    """One critical check's share of the time watched in the window (`name` "" is the shop)."""
+
+    name: str
+    availability: float | None
+    """good / total seconds, 0 to 1; None when nothing was watched in the window."""
+    good_seconds: float
+    total_seconds: float
+
+
+class Availability(TypedDict):
+    """The shop's availability over a window, from the daemon's own check history
+    (`GET /api/v1/availability?window=28d`, or the status document with `?availability=28d`).
+
+    Time counts as good while no critical check is confirmed CRITICAL, to the hour: the
+    window starts at the beginning of the hour it reaches back to."""
+
+    window: str
+    since: str
+    availability: float | None
+    good_seconds: float
+    total_seconds: float
+    checks: list[CheckAvailability]
+
+
 class StatusDocument(TypedDict):
     host: str
     checks: list[CheckEntry]
@@ -129,6 +154,8 @@ class StatusDocument(TypedDict):
     """The active silences, oldest first (`GET /api/v1/silences` lists the same)."""
     recent_repairs: NotRequired[list[RepairEntry]]
     """Auto-repairs of the last 24 hours, newest first."""
+    availability: NotRequired[Availability]
+    """Only when asked for with `?availability=WINDOW` (it reads the history)."""
 
 
 class NotAStatusDocument(ValueError):

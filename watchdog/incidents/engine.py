@@ -45,7 +45,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from checks.base import Status
@@ -54,10 +54,11 @@ from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import UNRESOLVED, IncidentState, Severity, Substate
 from watchdog.common.logs import event
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
+from watchdog.common.status_document import Availability, IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.delivery.notification import Kind
 from watchdog.incidents import messages
+from watchdog.incidents.availability import AvailabilityLedger
 from watchdog.incidents.budget import RestartBudgets
 from watchdog.incidents.history import IncidentHistory
 from watchdog.incidents.lifecycle import (
@@ -73,6 +74,7 @@ from watchdog.incidents.lifecycle import (
 from watchdog.incidents.model import AUTO_REPAIRED, Incident, monotonic_of, repair_entry, status_entry
 from watchdog.incidents.ports import IncidentObserver, Pager
 from watchdog.incidents.remediation import Restarter, RestartOutcome, restart_argv
+from watchdog.incidents.report import Report, build_report
 from watchdog.incidents.routing import Router
 from watchdog.incidents.silences import Silences
 from watchdog.monitor.checkstate import CheckState, Rechecker
@@ -113,9 +115,11 @@ class IncidentEngine:
         store: StateStore,
         pager: Pager,
         observer: IncidentObserver,
+        availability: AvailabilityLedger,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._lock = threading.RLock()
+        self._availability = availability
         self._clock = clock
         self._recheck = recheck
         self._store = store
@@ -149,6 +153,7 @@ class IncidentEngine:
             self._pager.reload(config)
             self._restarter.reload(config.remediation, self._allowed_argvs())
             self._budgets.reconfigure(config.remediation)
+            self._availability.keep(self._specs)
             self._drop_removed_checks()
 
     def _drop_removed_checks(self) -> None:
@@ -191,6 +196,7 @@ class IncidentEngine:
     # results
 
     def on_result(self, spec: CheckSpec, state: CheckState) -> None:
+        self._availability.observe(spec, state)
         with self._lock:
             self._states[spec.name] = state
             self._specs[spec.name] = spec
@@ -461,6 +467,7 @@ class IncidentEngine:
     # ticking
 
     def tick(self) -> None:
+        self._availability.tick()
         with self._lock:
             for outcome in self._restarter.poll():
                 self._restart_done(outcome)
@@ -587,6 +594,21 @@ class IncidentEngine:
     def recent_repairs(self, since: datetime) -> list[RepairEntry]:
         return [repair_entry(rec) for rec in self._store.closed_since(AUTO_REPAIRED, since)]
 
+    def availability(self, window: float) -> Availability:
+        return self._availability.availability(window)
+
+    def report(self, since: float) -> Report:
+        until = self._clock.now()
+        start = until - timedelta(seconds=since)
+        return build_report(
+            self._config.host,
+            self._config.business_hours,
+            start,
+            until,
+            self._store.incidents_since(start),
+            self._store.restarts_since(start),
+        )
+
     def open_counts(self) -> dict[tuple[IncidentState, Severity], int]:
         """Unresolved incidents by state and severity, every pair present (0 when none)."""
         with self._lock:
@@ -686,6 +708,7 @@ class IncidentEngine:
         """Stops delivery; a restart still running is not waited for (its incident stays
         REPAIRING in the database and the next result after a start verifies it)."""
         self._pager.close()
+        self._availability.flush()
         self._store.close()
 
     # for tests and tools

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from checks.base import Status
 from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
+from watchdog.common.status_document import Availability, IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 
 
@@ -70,6 +70,14 @@ class ResultSink(Protocol):
 
     def recent_repairs(self, since: datetime) -> list[RepairEntry]:
         """Incidents closed as auto-repaired at or after `since`, newest first."""
+        ...
+
+    def availability(self, window: float) -> Availability:
+        """The shop's availability over the last `window` seconds (watchdog.incidents.availability)."""
+        ...
+
+    def report(self, since: float) -> Mapping[str, Any]:
+        """The working-hours report of the last `since` seconds (watchdog.incidents.report)."""
         ...
 
     def ack(self, incident_id: str, by: str) -> bool:

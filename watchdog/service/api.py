@@ -24,6 +24,10 @@ name other than the machine's own).
     GET  /api/v1/incidents?since=7d   {"since", "incidents": [...]}: opened in that span (default 7d),
                                       resolved ones too -> 200, 400 bad span
     GET  /api/v1/incidents/ID         the incident with its timeline, restarts, deliveries -> 200, 404
+    GET  /api/v1/status               {"host", "checks": [...], "incidents": [...], "outbox": {...}}
+                                      ?availability=28d adds "availability" (as below)
+    GET  /api/v1/availability?window=28d   the shop's availability from the check history
+    GET  /api/v1/report?since=7d      the working-hours report (watchdog.incidents.report)
     POST /api/v1/incidents/ID/ack     {"by": NAME} -> 200, 404 unknown or resolved incident
     GET  /api/v1/silences             {"silences": [{"id", "check", "reason", "created_by", "created_at", "until"}]}
     POST /api/v1/silences             {"check", "duration": "30m", "reason", "by"} -> 201, 400, 404
@@ -58,7 +62,7 @@ from watchdog.common.clock import Clock, SystemClock
 from watchdog.common.configtools import Secret, format_seconds, parse_duration
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.logs import event
-from watchdog.common.status_document import SilenceEntry, StatusDocument
+from watchdog.common.status_document import Availability, SilenceEntry, StatusDocument
 from watchdog.config.model import Listen, WatchdogConfig
 from watchdog.service import ack_pages, status_page
 from watchdog.service.http_policy import HostPolicy, bearer_matches, cross_site, media_type
@@ -89,6 +93,13 @@ MAX_TEXT = 1000
 DEFAULT_SPAN = "7d"
 """How far back `GET /api/v1/incidents` looks without `since`."""
 
+MAX_AVAILABILITY_WINDOW = 90 * 86400.0
+"""The longest availability window: the history is kept that long (watchdog.storage.availability)."""
+
+MAX_REPORT_PERIOD = 366 * 86400.0
+DEFAULT_AVAILABILITY_WINDOW = 28 * 86400.0
+DEFAULT_REPORT_PERIOD = 7 * 86400.0
+
 
 class ApiBackend(Protocol):
     """What the API reads and changes: the daemon (watchdog.service.daemon.Daemon)."""
@@ -98,6 +109,10 @@ class ApiBackend(Protocol):
     def metrics_text(self) -> bytes: ...
 
     def status(self) -> StatusDocument: ...
+
+    def availability(self, window: float) -> Availability: ...
+
+    def report(self, since: float) -> Mapping[str, Any]: ...
 
     def ack(self, incident_id: str, by: str) -> bool: ...
 
@@ -238,7 +253,19 @@ class Api:
         return Response(200 if healthy else 503, (reason + "\n").encode(), "text/plain; charset=utf-8")
 
     def status(self, request: Request, params: Mapping[str, str]) -> Response:
-        return json_response(200, self.backend.status())
+        document = self.backend.status()
+        if "availability" in query_params(request):
+            window = query_duration(request, "availability", DEFAULT_AVAILABILITY_WINDOW, MAX_AVAILABILITY_WINDOW)
+            document["availability"] = self.backend.availability(window)
+        return json_response(200, document)
+
+    def availability(self, request: Request, params: Mapping[str, str]) -> Response:
+        window = query_duration(request, "window", DEFAULT_AVAILABILITY_WINDOW, MAX_AVAILABILITY_WINDOW)
+        return json_response(200, self.backend.availability(window))
+
+    def report(self, request: Request, params: Mapping[str, str]) -> Response:
+        since = query_duration(request, "since", DEFAULT_REPORT_PERIOD, MAX_REPORT_PERIOD)
+        return json_response(200, self.backend.report(since))
 
     def silences(self, request: Request, params: Mapping[str, str]) -> Response:
         return json_response(200, {"silences": self.backend.silences()})
@@ -329,6 +356,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/status", Api.status),
     Route("GET", "/api/v1/incidents", Api.incidents),
     Route("GET", "/api/v1/incidents/{id}", Api.incident),
+    Route("GET", "/api/v1/availability", Api.availability),
+    Route("GET", "/api/v1/report", Api.report),
     Route("POST", "/api/v1/incidents/{id}/ack", Api.ack, write=True),
     Route("GET", "/api/v1/silences", Api.silences),
     Route("POST", "/api/v1/silences", Api.silence, write=True),
@@ -372,6 +401,27 @@ def span_seconds(value: str) -> float:
         raise HttpError(400, f"since: {exc}") from None
     if seconds <= 0:
         raise HttpError(400, f"since: must be greater than 0, got {value!r}")
+    return seconds
+
+
+def query_params(request: Request) -> dict[str, list[str]]:
+    return urllib.parse.parse_qs(request.query, keep_blank_values=True)
+
+
+def query_duration(request: Request, name: str, default: float, high: float) -> float:
+    """The duration of query parameter `name` (`?since=7d`), or `default` without one;
+    HttpError 400 when it is malformed, repeated, zero or longer than `high`."""
+    values = query_params(request).get(name)
+    if values is None:
+        return default
+    if len(values) > 1:
+        raise HttpError(400, f"{name}: give it once")
+    try:
+        seconds = parse_duration(values[0])
+    except ValueError as exc:
+        raise HttpError(400, f"{name}: {exc}") from None
+    if not 0 < seconds <= high:
+        raise HttpError(400, f"{name}: must be more than 0 and at most {format_seconds(high)}, got {values[0]!r}")
     return seconds
 
 

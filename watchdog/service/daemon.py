@@ -42,7 +42,7 @@ import logging
 import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, overload
@@ -58,6 +58,7 @@ from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import Severity
 from watchdog.common.logs import SCRUBBER, event
 from watchdog.common.status_document import (
+    Availability,
     CheckEntry,
     HistoryPoint,
     IncidentEntry,
@@ -605,6 +606,12 @@ class Daemon:
             silences=self.sink.silences_snapshot(),
             recent_repairs=self._recent_repairs(),
         )
+
+    def availability(self, window: float) -> Availability:
+        return self.sink.availability(window)
+
+    def report(self, since: float) -> Mapping[str, Any]:
+        return self.sink.report(since)
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.sink.ack(incident_id, by)

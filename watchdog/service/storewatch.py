@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from checks.base import Status
 from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
+from watchdog.common.status_document import Availability, IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import STATE_STORE_CHECK, CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, ResultSink
 from watchdog.storage.database import Database, StoreHealth
@@ -112,6 +113,12 @@ class StoreWatch:
 
     def recent_repairs(self, since: datetime) -> list[RepairEntry]:
         return self.engine.recent_repairs(since)
+
+    def availability(self, window: float) -> Availability:
+        return self.engine.availability(window)
+
+    def report(self, since: float) -> Mapping[str, Any]:
+        return self.engine.report(since)
 
     def ack(self, incident_id: str, by: str) -> bool:
         return self.engine.ack(incident_id, by)

@@ -16,10 +16,12 @@ from prometheus_client import CollectorRegistry
 from watchdog.common.clock import Clock
 from watchdog.config.model import WatchdogConfig
 from watchdog.delivery.pager import OutboxPager
+from watchdog.incidents.availability import AvailabilityLedger
 from watchdog.incidents.engine import IncidentEngine
 from watchdog.monitor.checkstate import Rechecker, ResultSink
 from watchdog.service.metrics import IncidentCounters, IncidentStateCollector, OutboxCollector, StoreCollector
 from watchdog.service.storewatch import StoreWatch, with_store_check
+from watchdog.storage.availability import AvailabilityStore
 from watchdog.storage.database import Database
 from watchdog.storage.outbox import OutboxStore
 from watchdog.storage.state import StateStore
@@ -47,6 +49,7 @@ def build_engine(
         store=StateStore(db),
         pager=pager,
         observer=IncidentCounters(registry),
+        availability=AvailabilityLedger(AvailabilityStore(db), clock),
         wake=wake,
     )
     registry.register(IncidentStateCollector(engine))

@@ -117,6 +117,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN message_key TEXT;
     CREATE UNIQUE INDEX outbox_message_key ON outbox(message_key, channel);
     """,
+    # 5: availability history for the error budget: seconds good and seconds watched per
+    # critical check ('' = the shop as a whole) and hour (unix time of the hour's start),
+    # pruned after watchdog.storage.availability.RETENTION
+    """
+    CREATE TABLE availability (
+        check_name TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        good REAL NOT NULL,
+        total REAL NOT NULL,
+        PRIMARY KEY (check_name, hour)
+    ) WITHOUT ROWID;
+    CREATE INDEX availability_hour ON availability(hour);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -187,6 +187,11 @@ class StateStore:
         """Incidents opened at or after `since`, resolved or not, oldest first."""
         return self._incidents("opened_at >= ? ORDER BY opened_at", (_iso(since),))
 
+    def incidents_since(self, since: datetime) -> list[IncidentRecord]:
+        """Incidents opened or paged at or after `since` (UTC), oldest first."""
+        at = _iso(since)
+        return self._incidents("opened_at >= ? OR paged_at >= ? ORDER BY opened_at", (at, at))
+
     def timeline(self, incident_id: str) -> list[TimelineEntry]:
         rows = self.db.query("SELECT at, kind, text FROM timeline WHERE incident_id = ? ORDER BY seq", (incident_id,))
         return [TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows]
@@ -228,6 +233,10 @@ class StateStore:
             (value,),
         )
         return [RestartRecord(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+
+    def restarts_since(self, since: datetime) -> list[RestartRecord]:
+        """Restarts of every check at or after `since` (UTC), in order."""
+        return self._restarts("at >= ?", since.isoformat())
 
     def save_budget(self, rec: BudgetRecord) -> None:
         with self.db.transaction() as tx:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
-from watchdog.common.status_document import IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
+from watchdog.common.status_document import Availability, IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.service.daemon import SinkFactory, iso
@@ -47,6 +47,12 @@ class NullSink:
 
     def recent_repairs(self, since: datetime) -> list[RepairEntry]:
         return []
+
+    def availability(self, window: float) -> Availability:
+        return Availability(window="0s", since="", availability=None, good_seconds=0.0, total_seconds=0.0, checks=[])
+
+    def report(self, since: float) -> dict[str, Any]:
+        return {}
 
     def ack(self, incident_id: str, by: str) -> bool:
         return False

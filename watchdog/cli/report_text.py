@@ -1,0 +1,50 @@
+"""How `shop-watchdog report` prints the working-hours report (the API's JSON, for people)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from watchdog.common.configtools import format_seconds
+
+
+def _figures(duration: Mapping[str, float]) -> str:
+    clock = format_seconds(round(duration["clock_seconds"]))
+    working = format_seconds(round(duration["working_seconds"]))
+    return f"{clock} (working {working})"
+
+
+def _took(duration: Mapping[str, float] | None, what: str) -> str:
+    return f"not {what} yet" if duration is None else f"{what} after {_figures(duration)}"
+
+
+def _mean(duration: Mapping[str, float] | None) -> str:
+    return "none" if duration is None else _figures(duration)
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    lines = [
+        f"report for {report['host']}: {report['since']} to {report['until']}",
+        f"working hours: {report['business_hours']}",
+        f"incidents opened: {report['incidents']}",
+    ]
+    repairs = report["auto_repairs"]
+    lines.append("auto-repairs per service:" if repairs else "auto-repairs per service: none")
+    for item in repairs:
+        lines.append(f"  {item['check']}: {item['restarts']} restarts, {item['auto_repaired']} auto-repaired")
+    pages = report["pages"]
+    lines.append(f"pages: {len(pages)}")
+    for page in pages:
+        acked = _took(page["to_acknowledge"], "acknowledged")
+        if page["acked_by"]:
+            acked += f" by {page['acked_by']}"
+        resolved = _took(page["to_resolve"], "resolved")
+        lines.append(
+            f"  {page['id']} {page['check']} ({page['severity']}) paged {page['paged_at']}: {acked}; {resolved}"
+        )
+    means = report["means"]
+    if pages:
+        lines.append(
+            f"mean time to acknowledge: {_mean(means['to_acknowledge'])}; to resolve: {_mean(means['to_resolve'])}"
+        )
+    return "\n".join(lines)
