@@ -24,7 +24,7 @@ from deploy_guard.incident_gate import Fetch
 from deploy_guard.inputs import UsageError, utf8_text
 from deploy_guard.policy import Policy, load_policy
 from deploy_guard.release_windows import ReleaseWindows
-from watchdog.common.configtools import ConfigError, parse_duration
+from watchdog.common.configtools import ConfigError, format_seconds, parse_duration
 from watchdog.common.holiday_calendar import HolidayCalendar
 
 Clock = Callable[[], datetime]
@@ -234,6 +234,7 @@ def _validate(policy: Policy, clock: Clock) -> int:
     windows = _windows(policy)
     windows.calendar.holidays_in(clock().astimezone(policy.timezone).year)  # the country's data loads
     gate = policy.incident_gate
+    budget = policy.error_budget
     parts = [
         f"timezone {policy.timezone.key}",
         f"windows {windows.windows_text()}",
@@ -245,6 +246,10 @@ def _validate(policy: Policy, clock: Clock) -> int:
         f"block_on {gate.block_on}, on_unreachable {gate.on_unreachable}"
         if gate
         else "no incident gate",
+        f"error budget {budget.objective:g}% over {format_seconds(budget.window)} from "
+        f"{len(budget.status_urls)} URL(s), on_unreachable {budget.on_unreachable}"
+        if budget
+        else "no error budget",
         f"audit log {policy.audit_log}",
     ]
     print(f"OK: {policy.source}: " + "; ".join(parts))

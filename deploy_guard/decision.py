@@ -1,8 +1,9 @@
-"""One release decision: the policy's windows, then the hotfix override, then the incident gate.
+"""One release decision: the policy's windows, then the hotfix override, then the incident
+gate and the error budget.
 
-Order matters for speed and honesty: the incident gate (network) is asked only when the
-calendar would allow a normal release; a hotfix skips it (a hotfix is often the fix for the
-very incident that is open).
+Order matters for speed and honesty: the incident gate and the error budget (network) are
+asked only when the calendar would allow a normal release; a hotfix skips them (a hotfix is
+often the fix for the very incident that is open, or what the spent budget is for).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from deploy_guard.error_budget import check_error_budget
 from deploy_guard.fleet_gate import check_gate
 from deploy_guard.hotfix import Hotfix
-from deploy_guard.incident_gate import Fetch, GateSource
+from deploy_guard.incident_gate import Fetch, GateResult, GateSource
 from deploy_guard.policy import Policy
 from deploy_guard.release_windows import Period, Reason, ReleaseWindows
 
@@ -60,7 +62,15 @@ def decide(
         reason = Reason("hotfix", f"hotfix (declared by {via}) may ship at any time{why}")
         return Decision(at, duration, True, hotfix, (reason,), (), next_window, (), limit)
     reasons = windows.blockers(at, duration)
-    if reasons or policy.incident_gate is None:
-        return Decision(at, duration, not reasons, hotfix, tuple(reasons), (), next_window, (), limit)
-    gate = check_gate(policy.incident_gate, fetch)
-    return Decision(at, duration, not gate.reasons, hotfix, gate.reasons, gate.notes, next_window, gate.sources, limit)
+    if reasons:
+        return Decision(at, duration, False, hotfix, tuple(reasons), (), next_window, (), limit)
+    gates: list[GateResult[GateSource]] = []
+    if policy.incident_gate is not None:
+        gates.append(check_gate(policy.incident_gate, fetch))
+    if policy.error_budget is not None:
+        budget = check_error_budget(policy.error_budget, fetch)
+        gates.append(GateResult(budget.reasons, budget.notes, budget.sources))
+    blocking = tuple(r for gate in gates for r in gate.reasons)
+    notes = tuple(n for gate in gates for n in gate.notes)
+    sources = tuple(s for gate in gates for s in gate.sources)
+    return Decision(at, duration, not blocking, hotfix, blocking, notes, next_window, sources, limit)

@@ -3,8 +3,8 @@
 Fails closed: any problem (unreadable file, invalid YAML, unknown key, unknown timezone or
 country, a malformed time or date) raises `ConfigError` naming the file, the key and the
 problem, all problems at once. A policy file that leaves a section out gets the contract's
-defaults for it, except the dated ones (`holidays.extra`, `freezes`) and `incident_gate`,
-which are empty/absent unless written.
+defaults for it, except the dated ones (`holidays.extra`, `freezes`), `incident_gate` and
+`error_budget`, which are empty/absent unless written.
 
 Where to read from: `$DEPLOY_GUARD_CONFIG`, else /etc/shop-watchdog/deploy-guard.yaml, else
 the embedded default (exactly the contract's policy). A path that is named but missing is
@@ -29,6 +29,7 @@ from watchdog.common.configtools import (
     Between,
     ConfigError,
     Duration,
+    Percent,
     Problem,
     Problems,
     convert,
@@ -47,6 +48,9 @@ LAST_EDGE = date(9999, 12, 30)
 MAX_BLOCK_DAYS_BEFORE = 31
 MAX_GATE_TIMEOUT = 60.0
 MINUTES_PER_DAY = 24 * 60
+DAY = 86400.0
+MAX_BUDGET_WINDOW = 90 * DAY
+"""The watchdog keeps 90 days of availability history."""
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -97,6 +101,19 @@ class IncidentGateConfig:
 
 
 @dataclass(frozen=True)
+class ErrorBudgetConfig:
+    """No normal release while the shop's availability over `window`, as the watchdogs at
+    `status_urls` measured it from their own check history, is under `objective`
+    (deploy_guard.error_budget)."""
+
+    objective: Percent
+    status_urls: tuple[str, ...]
+    window: Annotated[Duration, Between(3600.0, MAX_BUDGET_WINDOW)] = 28 * DAY
+    on_unreachable: Literal["block", "allow"] = "block"
+    timeout: Annotated[Duration, Between(0.001, MAX_GATE_TIMEOUT)] = 3.0
+
+
+@dataclass(frozen=True)
 class PolicyConfig:
     timezone: str = "Europe/Warsaw"
     windows: tuple[WindowConfig, ...] = (WindowConfig(("mon", "tue", "wed", "thu"), "08:00", "12:00"),)
@@ -104,6 +121,7 @@ class PolicyConfig:
     freezes: tuple[FreezeConfig, ...] = ()
     hotfix: HotfixConfig = HotfixConfig()
     incident_gate: IncidentGateConfig | None = None
+    error_budget: ErrorBudgetConfig | None = None
     audit_log: str = "/var/log/shop-watchdog/deploy-guard.jsonl"
 
 
@@ -147,6 +165,7 @@ class Policy:
     hotfix: HotfixConfig
     incident_gate: IncidentGateConfig | None
     audit_log: str
+    error_budget: ErrorBudgetConfig | None = None
 
 
 def _clock(minutes: int) -> str:
@@ -272,11 +291,25 @@ def _check_gate(gate: IncidentGateConfig, problems: Problems) -> None:
             "incident_gate",
             "give at least one source: status_urls, alertmanager_urls or prometheus_url (or leave incident_gate out)",
         )
-    for key, urls in (("status_urls", gate.status_urls), ("alertmanager_urls", gate.alertmanager_urls)):
-        for i, url in enumerate(urls):
-            if not url.startswith(("http://", "https://")):
-                problems.add(join(f"incident_gate.{key}", i), f"expected an http:// or https:// URL, got {url!r}")
+    _check_urls("incident_gate.status_urls", gate.status_urls, problems)
+    _check_urls("incident_gate.alertmanager_urls", gate.alertmanager_urls, problems)
     _check_fleet_sources(gate, problems)
+
+
+def _check_urls(key: str, urls: tuple[str, ...], problems: Problems) -> None:
+    for i, url in enumerate(urls):
+        if not url.startswith(("http://", "https://")):
+            problems.add(join(key, i), f"expected an http:// or https:// URL, got {url!r}")
+
+
+def _check_error_budget(budget: ErrorBudgetConfig, problems: Problems) -> None:
+    if not 0 < budget.objective < 100:
+        problems.add(
+            "error_budget.objective", f"expected a percentage above 0% and below 100%, got {budget.objective:g}%"
+        )
+    if not budget.status_urls:
+        problems.add("error_budget.status_urls", "give at least one watchdog status URL (its /api/v1/status)")
+    _check_urls("error_budget.status_urls", budget.status_urls, problems)
 
 
 def _check_fleet_sources(gate: IncidentGateConfig, problems: Problems) -> None:
@@ -354,6 +387,8 @@ def parse_policy(node: object, source: str) -> Policy:
     _check_hotfix(cfg.hotfix, problems)
     if cfg.incident_gate is not None:
         _check_gate(cfg.incident_gate, problems)
+    if cfg.error_budget is not None:
+        _check_error_budget(cfg.error_budget, problems)
     if not cfg.audit_log.strip():
         problems.add("audit_log", "expected a file path")
     problems.raise_if_any(source)
@@ -369,6 +404,7 @@ def parse_policy(node: object, source: str) -> Policy:
         hotfix=cfg.hotfix,
         incident_gate=cfg.incident_gate,
         audit_log=cfg.audit_log,
+        error_budget=cfg.error_budget,
     )
 
 
