@@ -18,7 +18,7 @@ from tests.servers.ports import free_port
 from tests.servers.raw_http import exchange, request_bytes
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from watchdog.common.incident_terms import IncidentState, Severity
-from watchdog.common.status_document import CheckEntry, IncidentEntry, StatusDocument, read_status
+from watchdog.common.status_document import Availability, CheckEntry, IncidentEntry, StatusDocument, read_status
 from watchdog.service.api import MAX_TEXT
 from watchdog.storage.database import Database
 from watchdog.storage.state import StateStore
@@ -164,10 +164,12 @@ def test_metrics_content_type(shop: WatchdogDaemon) -> None:
 
 def test_status_is_exactly_the_documented_shape_and_reads_back(shop: WatchdogDaemon) -> None:
     incident = open_incident(shop)
-    code, body = shop.get("/api/v1/status")
+    code, body = shop.get("/api/v1/status?availability=1h")
     assert code == 200
     raw = json.loads(body)
     assert set(raw) == set(StatusDocument.__annotations__)
+    assert set(raw["availability"]) == set(Availability.__annotations__)
+    assert "availability" not in json.loads(shop.get("/api/v1/status")[1]), "only when asked: it reads the history"
     assert all(set(c) == set(CheckEntry.__annotations__) for c in raw["checks"])
     assert set(raw["incidents"][0]) == set(IncidentEntry.__annotations__)
     reading = read_status(body)
