@@ -26,7 +26,6 @@ from checks.registry import CHECKS
 from watchdog.cli.client import ApiClient, ApiUnreachable
 from watchdog.cli.incident_output import format_incident, format_incidents, timeline_json, timeline_markdown
 from watchdog.cli.output import format_config_summary, format_once, format_silences, format_status, once_json
-from watchdog.cli.report_text import format_report
 from watchdog.common.clock import SystemClock
 from watchdog.common.configtools import ConfigError, parse_duration
 from watchdog.common.logs import SCRUBBER, event
@@ -34,6 +33,7 @@ from watchdog.config.loader import DEFAULT_CONFIG_PATH, load_config
 from watchdog.config.model import HeartbeatConfig, WatchdogConfig
 from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.delivery.pager import test_notify
+from watchdog.incidents.report_text import format_report
 from watchdog.monitor.probes import build_check
 from watchdog.monitor.runner import Runner, RunOutcome
 from watchdog.service.api import ListenError

@@ -48,6 +48,7 @@ from watchdog.config.model import (
     NotifyConfig,
     Remediate,
     RemediationConfig,
+    ReportConfig,
     Routes,
     Severity,
     Timeout,
@@ -98,6 +99,7 @@ class _TopKeys:
     heartbeat: HeartbeatConfig | None = None
     public_url: str | None = None
     ack_key_file: str | None = None
+    report: ReportConfig = ReportConfig()
 
 
 def parse_listen(text: str) -> Listen:
@@ -396,6 +398,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         business_hours=top.business_hours,
         notify=notify,
         heartbeat=top.heartbeat,
+        report=top.report,
         api_hosts=tuple(name.lower().rstrip(".") for name in top.api_hosts),
         public_url=top.public_url.rstrip("/") if top.public_url else None,
         ack_key=ack_key,

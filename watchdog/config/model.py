@@ -197,6 +197,17 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """The working-hours digest (watchdog.incidents.digest): the report of the last `every`,
+    sent on the warning route once per period of `every` (periods start on Monday 00:00 UTC),
+    at the first business hour of the period. On by default, weekly; `digest: false` switches
+    it off."""
+
+    every: Annotated[Duration, Between(DAY, 4 * WEEK)] = WEEK
+    digest: bool = True
+
+
+@dataclass(frozen=True)
 class HeartbeatConfig:
     """Dead man's switch: `url` is pinged every `interval` while the daemon is healthy.
 
@@ -243,6 +254,7 @@ class WatchdogConfig:
     business_hours: BusinessHours
     notify: NotifyConfig
     heartbeat: HeartbeatConfig | None
+    report: ReportConfig = ReportConfig()
     api_hosts: tuple[str, ...] = ()
     """Host names the API answers to besides IP literals, localhost, the listen host, `host`
     and the machine's hostname (watchdog.service.http_policy: DNS rebinding)."""

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-Kind = Literal["trigger", "reminder", "escalation", "resolve", "notice", "test"]
+Kind = Literal["trigger", "reminder", "escalation", "resolve", "notice", "test", "report"]
 NotificationSeverity = Literal["critical", "warning"]
 
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -22,6 +22,9 @@ SEVERITIES: tuple[str, ...] = get_args(NotificationSeverity)
 
 FIRING_KINDS: frozenset[str] = frozenset({"trigger", "reminder", "escalation", "notice"})
 """Kinds that tell a problem is (still) there; `resolve` ends it, `test` stands alone."""
+
+STANDALONE_KINDS: frozenset[str] = frozenset({"test", "report"})
+"""Kinds about no problem (a test message, the working-hours digest): nothing fires or resolves."""
 
 _DATETIME_FIELDS = ("since", "created_at")
 
@@ -71,6 +74,10 @@ class Notification:
         return self.kind in FIRING_KINDS
 
     @property
+    def standalone(self) -> bool:
+        return self.kind in STANDALONE_KINDS
+
+    @property
     def tag(self) -> str:
         """The bracketed word people scan for: CRITICAL, WARNING, RESOLVED, CRITICAL REMINDER..."""
         level = self.severity.upper()
@@ -81,6 +88,7 @@ class Notification:
             "resolve": "RESOLVED",
             "notice": f"{level} NOTICE",
             "test": "TEST",
+            "report": "REPORT",
         }[self.kind]
 
     @property

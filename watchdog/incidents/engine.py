@@ -60,6 +60,7 @@ from watchdog.delivery.notification import Kind
 from watchdog.incidents import messages
 from watchdog.incidents.availability import AvailabilityLedger
 from watchdog.incidents.budget import RestartBudgets
+from watchdog.incidents.digest import DigestSchedule, digest_notification
 from watchdog.incidents.history import IncidentHistory
 from watchdog.incidents.lifecycle import (
     ENTRY,
@@ -77,6 +78,7 @@ from watchdog.incidents.remediation import Restarter, RestartOutcome, restart_ar
 from watchdog.incidents.report import Report, build_report
 from watchdog.incidents.routing import Router
 from watchdog.incidents.silences import Silences
+from watchdog.incidents.working_hours import BusinessClock
 from watchdog.monitor.checkstate import CheckState, Rechecker
 from watchdog.storage.state import RestartRecord, StateStore, TimelineEntry
 
@@ -127,6 +129,7 @@ class IncidentEngine:
         self._observer = observer
         self._silences = Silences(store)
         self._history = IncidentHistory(store, pager)
+        self._digests = DigestSchedule(store)
         self._states: dict[str, CheckState] = {}
         self._open: dict[str, Incident] = {}
         self._apply_config(config)
@@ -140,6 +143,7 @@ class IncidentEngine:
         self._config = config
         self._specs = {s.name: s for s in config.checks}
         self._router = Router(config.notify, config.business_hours)
+        self._hours = BusinessClock(config.business_hours)
 
     def _allowed_argvs(self) -> list[tuple[str, ...]]:
         argvs = (restart_argv(s, self._config.remediation) for s in self._config.checks)
@@ -477,6 +481,19 @@ class IncidentEngine:
             mono = self._clock.monotonic()
             for inc in list(self._open.values()):
                 self._followups(inc, mono, now)
+            self._send_digest(now)
+
+    def _send_digest(self, now: datetime) -> None:
+        period = self._digests.due(now, self._config.report, self._hours)
+        if period is None:
+            return
+        n = digest_notification(self.report(self._config.report.every), period, now)
+        channels = self._router.route(Severity.WARNING).channels
+        if channels:
+            self._pager.enqueue(n, channels)
+            self._observer.message_queued(n.kind)
+        self._digests.sent(period, now)
+        event(log, "report_digest_sent", notification=n.id, channels=",".join(channels) or None)
 
     def _silence_ended(self, check: str) -> None:
         event(log, "silence_ended", check=check)

@@ -119,7 +119,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: availability history for the error budget: seconds good and seconds watched per
     # critical check ('' = the shop as a whole) and hour (unix time of the hour's start),
-    # pruned after watchdog.storage.availability.RETENTION
+    # pruned after watchdog.storage.availability.RETENTION; the periods whose working-hours
+    # digest was sent (one row per period, so a restart never sends one twice)
     """
     CREATE TABLE availability (
         check_name TEXT NOT NULL,
@@ -129,6 +130,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (check_name, hour)
     ) WITHOUT ROWID;
     CREATE INDEX availability_hour ON availability(hour);
+    CREATE TABLE digests (
+        period TEXT PRIMARY KEY,
+        sent_at TEXT NOT NULL
+    );
     """,
 )
 

@@ -249,6 +249,17 @@ class StateStore:
         rows = self.db.query("SELECT check_name, state, count, ok_since FROM budgets")
         return [BudgetRecord(r[0], r[1], r[2], _dt(r[3])) for r in rows]
 
+    # working-hours digests
+
+    def record_digest(self, period: datetime, sent_at: datetime) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("INSERT OR IGNORE INTO digests (period, sent_at) VALUES (?, ?)", (_iso(period), _iso(sent_at)))
+
+    def last_digest(self) -> datetime | None:
+        """The start of the latest period whose digest was sent."""
+        rows = self.db.query("SELECT period FROM digests ORDER BY period DESC LIMIT 1")
+        return datetime.fromisoformat(rows[0][0]) if rows else None
+
     # silences
 
     def save_silence(self, rec: SilenceRecord) -> None:

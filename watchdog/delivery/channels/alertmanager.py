@@ -112,7 +112,7 @@ def alert_for(
         annotations["runbook_url"] = n.runbook_url
     if n.kind == "resolve":
         ends_at = now - timedelta(seconds=1)
-    elif n.kind == "test":
+    elif n.standalone:
         ends_at = now + _TEST_ALERT_LIFETIME
     else:
         ends_at = now + timedelta(seconds=_EXPIRY_PERIODS * resend_every)

@@ -41,7 +41,7 @@ def trigger_event(n: Notification, routing_key: str) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "summary": _cut(n.headline, _SUMMARY_LIMIT),
         "source": n.host,
-        "severity": "info" if n.kind == "test" else n.severity,
+        "severity": "info" if n.standalone else n.severity,
         "timestamp": n.since.isoformat(),
         "component": n.check,
         "group": n.host,
@@ -91,7 +91,7 @@ class PagerDutyChannel(Channel[PagerDutyConfig]):
             self._post(resolve_event(n, self._key()))
             return
         self._post(trigger_event(n, self._key()))
-        if n.kind == "test":
+        if n.standalone:
             self._post(resolve_event(n, self._key()))
 
     def _post(self, event: dict[str, Any]) -> None:

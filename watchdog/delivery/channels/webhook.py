@@ -1,6 +1,6 @@
 """Generic webhook: the whole notification as a JSON object, POSTed to a configured URL.
 
-The body is `Notification.to_dict()` plus `status` ("firing"/"resolved"/"test") and
+The body is `Notification.to_dict()` plus `status` ("firing"/"resolved"/"test"/"report") and
 `headline`, so a receiver can act on it without parsing text. `token` (from `token_env` or
 `token_file`) becomes `Authorization: Bearer ...`; plain `headers` are for non-secret values.
 """
@@ -33,8 +33,8 @@ class WebhookConfig:
 
 
 def status_of(n: Notification) -> str:
-    if n.kind == "test":
-        return "test"
+    if n.standalone:
+        return n.kind
     return "firing" if n.firing else "resolved"
 
 

@@ -1,4 +1,5 @@
-"""How `shop-watchdog report` prints the working-hours report (the API's JSON, for people)."""
+"""The working-hours report for people: what `shop-watchdog report` prints and the weekly
+digest's message says (the report as JSON, watchdog.incidents.report)."""
 
 from __future__ import annotations
 
