@@ -6,13 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchdog.common.configtools import format_seconds
+
+def _human(seconds: float) -> str:
+    """`58h 15m`, `1h`, `90s`... as people count reaction times: hours, minutes, seconds."""
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return " ".join(parts) or "0s"
 
 
 def _figures(duration: Mapping[str, float]) -> str:
-    clock = format_seconds(round(duration["clock_seconds"]))
-    working = format_seconds(round(duration["working_seconds"]))
-    return f"{clock} (working {working})"
+    return f"{_human(duration['clock_seconds'])} (working {_human(duration['working_seconds'])})"
 
 
 def _took(duration: Mapping[str, float] | None, what: str) -> str:
