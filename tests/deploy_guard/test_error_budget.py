@@ -9,7 +9,7 @@ import pytest
 
 from deploy_guard.error_budget import availability_url, check_error_budget
 from deploy_guard.policy import ErrorBudgetConfig
-from tests.deploy_guard.conftest import ALWAYS_OPEN, GuardRunner, policy_from
+from tests.deploy_guard.conftest import ALWAYS_OPEN, PLAIN, GuardRunner, policy_from
 from tests.servers.status_server import StatusServer, closed_port_url
 from watchdog.common.configtools import ConfigError
 
@@ -149,3 +149,23 @@ def test_validate_names_the_error_budget(guard: GuardRunner) -> None:
     result = guard.run("validate", policy=policy)
     assert result.code == 0, result
     assert "error budget 99.9% over 28d from 1 URL(s), on_unreachable block" in result.out
+
+
+def test_a_closed_window_or_a_hotfix_never_asks_the_budget(guard: GuardRunner, status_server: StatusServer) -> None:
+    status_server.answer("/s?availability=28d", document(0.0, WEEK, "28d"))  # nothing good: would block
+    node = {**PLAIN, "error_budget": {"objective": "99.9%", "status_urls": [status_server.url("/s")]}}
+    policy = guard.policy(node)
+    saturday = guard.run("check", "--at", "2026-11-28T10:00:00+01:00", "--json", policy=policy)
+    assert saturday.code == 1 and [r["code"] for r in saturday.json()["reasons"]] == ["outside_window"]
+    hotfix = guard.run("check", "--hotfix", "--reason", "broken checkout", "--json", policy=policy)
+    assert hotfix.code == 0 and [r["code"] for r in hotfix.json()["reasons"]] == ["hotfix"]
+    assert status_server.requests == []
+    tuesday = guard.run("check", "--at", "2026-11-24T09:00:00+01:00", "--json", policy=policy)
+    assert tuesday.code == 1 and [r["code"] for r in tuesday.json()["reasons"]] == ["error_budget_exhausted"]
+    assert status_server.requests == ["/s?availability=28d"]
+    assert guard.audit_records()[-1]["incident_gate"] == [
+        {
+            "url": status_server.url("/s"),
+            "error_budget": {"window": "28d", "availability": 0.0, "good_seconds": 0.0, "total_seconds": WEEK},
+        }
+    ]

@@ -562,3 +562,17 @@ def test_check_config_rejects_a_hostile_file_in_one_line_exit_2_at_once(tmp_path
     assert line.startswith(f"{path}: ") and "Traceback" not in proc.stderr
     assert len(line) < len(str(path)) + 400, "a value that expands without bound is never printed whole"
     assert time.monotonic() - started < 10
+
+
+def test_report_digest_is_weekly_by_default_and_its_period_is_validated() -> None:
+    checks = [{"name": "root", "type": "disk", "path": "/"}]
+    config = parse_config({"checks": checks}, "t.yaml", checks=CHECKS, channels=CHANNELS)
+    assert (config.report.every, config.report.digest) == (7 * 86400.0, True)
+    config = parse_config(
+        {"checks": checks, "report": {"every": "1d", "digest": False}}, "t.yaml", checks=CHECKS, channels=CHANNELS
+    )
+    assert (config.report.every, config.report.digest) == (86400.0, False)
+    assert problems_of({"checks": checks, "report": {"every": "0s", "when": "monday"}}) == [
+        'report.every: must be from 1d to 28d, got 0s (zero does not mean "off")',
+        "report.when: unknown key (valid keys: digest, every)",
+    ]

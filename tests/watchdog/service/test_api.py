@@ -19,6 +19,7 @@ from tests.servers.raw_http import exchange, request_bytes
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from watchdog.common.incident_terms import IncidentState, Severity
 from watchdog.common.status_document import Availability, CheckEntry, IncidentEntry, StatusDocument, read_status
+from watchdog.incidents.report import Report
 from watchdog.service.api import MAX_TEXT
 from watchdog.storage.database import Database
 from watchdog.storage.state import StateStore
@@ -251,3 +252,29 @@ def test_wrong_methods_are_405_with_allow(shop: WatchdogDaemon) -> None:
         )
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/api/v1/report?since=0s", "since: must be more than 0 and at most 366d, got '0s'"),
+        ("/api/v1/report?since=soon", "since: expected a duration like 30s, 5m or 500ms, got 'soon'"),
+        ("/api/v1/report?since=1d&since=2d", "since: give it once"),
+        ("/api/v1/availability?window=91d", "window: must be more than 0 and at most 90d, got '91d'"),
+        ("/api/v1/status?availability=", "availability: expected a duration"),
+    ],
+)
+def test_report_and_availability_periods_are_validated(shop: WatchdogDaemon, path: str, error: str) -> None:
+    code, body = shop.get(path)
+    assert code == 400 and error in json.loads(body)["error"]
+
+
+def test_report_and_availability_answer_with_their_documents(shop: WatchdogDaemon) -> None:
+    open_incident(shop)
+    code, body = shop.get("/api/v1/report?since=1h")
+    report = json.loads(body)
+    assert code == 200 and set(report) == set(Report.__annotations__)
+    assert report["host"] == "shop-test-1" and report["incidents"] >= 1
+    code, body = shop.get("/api/v1/availability")
+    found = json.loads(body)
+    assert code == 200 and set(found) == set(Availability.__annotations__) and found["window"] == "28d"
