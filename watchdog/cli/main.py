@@ -158,11 +158,17 @@ def cmd_status(args: argparse.Namespace, config: WatchdogConfig) -> int:
     return EXIT_OK
 
 
+def positive_duration(text: str) -> float:
+    """Seconds of a duration option; ValueError when malformed or not above 0."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError("duration must be greater than 0")
+    return seconds
+
+
 def cmd_report(args: argparse.Namespace, config: WatchdogConfig) -> int:
     try:
-        seconds = parse_duration(args.since)
-        if seconds <= 0:
-            raise ValueError("must be greater than 0")
+        positive_duration(args.since)
     except ValueError as exc:
         print(f"shop-watchdog report: --since: {exc}", file=sys.stderr)
         return 2
@@ -194,9 +200,7 @@ def cmd_ack(args: argparse.Namespace, config: WatchdogConfig) -> int:
 
 def cmd_silence(args: argparse.Namespace, config: WatchdogConfig) -> int:
     try:
-        seconds = parse_duration(args.duration)
-        if seconds <= 0:
-            raise ValueError("duration must be greater than 0")
+        positive_duration(args.duration)
     except ValueError as exc:
         print(f"shop-watchdog silence: --for: {exc}", file=sys.stderr)
         return 2

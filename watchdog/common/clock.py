@@ -12,6 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def utc_iso(moment: datetime) -> str:
+    """ISO-8601 UTC with `Z`, whole seconds: what the API and the CLI print."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 class Clock(Protocol):
     def monotonic(self) -> float: ...
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from checks.base import Status
-from watchdog.common.clock import Clock
+from watchdog.common.clock import Clock, utc_iso
 from watchdog.common.configtools import format_seconds
 from watchdog.common.status_document import Availability, CheckAvailability
 from watchdog.config.model import STATE_STORE_CHECK, CheckSpec
@@ -40,10 +40,6 @@ class _Last:
     at: datetime
     good: bool
     max_gap: float
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _ratio(span: Span) -> float | None:
@@ -140,7 +136,7 @@ class AvailabilityLedger:
         ]
         return Availability(
             window=format_seconds(window),
-            since=_iso(datetime.fromtimestamp(since, UTC)),
+            since=utc_iso(datetime.fromtimestamp(since, UTC)),
             availability=_ratio(shop),
             good_seconds=round(shop.good, 3),
             total_seconds=round(shop.total, 3),

@@ -13,9 +13,10 @@ No `from __future__ import annotations`: the TypedDicts are read at class creati
 """
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypedDict
 
+from watchdog.common.clock import utc_iso
 from watchdog.config.model import BusinessHours
 from watchdog.incidents.working_hours import BusinessClock
 from watchdog.storage.state import IncidentRecord, RestartRecord
@@ -66,12 +67,8 @@ class Report(TypedDict):
     means: Means
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def _iso_or_none(moment: datetime | None) -> str | None:
-    return iso(moment) if moment is not None else None
+    return utc_iso(moment) if moment is not None else None
 
 
 def hours_text(hours: BusinessHours) -> str:
@@ -104,8 +101,8 @@ def _page(clock: BusinessClock, rec: IncidentRecord, paged_at: datetime) -> Page
         id=rec.id,
         check=rec.check,
         severity=rec.severity,
-        opened_at=iso(rec.opened_at),
-        paged_at=iso(paged_at),
+        opened_at=utc_iso(rec.opened_at),
+        paged_at=utc_iso(paged_at),
         acked_at=_iso_or_none(rec.acked_at),
         acked_by=rec.acked_by,
         closed_at=_iso_or_none(rec.closed_at),
@@ -139,8 +136,8 @@ def build_report(
     ]
     return Report(
         host=host,
-        since=iso(since),
-        until=iso(until),
+        since=utc_iso(since),
+        until=utc_iso(until),
         business_hours=hours_text(hours),
         incidents=len(opened),
         auto_repairs=repairs,

@@ -43,7 +43,7 @@ import queue
 import signal
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -52,7 +52,7 @@ from prometheus_client import CollectorRegistry
 import watchdog
 from checks.base import Check, Status
 from watchdog.common.ack_links import AckClaim, LinkOutcome
-from watchdog.common.clock import Clock
+from watchdog.common.clock import Clock, utc_iso
 from watchdog.common.configtools import ConfigError
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import Severity
@@ -173,9 +173,7 @@ def iso(moment: None) -> None: ...
 
 def iso(moment: datetime | None) -> str | None:
     """ISO-8601 UTC with `Z`, whole seconds: what the API and the CLI print."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return None if moment is None else utc_iso(moment)
 
 
 def register_secrets(config: WatchdogConfig) -> None:
