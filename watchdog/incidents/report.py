@@ -24,7 +24,7 @@ from watchdog.storage.state import IncidentRecord, RestartRecord
 AUTO_REPAIRED = "auto-repaired"
 
 
-class Duration(TypedDict):
+class Elapsed(TypedDict):
     clock_seconds: float
     working_seconds: float
 
@@ -45,15 +45,15 @@ class Page(TypedDict):
     acked_by: str | None
     closed_at: str | None
     resolution: str | None
-    to_acknowledge: Duration | None
-    to_resolve: Duration | None
+    to_acknowledge: Elapsed | None
+    to_resolve: Elapsed | None
 
 
 class Means(TypedDict):
     """Means over the pages that were acknowledged / resolved (None when there were none)."""
 
-    to_acknowledge: Duration | None
-    to_resolve: Duration | None
+    to_acknowledge: Elapsed | None
+    to_resolve: Elapsed | None
 
 
 class Report(TypedDict):
@@ -77,20 +77,20 @@ def hours_text(hours: BusinessHours) -> str:
     return f"{days} {hours.hours} {hours.timezone}{holidays}"
 
 
-def _between(clock: BusinessClock, start: datetime, end: datetime | None) -> Duration | None:
+def _between(clock: BusinessClock, start: datetime, end: datetime | None) -> Elapsed | None:
     if end is None:
         return None
-    return Duration(
+    return Elapsed(
         clock_seconds=round((end - start).total_seconds(), 3),
         working_seconds=round(clock.working_seconds(start, end), 3),
     )
 
 
-def _mean(durations: list[Duration | None]) -> Duration | None:
+def _mean(durations: list[Elapsed | None]) -> Elapsed | None:
     known = [d for d in durations if d is not None]
     if not known:
         return None
-    return Duration(
+    return Elapsed(
         clock_seconds=round(sum(d["clock_seconds"] for d in known) / len(known), 3),
         working_seconds=round(sum(d["working_seconds"] for d in known) / len(known), 3),
     )
