@@ -102,25 +102,23 @@ class AvailabilityLedger:
             self.flush()
 
     def flush(self) -> None:
-        """Writes down the spans kept in memory; prunes old buckets at most hourly."""
+        """Writes down the spans kept in memory; prunes old buckets at most hourly. Under the
+        lock, so a reader sees each span either in memory or in the store, never in neither."""
         with self._lock:
-            pending = dict(self._pending)
+            self._store.add(self._pending)
             self._pending.clear()
             now = self._clock.monotonic()
             self._flush_at = now + self._flush_every
-            prune = now >= self._prune_at
-            if prune:
+            if now >= self._prune_at:
                 self._prune_at = now + PRUNE_EVERY
-        self._store.add(pending)
-        if prune:
-            self._store.prune(int(self._clock.now().timestamp() - RETENTION))
+                self._store.prune(int(self._clock.now().timestamp() - RETENTION))
 
     def availability(self, window: float) -> Availability:
         """The good share of the last `window` seconds (to the hour), for the shop and per check."""
         now = self._clock.now()
         since = int(math.floor((now.timestamp() - window) / BUCKET) * BUCKET)
-        totals = self._store.totals(since)
         with self._lock:
+            totals = self._store.totals(since)
             for (name, hour), span in self._pending.items():
                 if hour >= since:
                     totals[name] = totals.get(name, Span()) + span
