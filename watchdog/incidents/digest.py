@@ -7,8 +7,8 @@ hours (Monday 08:00 in Warsaw with the default settings; Tuesday after a Monday 
 covers the `every` before that moment. A new state database sends none for the period it
 starts in (a digest of nothing, at install time): that period is recorded as if sent, and
 the first digest goes in the next one. The period it was sent for is committed to the state
-database, and its message id is derived from the period, so a restart at any point neither
-skips it nor sends it twice (the outbox ignores an id it already has).
+database, and the outbox key of its message is derived from the period, so a restart at any
+point neither skips it nor sends it twice (the outbox ignores a key it already has).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from watchdog.config.model import ReportConfig
-from watchdog.delivery.notification import Notification
+from watchdog.delivery.notification import Notification, new_notification_id
 from watchdog.incidents.report import Report
 from watchdog.incidents.report_text import format_report
 from watchdog.incidents.working_hours import BusinessClock
@@ -57,14 +57,18 @@ class DigestSchedule:
         self._sent = period
 
 
+def digest_key(period: datetime) -> str:
+    """The digest's incident id and outbox key: the period's, so enqueueing it twice sends it once."""
+    return "report-" + period.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def digest_notification(report: Report, period: datetime, now: datetime) -> Notification:
-    """The digest's message; its ids are the period's, so enqueueing it twice sends it once."""
-    key = "report-" + period.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    """The digest's message."""
     repairs = sum(item["restarts"] for item in report["auto_repairs"])
     summary = f"working-hours report since {report['since']}: {repairs} auto-repairs, {len(report['pages'])} pages"
     return Notification(
-        id=key,
-        incident_id=key,
+        id=new_notification_id(),
+        incident_id=digest_key(period),
         kind="report",
         severity="warning",
         host=report["host"],

@@ -490,7 +490,7 @@ class IncidentEngine:
         n = digest_notification(self.report(self._config.report.every), period, now)
         channels = self._router.route(Severity.WARNING).channels
         if channels:
-            self._pager.enqueue(n, channels)
+            self._pager.enqueue(n, channels, key=n.incident_id)
             self._observer.message_queued(n.kind)
         self._digests.sent(period, now)
         event(log, "report_digest_sent", notification=n.id, channels=",".join(channels) or None)
