@@ -48,11 +48,11 @@ class ApiClient:
         body: dict[str, Any] = json.loads(raw)
         return body
 
-    def get(self, path: str) -> tuple[int, dict[str, Any]]:
-        return self._request("GET", path, None)
-
     def post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return self._request("POST", path, payload)
+
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        return self._request("GET", path, None)
 
     def delete(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return self._request("DELETE", path, payload)
