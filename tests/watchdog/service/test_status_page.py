@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import urllib.request
@@ -72,6 +73,35 @@ def test_page_shows_a_broken_check_and_its_incident_and_acks_it_in_the_daemon(
     wait.until(lambda d: "acknowledged by anna" in d.find_element(By.CSS_SELECTOR, "#incidents").text)
     assert not browser.find_elements(By.CSS_SELECTOR, f'li[data-incident="{incident["id"]}"] button.ack')
     browser.save_screenshot(str(tmp_path / "status-page-acknowledged.png"))
+    assert console_errors(browser) == []
+
+
+def test_an_incidents_timeline_opens_in_the_page_and_stays_open_across_refreshes(
+    shop: WatchdogDaemon, browser: WebDriver
+) -> None:
+    incident = incident_of(shop, "db")
+    browser.get(shop.base_url + "/")
+    wait = WebDriverWait(browser, 10)
+    card = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'li[data-incident="{incident["id"]}"]'))
+    card.find_element(By.CSS_SELECTOR, "details.timeline summary").click()
+    selector = f'li[data-incident="{incident["id"]}"] details.timeline ol.entries'
+    wait.until(lambda d: "opened" in d.find_element(By.CSS_SELECTOR, selector).text)
+    shown = browser.find_element(By.CSS_SELECTOR, selector).text
+    code, body = shop.get(f"/api/v1/incidents/{incident['id']}")
+    assert code == 200, body
+    recorded = json.loads(body)["timeline"]
+    assert recorded and all(entry["text"] in shown for entry in recorded)
+    # the page re-renders every 5 s: the opened timeline is still open after the next refresh
+    status_reads = (
+        "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/api/v1/status')).length"
+    )
+    wait_until(lambda: browser.execute_script(status_reads) >= 2, 12, "a refresh of the page")
+    assert (
+        browser.find_element(By.CSS_SELECTOR, f'li[data-incident="{incident["id"]}"] details.timeline').get_attribute(
+            "open"
+        )
+        is not None
+    )
     assert console_errors(browser) == []
 
 

@@ -7,6 +7,10 @@ const TOKEN_KEY = "shop-watchdog-token";
 const BY_KEY = "shop-watchdog-by";
 const REFRESH_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
+// Timelines the admin opened stay open across the 5-second re-render, shown from the last
+// answer while a fresh one is fetched.
+const openTimelines = new Set();
+const timelines = new Map();
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -92,6 +96,7 @@ function renderIncident(incident) {
   if (incident.silenced_until) facts.push("silenced until " + when(incident.silenced_until));
   if (incident.paged_channels && incident.paged_channels.length) facts.push("paged: " + incident.paged_channels.join(", "));
   item.append(el("div", "detail muted", facts.join(" · ")));
+  item.append(timelineOf(incident.id));
   if (incident.state !== "acknowledged") {
     const button = el("button", "ack", "Acknowledge");
     button.type = "button";
@@ -99,6 +104,43 @@ function renderIncident(incident) {
     item.append(button);
   }
   return item;
+}
+
+function renderEntry(entry) {
+  const item = el("li");
+  item.append(el("span", "muted", when(entry.at)), el("span", "kind", entry.kind), el("span", "", entry.text));
+  return item;
+}
+
+async function loadTimeline(id, list) {
+  try {
+    const response = await fetch("/api/v1/incidents/" + encodeURIComponent(id), { cache: "no-store", headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error("answered " + response.status);
+    const detail = await response.json();
+    timelines.set(id, Array.isArray(detail.timeline) ? detail.timeline : []);
+    fill(list, timelines.get(id), renderEntry, "Nothing recorded yet.");
+  } catch (error) {
+    problem("Cannot read the timeline of " + id + ": " + error.message);
+  }
+}
+
+function timelineOf(id) {
+  const details = el("details", "timeline");
+  const list = el("ol", "entries");
+  details.append(el("summary", "", "Timeline"), list);
+  if (openTimelines.has(id)) {
+    if (timelines.has(id)) fill(list, timelines.get(id), renderEntry, "Nothing recorded yet.");
+    details.open = true; // its toggle event fetches the fresh timeline
+  }
+  details.addEventListener("toggle", () => {
+    if (!details.open) {
+      openTimelines.delete(id);
+      return;
+    }
+    openTimelines.add(id);
+    loadTimeline(id, list);
+  });
+  return details;
 }
 
 function renderSilence(silence) {
