@@ -1,7 +1,14 @@
 """`deploy-guard`: the release gate CI pipelines ask before every release.
 
 Exit codes (the contract): `check` 0 allowed, 1 blocked, 2 usage or config error; the other
-commands 0 or 2. Anything the guard cannot be sure about exits 2 - a bad policy, time or
+commands 0 or 2. Recording releases (deploy_guard.release_record) adds exit 3: `record
+start|finish` exits 0 when every watchdog recorded it, 3 when one or more could not (each
+named on stderr). `check --record` records a start only when the release is allowed: blocked
+stays 1 and records nothing; allowed and recorded is 0; allowed but not recorded everywhere
+is 3, so a pipeline testing for 0 stops and one that accepts 3 releases knowingly - a failed
+record never turns a block into an allow, nor passes unnoticed.
+
+Anything the guard cannot be sure about exits 2 - a bad policy, time or
 duration, a hotfix without its required reason, an audit log that cannot be written - so a
 pipeline that only tests for exit 0 never releases by mistake.
 
@@ -17,7 +24,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy_guard.fleet_gate import fleet_text
 from deploy_guard.incident_gate import Fetch
@@ -26,6 +33,11 @@ from deploy_guard.policy import Policy, load_policy
 from deploy_guard.release_windows import ReleaseWindows
 from watchdog.common.configtools import ConfigError, format_seconds, parse_duration
 from watchdog.common.holiday_calendar import HolidayCalendar
+
+if TYPE_CHECKING:
+    from deploy_guard.ci_identity import CiIdentity
+    from deploy_guard.hotfix import Hotfix
+    from deploy_guard.release_record import Recorded
 
 Clock = Callable[[], datetime]
 MAX_CALENDAR_DAYS = 3660
@@ -85,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--hotfix", action="store_true", help="this release is a hotfix (allowed at any time)")
     check.add_argument("--reason", metavar="TEXT", help="why (required for a hotfix when the policy says so)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument(
+        "--record",
+        action="store_true",
+        help="when allowed, record the release's start at the watchdogs (exit 3: allowed, not recorded)",
+    )
+    check.add_argument("--id", metavar="ID", help="the release id for --record (default: the CI pipeline id)")
+    rec = command("record", "tell the watchdogs a release starts or finishes: exit 0 recorded, 3 not recorded")
+    rec.add_argument("event", choices=("start", "finish"))
+    rec.add_argument(
+        "--id", metavar="ID", help="release id (default: $DEPLOY_GUARD_RELEASE_ID, else the CI pipeline id)"
+    )
+    rec.add_argument("--hotfix", action="store_true", help="this release is a hotfix")
+    rec.add_argument("--reason", metavar="TEXT", help="why (recorded with the release)")
+    rec.add_argument("--json", action="store_true", help="print one JSON object")
     nxt = command("next", "when the next release window opens and closes")
     nxt.add_argument("--at", metavar="ISO8601")
     nxt.add_argument("--json", action="store_true")
@@ -173,13 +199,14 @@ def _check(
     _check_fits(windows, at, duration)
     hotfix = detect_hotfix(policy.hotfix, environ, flag=args.hotfix, reason=args.reason)
     identity = ci_identity(environ)
+    record = _release_recorder(args, policy, environ, identity, hotfix) if args.record else None
     try:
         decision = decide(policy, windows, at, duration, hotfix, fetch or http_get)
     except MissingHotfixReason as exc:
         raise UsageError(str(exc)) from None
-    record = audit_record(decision, policy, identity, clock(), args.reason, query=args.at is not None)
+    audited = audit_record(decision, policy, identity, clock(), args.reason, query=args.at is not None)
     try:
-        append_record(policy.audit_log, record)
+        append_record(policy.audit_log, audited)
     except AuditError as exc:
         print(
             f"deploy-guard: {exc} (audit_log in {policy.source}); no decision without an audit record: "
@@ -189,9 +216,65 @@ def _check(
         return 2
     for note in decision.notes:
         print(f"deploy-guard: warning: {note}", file=sys.stderr)
+    recorded = record() if record is not None and decision.allowed else None
     tz = policy.timezone
-    print(dumps(decision_json(decision, tz)) if args.json else decision_line(decision, policy))
-    return 0 if decision.allowed else 1
+    document = decision_json(decision, tz)
+    if recorded is not None:
+        document["recorded"] = [r.as_json() for r in recorded]
+    print(dumps(document) if args.json else decision_line(decision, policy))
+    if not decision.allowed:
+        return 1
+    return 0 if recorded is None else _recorded_exit(recorded, "allowed, but the release start")
+
+
+def _release_recorder(
+    args: argparse.Namespace, policy: Policy, environ: Mapping[str, str], identity: CiIdentity, hotfix: Hotfix
+) -> Callable[[], list[Recorded]]:
+    """What `--record` will send, checked before the decision (a usage error is exit 2)."""
+    from deploy_guard.release_record import record_release, release_body, release_id, release_urls
+
+    if args.at is not None:
+        raise UsageError("--record: a release starts now; --at asks about another time and records nothing")
+    urls = release_urls(policy.incident_gate)
+    body = release_body("start", release_id(args.id, environ), identity, hotfix)
+    gate = policy.incident_gate
+    assert gate is not None  # release_urls found its status URLs
+    return lambda: record_release(gate, urls, body)
+
+
+def _recorded_exit(results: Sequence[Recorded], what: str) -> int:
+    """0 when every watchdog recorded it; else the failures on stderr and NOT_RECORDED."""
+    from deploy_guard.release_record import NOT_RECORDED, failures_text
+
+    failed = failures_text(results)
+    if not failed:
+        return 0
+    print(
+        f"deploy-guard: {what} was NOT recorded at every watchdog ({failed}); "
+        f"exit {NOT_RECORDED}: later incidents there will not name this release",
+        file=sys.stderr,
+    )
+    return NOT_RECORDED
+
+
+def _record(args: argparse.Namespace, policy: Policy, environ: Mapping[str, str]) -> int:
+    from deploy_guard.ci_identity import ci_identity
+    from deploy_guard.hotfix import detect_hotfix
+    from deploy_guard.release_record import record_release, release_body, release_id, release_urls
+    from deploy_guard.render import dumps
+
+    urls = release_urls(policy.incident_gate)
+    hotfix = detect_hotfix(policy.hotfix, environ, flag=args.hotfix, reason=args.reason)
+    rid = release_id(args.id, environ)
+    body = release_body(args.event, rid, ci_identity(environ), hotfix)
+    assert policy.incident_gate is not None  # release_urls found its status URLs
+    results = record_release(policy.incident_gate, urls, body)
+    if args.json:
+        print(dumps({**body, "recorded": [r.as_json() for r in results]}))
+    else:
+        done = sum(r.error is None for r in results)
+        print(f"release {rid} {args.event}: recorded at {done} of {len(results)} watchdog(s)")
+    return _recorded_exit(results, f"release {rid} {args.event}")
 
 
 def _next(args: argparse.Namespace, policy: Policy, clock: Clock) -> int:
@@ -269,6 +352,8 @@ def main(
         policy = load_policy(args.config and utf8_text(args.config, "-c"), env)
         if args.command == "check":
             return _check(args, policy, env, clock, fetch)
+        if args.command == "record":
+            return _record(args, policy, env)
         if args.command == "next":
             return _next(args, policy, clock)
         if args.command == "calendar":

@@ -14,7 +14,7 @@ start fast; proxies from the environment are not used for loopback addresses.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -36,6 +36,12 @@ class StatusUnavailable(Exception):
 
 def http_get(url: str, timeout: float) -> bytes:
     """Body of a 2xx GET answer; StatusUnavailable on anything else."""
+    return http_send(url, timeout)
+
+
+def http_send(url: str, timeout: float, body: bytes | None = None, headers: Mapping[str, str] | None = None) -> bytes:
+    """Body of a 2xx answer to a GET (or, with `body`, a JSON POST); StatusUnavailable on
+    anything else (for a POST with the `error` of a JSON error answer, when there is one)."""
     import urllib.error
     import urllib.request
 
@@ -43,19 +49,34 @@ def http_get(url: str, timeout: float) -> bytes:
     if _is_loopback(url):
         handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "deploy-guard"})
+    sent = {"Accept": "application/json", "User-Agent": "deploy-guard", **(headers or {})}
+    if body is not None:
+        sent["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=body, headers=sent)
     try:
         with opener.open(request, timeout=timeout) as response:
-            body: bytes = response.read(MAX_BODY + 1)
+            answer: bytes = response.read(MAX_BODY + 1)
     except urllib.error.HTTPError as exc:
-        raise StatusUnavailable(f"HTTP {exc.code}") from exc
+        detail = _error_text(exc) if body is not None else ""  # why a write was refused (401, 400)
+        raise StatusUnavailable(f"HTTP {exc.code}{detail}") from exc
     except urllib.error.URLError as exc:
         raise StatusUnavailable(str(exc.reason)) from exc
     except (OSError, ValueError) as exc:
         raise StatusUnavailable(str(exc) or type(exc).__name__) from exc
-    if len(body) > MAX_BODY:
+    if len(answer) > MAX_BODY:
         raise StatusUnavailable("answer larger than 4 MiB")
-    return body
+    return answer
+
+
+def _error_text(answer: Any) -> str:
+    """': MESSAGE' from a JSON `{"error": MESSAGE}` answer ('' for any other answer)."""
+    import json
+
+    try:
+        message = json.loads(answer.read(4096)).get("error")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f": {message[:300]}" if isinstance(message, str) else ""
 
 
 class GateSource(Protocol):

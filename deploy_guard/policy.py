@@ -32,6 +32,7 @@ from watchdog.common.configtools import (
     Percent,
     Problem,
     Problems,
+    Secret,
     convert,
     join,
     load_yaml,
@@ -98,6 +99,9 @@ class IncidentGateConfig:
     on_unreachable: Literal["block", "allow"] = "block"
     timeout: Annotated[Duration, Between(0.001, MAX_GATE_TIMEOUT)] = 3.0
     """At most MAX_GATE_TIMEOUT: CI waits that long for the answer."""
+    api_token: Secret | None = None
+    """From `api_token_env` / `api_token_file`: the watchdogs' write token, which recording a
+    release (`deploy-guard record`, `check --record`) sends to each status URL's daemon."""
 
 
 @dataclass(frozen=True)

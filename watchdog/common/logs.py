@@ -108,6 +108,12 @@ def escape(text: str) -> str:
     return _UNSAFE.sub(_escape_char, text)
 
 
+def is_one_line(text: str) -> bool:
+    """`text` holds nothing `escape()` would change: no line break, control, invisible format
+    character or lone surrogate (what a one-line text from outside, like a release id, must be)."""
+    return _UNSAFE.search(text) is None
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, saying how many were left out."""
     return text if len(text) <= limit else f"{text[:limit]}…[{len(text) - limit} more characters]"

@@ -46,6 +46,7 @@ from watchdog.config.model import (
     Interval,
     Listen,
     NotifyConfig,
+    PostDeployConfig,
     Remediate,
     RemediationConfig,
     ReportConfig,
@@ -53,6 +54,7 @@ from watchdog.config.model import (
     Severity,
     Timeout,
     WatchdogConfig,
+    hint_problem,
     validate_timing,
 )
 
@@ -77,6 +79,7 @@ class _CheckKeys:
     depends_on: tuple[str, ...] = ()
     runbook_url: str | None = None
     confirm_exits: bool = False
+    rollback_hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class _TopKeys:
     public_url: str | None = None
     ack_key_file: str | None = None
     report: ReportConfig = ReportConfig()
+    post_deploy: PostDeployConfig | None = None
 
 
 def parse_listen(text: str) -> Listen:
@@ -183,7 +187,11 @@ def _parse_checks(
             runbook_url=keys.runbook_url,
             options=options,
             confirm_exits=keys.confirm_exits,
+            rollback_hint=keys.rollback_hint,
         )
+        hint = None if spec.rollback_hint is None else hint_problem(spec.rollback_hint)
+        if hint is not None:
+            problems.add(join(path, "rollback_hint"), hint)
         try:
             validate_timing(spec.interval, spec.timeout, spec.retries, spec.retry_interval)
         except ValueError as exc:
@@ -353,6 +361,20 @@ def _warn_if_nothing_to_do(specs: tuple[CheckSpec, ...], notify: NotifyConfig, w
         )
 
 
+def _check_post_deploy(node: object, checks: object, problems: Problems) -> None:
+    """Every check `post_deploy.checks` names must be configured (read from the YAML, so
+    this is told even when another key of `post_deploy` has a problem)."""
+    listed = node.get("checks") if isinstance(node, dict) else None
+    if not isinstance(listed, list):
+        return
+    names = set(_index_by_name(checks))
+    for j, name in enumerate(listed):
+        if isinstance(name, str) and name not in names:
+            problems.add(
+                f"post_deploy.checks[{j}]", f"no check named {name!r} (checks: {', '.join(sorted(names)) or 'none'})"
+            )
+
+
 def parse_config(node: object, source: str, *, checks: Registry, channels: Registry) -> WatchdogConfig:
     """A `WatchdogConfig` from parsed YAML; raises ConfigError listing every problem.
 
@@ -381,6 +403,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         _check_api_hosts(top.api_hosts, problems)
     ack_key = _read_ack_key(top, problems) if top is not None else None
     _warn_if_nothing_to_do(specs, notify, warnings)
+    _check_post_deploy(node.get("post_deploy"), node.get("checks"), problems)
     if listen is not None and top is not None and not listen.loopback_only and top.api_token is None:
         problems.add("api_token_file", f"listen {top.listen} is not loopback-only: an api_token_file is required")
     problems.raise_if_any(source)
@@ -399,6 +422,7 @@ def parse_config(node: object, source: str, *, checks: Registry, channels: Regis
         notify=notify,
         heartbeat=top.heartbeat,
         report=top.report,
+        post_deploy=top.post_deploy,
         api_hosts=tuple(name.lower().rstrip(".") for name in top.api_hosts),
         public_url=top.public_url.rstrip("/") if top.public_url else None,
         ack_key=ack_key,

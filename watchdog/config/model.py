@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from watchdog.common.configtools import Between, Duration, Problem, Secret
+from watchdog.common.logs import is_one_line
 from watchdog.common.systemd_units import unit_name_problem
 
 Severity = Literal["critical", "warning"]
@@ -98,6 +99,8 @@ class CheckSpec:
     """An exit the daemon sees (pidfd, a unit entering `failed`) is a failure hard at once,
     unless this is set: then it is confirmed by `retries` like any other failure (for a
     service that re-execs itself on purpose)."""
+    rollback_hint: str | None = None
+    """How to undo a change to what this check watches; every page of its incidents says it."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,35 @@ class HeartbeatConfig:
             raise ValueError("url: expected an http:// or https:// URL with a host (no spaces)")
 
 
+MAX_HINT = 500
+"""Characters of a `rollback_hint`: a line for a page, not a runbook (that is `runbook_url`)."""
+
+
+def hint_problem(text: str) -> str | None:
+    """Why `text` cannot be a rollback hint (None: it can)."""
+    if not text.strip():
+        return "expected a non-empty text"
+    if len(text) > MAX_HINT:
+        return f"at most {MAX_HINT} characters (put longer instructions behind runbook_url)"
+    if not is_one_line(text):
+        return "must be one line of printable text (no control characters)"
+    return None
+
+
+@dataclass(frozen=True)
+class PostDeployConfig:
+    """After a release starts (POST /api/v1/releases), `checks` run every `interval` instead
+    of their own interval for `watch_for`, and an incident opening then says so."""
+
+    checks: tuple[str, ...]
+    watch_for: Annotated[Duration, Between(1.0, DAY)] = 1800.0
+    interval: Interval = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.checks:
+            raise ValueError("checks: name at least one configured check to watch after a release")
+
+
 @dataclass(frozen=True)
 class Listen:
     host: str
@@ -255,6 +287,7 @@ class WatchdogConfig:
     notify: NotifyConfig
     heartbeat: HeartbeatConfig | None
     report: ReportConfig = ReportConfig()
+    post_deploy: PostDeployConfig | None = None
     api_hosts: tuple[str, ...] = ()
     """Host names the API answers to besides IP literals, localhost, the listen host, `host`
     and the machine's hostname (watchdog.service.http_policy: DNS rebinding)."""

@@ -21,6 +21,10 @@ What happens to a hard failure:
   business hours are closed (OPEN/deferred, paged when they open if the problem is still
   there, closed without a message if it cleared) or the check is silenced (OPEN/silenced).
   The repair itself never waits for business hours. Warnings are never repaired, only told.
+* Every incident names the recent changes when it opens (releases deploy-guard recorded,
+  config reloads that succeeded, within `RECENT_CHANGES`), in a `change` row of its
+  timeline each and in every message, with the check's `rollback_hint`; one that opens
+  inside a release's `post_deploy.watch_for` says so.
 * An acknowledgement stops reminders and escalation. One given while the repair runs lets
   the repair finish: if it works the incident closes as auto-repaired, if not it becomes
   ACKNOWLEDGED without paging anyone.
@@ -44,6 +48,7 @@ import enum
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,6 +85,7 @@ from watchdog.incidents.routing import Router
 from watchdog.incidents.silences import Silences
 from watchdog.incidents.working_hours import BusinessClock
 from watchdog.monitor.checkstate import CheckState, Rechecker
+from watchdog.storage.releases import ReleaseNote, ReleaseRecord, ReleaseStore
 from watchdog.storage.state import RestartRecord, StateStore, TimelineEntry
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,11 @@ log = logging.getLogger(__name__)
 VERIFY_GRACE = 10.0
 """Seconds past the expected verification result after which a missing result counts as a
 failed repair."""
+
+RECENT_CHANGES = timedelta(hours=messages.RECENT_HOURS)
+"""How far back an opening incident looks for releases and config reloads to name."""
+LISTED_CHANGES = 5
+"""At most this many releases (the newest) and as many reloads are named."""
 
 _HOLD_KIND = {
     Substate.HELD_BY_PARENT: "suppressed",
@@ -130,6 +141,9 @@ class IncidentEngine:
         self._silences = Silences(store)
         self._history = IncidentHistory(store, pager)
         self._digests = DigestSchedule(store)
+        self._releases = ReleaseStore(store.db)
+        self._reloads: deque[tuple[datetime, str]] = deque(maxlen=LISTED_CHANGES)
+        """Successful reloads of this process (when, from which file), newest last."""
         self._states: dict[str, CheckState] = {}
         self._open: dict[str, Incident] = {}
         self._apply_config(config)
@@ -153,6 +167,7 @@ class IncidentEngine:
         """Applies a new config to routing, restarts, budgets and delivery; open incidents
         carry on."""
         with self._lock:
+            self._reloads.append((self._clock.now(), config.source))
             self._apply_config(config)
             self._pager.reload(config)
             self._restarter.reload(config.remediation, self._allowed_argvs())
@@ -172,6 +187,7 @@ class IncidentEngine:
         for rec in self._store.open_incidents():
             inc = Incident.from_record(rec)
             inc.substate = ENTRY[inc.state]
+            inc.changes = tuple(e.text for e in self._store.timeline(inc.id) if e.kind == "change")
             self._open[inc.check] = inc
             spec = self._specs.get(inc.check)
             if spec is None:
@@ -238,11 +254,35 @@ class IncidentEngine:
             summary=messages.summary(spec.name, state),
             substate=ENTRY[IncidentState.OPEN],
         )
+        inc.changes = self._recent_changes(inc.opened_at)
         self._open[spec.name] = inc
-        self._save(inc, "opened", messages.opened(state))
+        self._save(inc, "opened", messages.opened(state), *inc.changes)
         self._observer.opened(spec.name, severity)
         event(log, "incident_opened", check=spec.name, incident=inc.id, severity=severity, status=state.status.name)
         return inc
+
+    def _recent_changes(self, opened_at: datetime) -> tuple[str, ...]:
+        """What changed in the RECENT_CHANGES before `opened_at`, newest release first, then reloads."""
+        since = opened_at - RECENT_CHANGES
+        post_deploy = self._config.post_deploy
+        watch_for = timedelta(seconds=post_deploy.watch_for) if post_deploy is not None else None
+        releases = [
+            messages.release_change(r, r.started_at, opened_at, watch_for)
+            for r in self._releases.started_since(since)[:LISTED_CHANGES]
+            if r.started_at is not None
+        ]
+        reloads = [messages.reload_change(source, at, opened_at) for at, source in self._reloads if at >= since]
+        return (*releases, *reversed(reloads))
+
+    def record_release(self, note: ReleaseNote) -> ReleaseRecord:
+        """Stores a release's start or finish (deploy-guard, through the API; any thread)."""
+        with self._lock:
+            rec = self._releases.record(note, self._clock.now())
+        event(log, "release_recorded", release=rec.id, phase=note.event, by=rec.by, hotfix=rec.hotfix)
+        return rec
+
+    def releases_started_since(self, since: datetime) -> list[ReleaseRecord]:
+        return self._releases.started_since(since)
 
     def _upgrade(self, inc: Incident) -> None:
         """A warning incident whose check turned CRITICAL becomes critical. If people were
@@ -452,6 +492,7 @@ class IncidentEngine:
             host=self._config.host,
             state=self._states.get(inc.check),
             runbook_url=spec.runbook_url if spec is not None else None,
+            rollback_hint=spec.rollback_hint if spec is not None else None,
             now=self._clock.now(),
             ack_link=self._ack_link(inc),
         )
@@ -591,8 +632,11 @@ class IncidentEngine:
             self._save(inc, kind, text)
         _log_step("incident_substate", inc, ev, before, inc.substate)
 
-    def _save(self, inc: Incident, kind: str | None = None, text: str = "") -> None:
-        entries = [TimelineEntry(self._clock.now(), kind, text)] if kind else []
+    def _save(self, inc: Incident, kind: str | None = None, text: str = "", *changes: str) -> None:
+        """Stores the incident, with a timeline row `kind` (if any) and a `change` row per change."""
+        now = self._clock.now()
+        entries = [TimelineEntry(now, kind, text)] if kind else []
+        entries += [TimelineEntry(now, "change", change) for change in changes]
         self._store.save_incident(inc.record(), entries)
 
     # what the API and the metrics collector read (any thread)

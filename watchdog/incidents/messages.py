@@ -8,13 +8,14 @@ receiver needs to act without logging in: host, check, problem, since when, what
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from checks.base import Status
 from watchdog.common.incident_terms import Severity
 from watchdog.delivery.notification import FIRING_KINDS, Kind, Notification, new_notification_id
 from watchdog.incidents.model import Incident
 from watchdog.monitor.checkstate import CheckState
+from watchdog.storage.releases import ReleaseRecord
 from watchdog.storage.state import SilenceRecord
 
 NO_REPAIR = "no automatic repair configured"
@@ -25,6 +26,8 @@ NOW_CRITICAL = "now critical"
 RESTART_STILL_RUNNING = "a restart of this check is still running"
 VERIFIED_OK = "verified OK after the restart: auto-repaired"
 REMINDER_SENT = "reminder sent: not acknowledged yet"
+RECENT_HOURS = 24
+"""How far back an incident looks for changes to name (the engine's RECENT_CHANGES)."""
 
 
 def summary(check: str, state: CheckState) -> str:
@@ -45,6 +48,7 @@ def notification(
     host: str,
     state: CheckState | None,
     runbook_url: str | None,
+    rollback_hint: str | None = None,
     now: datetime,
     ack_link: Callable[[str], str] | None = None,
 ) -> Notification:
@@ -70,6 +74,7 @@ def notification(
         f"Failing since: {inc.since.isoformat()}",
         f"Tried: {inc.tried or 'nothing (no automatic repair for this problem)'}",
         f"Incident: {inc.id}",
+        *recent_changes(inc.changes, rollback_hint),
     ]
     if inc.acked_by:
         lines.append(f"Acknowledged by {inc.acked_by} at {inc.acked_at.isoformat() if inc.acked_at else '?'}")
@@ -88,6 +93,46 @@ def notification(
         runbook_url=runbook_url,
         ack_url=ack_link(nid) if ack_link is not None and kind in FIRING_KINDS else None,
     )
+
+
+# -- what changed before an incident ------------------------------------------------------
+
+
+def _minutes_before(at: datetime, opened_at: datetime) -> str:
+    minutes = max(0, int((opened_at - at).total_seconds() // 60))
+    return f"{minutes} minute{'' if minutes == 1 else 's'} before this incident"
+
+
+def release_change(
+    release: ReleaseRecord, started_at: datetime, opened_at: datetime, watch_for: timedelta | None
+) -> str:
+    """'release R (commit C, branch B, by W, not a hotfix) went out N minutes before this incident'."""
+    facts = [
+        f"commit {release.commit or 'unknown'}",
+        *([f"branch {release.branch}"] if release.branch else []),
+        f"by {release.by or 'unknown'}",
+        ("hotfix: " + (release.reason or "no reason given")) if release.hotfix else "not a hotfix",
+    ]
+    text = f"release {release.id} ({', '.join(facts)}) went out {_minutes_before(started_at, opened_at)}"
+    if release.finished_at is not None and release.finished_at <= opened_at:
+        text += f", finished {_minutes_before(release.finished_at, opened_at)}"
+    if watch_for is not None and opened_at - started_at <= watch_for:
+        text += f"; opened inside its post-deploy watch ({int(watch_for.total_seconds() // 60)}m)"
+    return text
+
+
+def reload_change(source: str, at: datetime, opened_at: datetime) -> str:
+    return f"config reloaded from {source} {_minutes_before(at, opened_at)}"
+
+
+def recent_changes(changes: Sequence[str], rollback_hint: str | None) -> list[str]:
+    """The lines of a message that name what changed before the incident."""
+    if not changes:
+        return [f"Recent changes: none recorded in the {RECENT_HOURS} hours before this incident"]
+    lines = ["Recent changes:", *(f"- {change}" for change in changes)]
+    if rollback_hint:
+        lines.append(f"Rollback hint: {rollback_hint}")
+    return lines
 
 
 # -- timeline lines, and the reasons a page gives ------------------------------------------

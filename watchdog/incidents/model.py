@@ -49,6 +49,8 @@ class Incident:
     escalate_at: float | None = None
     deferred_until: datetime | None = None
     waiting_noted: bool = False
+    changes: tuple[str, ...] = ()
+    """The recent changes (releases, config reloads) named when it opened (its `change` timeline rows)."""
 
     def record(self) -> IncidentRecord:
         stored = {f.name: getattr(self, f.name) for f in fields(IncidentRecord)}

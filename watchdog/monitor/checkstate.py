@@ -19,6 +19,7 @@ from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.status_document import Availability, IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
+from watchdog.storage.releases import ReleaseNote, ReleaseRecord
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,14 @@ class ResultSink(Protocol):
 
     def incidents(self, since: datetime) -> list[IncidentSummary]:
         """Incidents opened at or after `since`, resolved ones too, oldest first."""
+        ...
+
+    def record_release(self, note: ReleaseNote) -> ReleaseRecord:
+        """Stores a release's start or finish (any thread); later incidents name it."""
+        ...
+
+    def releases_started_since(self, since: datetime) -> list[ReleaseRecord]:
+        """Stored releases that started at or after `since`, newest first."""
         ...
 
     def close(self) -> None:

@@ -22,6 +22,9 @@ Timing rules:
   CRITICAL result ("still hanging"), so a probe stuck for good still becomes hard.
 * `recheck(name, delay)` (the `Rechecker` given to the incident engine) runs a check once
   after `delay`, e.g. to verify a restart, then the normal rules resume.
+* `watch_closely(names, interval, until)`: after a release, the named checks run every
+  `interval` (when shorter than their own) until the monotonic time `until`; then their
+  interval slots resume. A reload keeps the watch (it is the release's, not the config's).
 * `witnessed(name)`: the kernel or systemd reported that what the check watches ended (the
   process behind its pid exited, its unit failed). The check runs at once, and a CRITICAL
   that run finds is a *fact*: hard at once, no `retries` confirmation, so the repair starts
@@ -156,6 +159,8 @@ class Scheduler:
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
         self._lock = threading.RLock()
+        self._watches: dict[str, tuple[float, float]] = {}
+        """Check name -> (interval, monotonic end) of a post-release watch."""
 
     # -- configuration -------------------------------------------------------------------
 
@@ -283,6 +288,9 @@ class Scheduler:
             due = max(last_start + entry.spec.retry_interval, self._clock.monotonic())
         else:
             due = next_slot(entry.anchor, entry.spec.interval, last_start + entry.spec.interval / 2)
+            watched = self._watch_interval(entry.spec.name)
+            if watched is not None:
+                due = min(due, max(last_start + watched, self._clock.monotonic()))
         entry.due = due
         self._push(entry)
 
@@ -296,6 +304,32 @@ class Scheduler:
                 return
             entry.due = self._clock.monotonic() + delay
             self._push(entry)
+
+    def _watch_interval(self, name: str) -> float | None:
+        """The interval of a post-release watch on `name` still running (None: none)."""
+        watch = self._watches.get(name)
+        if watch is None:
+            return None
+        if self._clock.monotonic() >= watch[1]:
+            del self._watches[name]
+            return None
+        return watch[0]
+
+    def watch_closely(self, names: Iterable[str], interval: float, until: float) -> None:
+        """Runs `names` every `interval` (when shorter than their own) until monotonic `until`.
+
+        A check not running now gets its next run within `interval`; unknown names are
+        ignored. May be called from any thread."""
+        now = self._clock.monotonic()
+        with self._lock:
+            for name in names:
+                entry = self._entries.get(name)
+                if entry is None or interval >= entry.spec.interval:
+                    continue
+                self._watches[name] = (interval, until)
+                if entry.job is None and entry.due > now + interval:
+                    entry.due = now + interval
+                    self._push(entry)
 
     def witnessed(self, name: str) -> None:
         """What `name` watches ended (a process exit, a failed unit): run it now, and a

@@ -37,6 +37,8 @@ name other than the machine's own).
     POST /ack/TOKEN                   acknowledges: the page's form post, or an empty POST (ntfy action);
                                       the signed token is the credential, no bearer token needed;
                                       403 altered, 410 expired or resolved, 409 used before (HTML)
+    POST /api/v1/releases             {"event": "start"|"finish", "id", "commit", "branch", "by",
+                                       "hotfix", "reason"} -> 201 (watchdog.service.release_body), 400
 
 Errors are JSON `{"error": "..."}`: 400 bad body, 401 token, 403 Host or cross-site, 404,
 405, 411/413 length, 415 body type, 503 busy.
@@ -75,6 +77,8 @@ from watchdog.service.http_server import (
     error_response,
     json_response,
 )
+from watchdog.service.release_body import release_note
+from watchdog.storage.releases import ReleaseNote
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +135,8 @@ class ApiBackend(Protocol):
     def incidents(self, seconds: float) -> list[IncidentSummary]:
         """Opened in the last `seconds`; ValueError for a span past the calendar."""
         ...
+
+    def record_release(self, note: ReleaseNote) -> dict[str, Any]: ...
 
 
 class ListenError(Exception):
@@ -346,6 +352,9 @@ class Api:
         event(log, "api_unsilence", key=key, by=by)
         return json_response(200, {"ended": ended, "by": by})
 
+    def release(self, request: Request, params: Mapping[str, str]) -> Response:
+        return json_response(201, self.backend.record_release(release_note(json_object(request))))
+
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/", Api.page),
@@ -365,6 +374,7 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/api/v1/silences/{key}", Api.unsilence, write=True, accepts=JSON | {""}),
     Route("GET", "/ack/{token}", Api.ack_page),
     Route("POST", "/ack/{token}", Api.ack_by_link, write=True, bearer=False, accepts=ACK_BODIES),
+    Route("POST", "/api/v1/releases", Api.release, write=True),
 )
 
 

@@ -25,6 +25,10 @@ live (checks, routes, channels, remediation, API token, `log_level`, `heartbeat`
 `listen` and `state_dir`, which keep their running values until a restart, with a warning
 naming each (`event=config_key_needs_restart`).
 
+A release start recorded through the API (`POST /api/v1/releases`) puts the checks of
+`post_deploy` under closer watch (the scheduler's `watch_closely`) for `watch_for`; a daemon
+started inside that time resumes the watch of the latest release for the time left.
+
 On the way out the daemon ends the processes it started (`end_children`: check plugins and
 restart commands run in sessions of their own, which nothing else ends outside systemd).
 
@@ -76,6 +80,7 @@ from watchdog.service.api import ApiServer, access_for
 from watchdog.service.metrics import Metrics
 from watchdog.service.result_history import ResultHistory
 from watchdog.service.sdnotify import format_status
+from watchdog.storage.releases import ReleaseNote, ReleaseRecord
 
 if TYPE_CHECKING:
     from watchdog.monitor.unitwatch import UnitWatcher
@@ -294,6 +299,7 @@ class Daemon:
         try:
             self.api.start()
             self._configure(self.config)
+            self._resume_watch()
             event(
                 log,
                 "daemon_started",
@@ -453,6 +459,16 @@ class Daemon:
             self._watch(name, None, None)
         self._wake.set()
         return added, removed, changed
+
+    def _resume_watch(self) -> None:
+        """A daemon (re)started inside a release's post-deploy watch keeps watching."""
+        post_deploy = self.config.post_deploy
+        if post_deploy is None:
+            return
+        since = self._clock.now() - timedelta(seconds=post_deploy.watch_for)
+        latest = self.sink.releases_started_since(since)
+        if latest:
+            self._watch_after(latest[0])
 
     def _start_reload(self) -> None:
         """Reads the config in a thread; the loop applies it in `_finish_reload`."""
@@ -636,6 +652,27 @@ class Daemon:
         except OverflowError:
             raise ValueError(f"a span of {seconds:g}s reaches before the calendar") from None
         return self.sink.incidents(since)
+
+    def record_release(self, note: ReleaseNote) -> dict[str, Any]:
+        """Stores the release; a start puts `post_deploy.checks` under closer watch for `watch_for`."""
+        release = self.sink.record_release(note)
+        watch = self._watch_after(release) if note.event == "start" else None
+        return {"event": note.event, "release": release.to_json(), "watch": watch}
+
+    def _watch_after(self, release: ReleaseRecord) -> dict[str, Any] | None:
+        """Runs `post_deploy.checks` every `interval` for what is left of `watch_for` after
+        `release` started; the watch as the API tells it (None: none)."""
+        post_deploy = self.config.post_deploy
+        if post_deploy is None or release.started_at is None:
+            return None
+        left = post_deploy.watch_for - (self._clock.now() - release.started_at).total_seconds()
+        if left <= 0:
+            return None
+        self.scheduler.watch_closely(post_deploy.checks, post_deploy.interval, self._clock.monotonic() + left)
+        self._wake.set()
+        until = iso(self._clock.now() + timedelta(seconds=left))
+        event(log, "post_deploy_watch", release=release.id, checks=",".join(post_deploy.checks), until=until)
+        return {"checks": list(post_deploy.checks), "interval": post_deploy.interval, "until": until}
 
 
 def history_point(state: CheckState) -> HistoryPoint:

@@ -38,6 +38,7 @@ from watchdog.common.status_document import Availability, IncidentEntry, OutboxS
 from watchdog.config.model import STATE_STORE_CHECK, CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, ResultSink
 from watchdog.storage.database import Database, StoreHealth
+from watchdog.storage.releases import ReleaseNote, ReleaseRecord
 
 STORE_CHECK = CheckSpec(
     name=STATE_STORE_CHECK,
@@ -140,6 +141,12 @@ class StoreWatch:
 
     def incidents(self, since: datetime) -> list[IncidentSummary]:
         return self.engine.incidents(since)
+
+    def record_release(self, note: ReleaseNote) -> ReleaseRecord:
+        return self.engine.record_release(note)
+
+    def releases_started_since(self, since: datetime) -> list[ReleaseRecord]:
+        return self.engine.releases_started_since(since)
 
     def close(self) -> None:
         self.engine.close()

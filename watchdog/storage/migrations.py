@@ -135,6 +135,21 @@ MIGRATIONS: tuple[str, ...] = (
         sent_at TEXT NOT NULL
     );
     """,
+    # 6: releases deploy-guard recorded (POST /api/v1/releases), one row per release id
+    """
+    CREATE TABLE releases (
+        id TEXT PRIMARY KEY,
+        started_at TEXT,
+        finished_at TEXT,
+        commit_sha TEXT,
+        branch TEXT,
+        released_by TEXT,
+        hotfix INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX releases_recorded ON releases(recorded_at);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

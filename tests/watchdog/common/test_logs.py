@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.common.logs import MAX_VALUE, SCRUBBER, escape, exception_lines, format_event, format_value
+from watchdog.common.logs import MAX_VALUE, SCRUBBER, escape, exception_lines, format_event, format_value, is_one_line
 
 FORGED = "event=restart_failed check=web incident=inc-forged"
 
@@ -89,3 +89,11 @@ def test_a_traceback_breaks_lines_only_where_python_does() -> None:
     assert lines[-1] == f"note\\n{FORGED}"
     assert lines[0] == "Traceback (most recent call last):"
     assert all(line.isprintable() for line in lines)
+
+
+@pytest.mark.parametrize(
+    "text", ["a\nb", "a\rb", "tab\there", "\x1b[31mred", "bidi\u202eflip", "zero\u200bwidth", "\u2028"]
+)
+def test_text_escape_would_change_is_not_one_line(text: str) -> None:
+    assert not is_one_line(text)
+    assert is_one_line("release 4711 by Zoë: fix for ünïcode, €5 [hotfix]")

@@ -93,8 +93,8 @@ def test_every_problem_is_reported_at_once_with_its_yaml_path() -> None:
     assert problems == [
         "defaults.interval: expected a duration like 30s, 5m or 500ms, got 'often'",
         "listne: unknown key (valid keys: ack_key_file, api_hosts, api_token, api_token_env, api_token_file, "
-        "business_hours, checks, defaults, heartbeat, host, listen, log_level, notify, public_url, remediation, "
-        "report, state_dir)",
+        "business_hours, checks, defaults, heartbeat, host, listen, log_level, notify, post_deploy, public_url, "
+        "remediation, report, state_dir)",
         "checks[0].warn: expected a percentage from 0% to 100%, got '180%'",
         "checks[1].type: unknown check type 'htp' (valid types: command, disk, http, mysql, postgres, process, redis, "
         "system, systemd, tcp)",

@@ -424,3 +424,28 @@ def test_one_hanging_check_never_delays_the_others(make_nginx: Callable[..., Ngi
     assert sorted(o.name for o in timeouts) == hanging and all(o.timed_out for o in timeouts)
     assert all(len(lags[name]) == 1 for name in hanging), "a hanging run is never overlapped"
     runner.close()
+
+
+def test_watched_checks_run_at_the_watch_interval_until_it_ends_then_back_on_their_slots() -> None:
+    clock = ManualClock()
+    runner = Runner(clock)
+    scheduler = Scheduler(clock, runner, make_tcp)
+    closed = free_port()
+    scheduler.set_checks([tcp_spec(n, closed, interval=60, retries=1) for n in ("web", "db")])
+    clock.advance(1.0)
+    for outcome in wait_outcomes(runner, len(scheduler.run_due())):
+        scheduler.on_outcome(outcome)
+    watch_start = clock.monotonic()
+    scheduler.watch_closely(["web", "gone"], 2.0, watch_start + 10.0)
+    scheduler.watch_closely(["db"], 90.0, watch_start + 10.0)  # not closer than its own 60s: ignored
+    starts: dict[str, list[float]] = {"web": [], "db": []}
+    for _ in range(40):
+        clock.advance(0.5)
+        started = [e for e in scheduler.run_due() if isinstance(e, Started)]
+        for event in started:
+            starts[event.name].append(clock.monotonic() - watch_start)
+        for outcome in wait_outcomes(runner, len(started)) if started else []:
+            scheduler.on_outcome(outcome)
+    assert starts["web"] == [2.0, 4.0, 6.0, 8.0, 10.0], "every 2s for the 10s watch, then its 60s slot"
+    assert starts["db"] == [], "an unwatched check keeps its 60s slot"
+    runner.close()

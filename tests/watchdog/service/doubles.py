@@ -20,6 +20,7 @@ from watchdog.common.status_document import Availability, IncidentEntry, OutboxS
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
 from watchdog.service.daemon import SinkFactory, iso
+from watchdog.storage.releases import ReleaseNote, ReleaseRecord
 
 
 class NullSink:
@@ -79,6 +80,15 @@ class NullSink:
         return None
 
     def incidents(self, since: datetime) -> list[IncidentSummary]:
+        return []
+
+    def record_release(self, note: ReleaseNote) -> ReleaseRecord:
+        """The release as stored, without storing it (no incidents here to name it)."""
+        started = self._clock.now() if note.event == "start" else None
+        finished = self._clock.now() if note.event == "finish" else None
+        return ReleaseRecord(note.id, started, finished, note.commit, note.branch, note.by, note.hotfix, note.reason)
+
+    def releases_started_since(self, since: datetime) -> list[ReleaseRecord]:
         return []
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from watchdog.common.status_document import Availability, CheckEntry, IncidentEn
 from watchdog.incidents.report import Report
 from watchdog.service.api import MAX_TEXT
 from watchdog.storage.database import Database
+from watchdog.storage.releases import ReleaseStore
 from watchdog.storage.state import StateStore
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -278,3 +280,26 @@ def test_report_and_availability_answer_with_their_documents(shop: WatchdogDaemo
     code, body = shop.get("/api/v1/availability")
     found = json.loads(body)
     assert code == 200 and set(found) == set(Availability.__annotations__) and found["window"] == "28d"
+
+
+def test_a_release_start_and_finish_are_stored_as_one_release(shop: WatchdogDaemon) -> None:
+    start = {"event": "start", "id": "r-1", "commit": "9f1c2e7", "branch": "main", "by": "ci", "hotfix": False}
+    code, body = shop.request("POST", "/api/v1/releases", start)
+    assert code == 201, body
+    answer = json.loads(body)
+    assert answer["event"] == "start" and answer["watch"] is None  # no post_deploy configured
+    assert answer["release"]["id"] == "r-1" and answer["release"]["finished_at"] is None
+    code, body = shop.request("POST", "/api/v1/releases", {"event": "finish", "id": "r-1"})
+    assert code == 201, body
+    finished = json.loads(body)["release"]
+    assert finished["started_at"] == answer["release"]["started_at"] and finished["finished_at"] is not None
+    [stored] = ReleaseStore(Database(str(shop.directory / "state"))).started_since(
+        datetime.now(UTC) - timedelta(hours=1)
+    )
+    assert (stored.id, stored.commit, stored.branch, stored.by, stored.finished_at is not None) == (
+        "r-1",
+        "9f1c2e7",
+        "main",
+        "ci",
+        True,
+    )
