@@ -20,6 +20,7 @@ from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.watchdog_daemon import WatchdogDaemon
 from tests.servers.webhook_sink import WebhookSink
+from tests.watchdog.cli.test_main import cli
 from tests.watchdog.test_e2e_repair import daemon_config
 
 TOKEN = "release-token-5f2d9c"
@@ -96,6 +97,9 @@ def test_a_recorded_release_is_watched_closely_and_the_page_names_it(
         "this incident; opened inside its post-deploy watch (1m)"
     ) in page["details"], page["details"]
     assert "Rollback hint: redeploy the previous tag: make rollback" in page["details"]
+    timeline = cli("timeline", page["incident_id"], "-c", str(daemon.config_path))
+    assert timeline.returncode == 0, timeline.stderr
+    assert any(" | change | release 4711 (commit 9f1c2e7" in line for line in timeline.stdout.splitlines())
     assert TOKEN not in daemon.log()
 
     finished = guard.run("record", "finish", "--json", policy=policy, env=CI)
