@@ -59,7 +59,7 @@ def test_nginx_snippet_makes_the_example_web_check_pass(tmp_path: Path) -> None:
     with server:
         web = example_check("web")
         assert web["url"] == "http://127.0.0.1/healthz"
-        options = {k: v for k, v in web.items() if k not in ("name", "type", "severity", "remediate")}
+        options = {k: v for k, v in web.items() if k not in ("name", "type", "severity", "remediate", "rollback_hint")}
         result = make_check("http", **(options | {"url": server.healthz_url})).run(5.0)
         assert result.status is Status.OK, result.message
 
