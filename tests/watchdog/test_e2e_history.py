@@ -186,7 +186,7 @@ def test_unknown_ids_bad_spans_and_a_stopped_daemon_have_clear_errors(daemon: Wa
     assert api_json(daemon, "GET", "/api/v1/incidents?since=0s")[0] == 400
     assert api_json(daemon, "GET", "/api/v1/incidents?since=")[0] == 400
     code, body = api_json(daemon, "GET", "/api/v1/incidents?since=99999999999d")
-    assert code == 400 and "before the calendar" in str(body["error"])
+    assert code == 400 and "since: must be more than 0 and at most 366d" in str(body["error"])
     assert api_json(daemon, "GET", "/api/v1/incidents") == (200, {"since": "7d", "incidents": []})
     for command in (["incident", "inc-nope"], ["timeline", "inc-nope"]):
         proc = cli(*command, "-c", config)

@@ -94,15 +94,14 @@ MAX_SILENCE = 90 * 86400.0
 MAX_TEXT = 1000
 """Characters of a free-text field (reason, by, check) the API accepts."""
 
-DEFAULT_SPAN = "7d"
-"""How far back `GET /api/v1/incidents` looks without `since`."""
-
 MAX_AVAILABILITY_WINDOW = 90 * 86400.0
 """The longest availability window: the history is kept that long (watchdog.storage.availability)."""
 
-MAX_REPORT_PERIOD = 366 * 86400.0
+MAX_LOOKBACK = 366 * 86400.0
+"""The longest `since` of the incident list and the report."""
 DEFAULT_AVAILABILITY_WINDOW = 28 * 86400.0
-DEFAULT_REPORT_PERIOD = 7 * 86400.0
+DEFAULT_LOOKBACK = 7 * 86400.0
+"""How far back the incident list and the report look without `since`."""
 
 
 class ApiBackend(Protocol):
@@ -270,7 +269,7 @@ class Api:
         return json_response(200, self.backend.availability(window))
 
     def report(self, request: Request, params: Mapping[str, str]) -> Response:
-        since = query_duration(request, "since", DEFAULT_REPORT_PERIOD, MAX_REPORT_PERIOD)
+        since = query_duration(request, "since", DEFAULT_LOOKBACK, MAX_LOOKBACK)
         return json_response(200, self.backend.report(since))
 
     def silences(self, request: Request, params: Mapping[str, str]) -> Response:
@@ -283,9 +282,7 @@ class Api:
         return json_response(200, found)
 
     def incidents(self, request: Request, params: Mapping[str, str]) -> Response:
-        query = urllib.parse.parse_qs(request.query, keep_blank_values=True)
-        span = query.get("since", [DEFAULT_SPAN])[-1]
-        seconds = span_seconds(span)
+        seconds = query_duration(request, "since", DEFAULT_LOOKBACK, MAX_LOOKBACK)
         try:
             incidents = self.backend.incidents(seconds)
         except ValueError as exc:
@@ -401,17 +398,6 @@ def json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HttpError(400, "body must be a JSON object")
     return body
-
-
-def span_seconds(value: str) -> float:
-    """A look-back span (`since=7d`) in seconds, more than 0; HttpError 400 otherwise."""
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise HttpError(400, f"since: {exc}") from None
-    if seconds <= 0:
-        raise HttpError(400, f"since: must be greater than 0, got {value!r}")
-    return seconds
 
 
 def query_params(request: Request) -> dict[str, list[str]]:
