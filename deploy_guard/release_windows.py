@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 
 from deploy_guard.policy import Freeze, Policy, Window
 from deploy_guard.timefmt import days_text, duration_text, local_text
@@ -30,6 +31,21 @@ FIRST_DAY = date(2, 1, 1)
 LAST_DAY = date(9998, 12, 31)
 
 
+ReasonCode = Literal[
+    "outside_window",
+    "holiday",
+    "day_before_holiday",
+    "freeze",
+    "incident_open",
+    "incident_status_unreachable",
+    "error_budget_exhausted",
+    "error_budget_unreachable",
+    "hotfix",
+]
+"""Every code a decision's reasons (`check --json`, the audit log) can carry; docs/deploy-guard.md
+lists them and tests/docs keeps the two equal."""
+
+
 @dataclass(frozen=True)
 class Reason:
     """Why a release is blocked (or, code `hotfix`, why it is allowed anyway).
@@ -38,7 +54,7 @@ class Reason:
     so a blocked developer knows what decided; empty when no setting did.
     """
 
-    code: str
+    code: ReasonCode
     message: str
     setting: str = ""
 

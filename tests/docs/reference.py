@@ -7,6 +7,9 @@ draws another "unknown key" answer it is a section and is walked in turn. Checks
 channels are walked once per registered `type:`. New keys and sections show up without this
 file knowing them.
 
+`accepted_policy_keys()` walks deploy-guard's policy parser the same way; a list of
+mappings (`windows`, `freezes`) is given a one-item list, and its keys are `windows[].days`.
+
 Key paths: `host`, `defaults.interval`, `checks[].name` (every check), `checks[http].url`
 (checks of one type), `notify.channels[].name`, `notify.channels[email].smtp_host`. A secret
 is its `X_env` and `X_file` keys (the inline `X` is rejected).
@@ -15,10 +18,11 @@ is its `X_env` and `X_file` keys (the inline `X` is rejected).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from checks.registry import CHECKS
+from deploy_guard.policy import parse_policy
 from watchdog.common.configtools import ConfigError
 from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.registry import CHANNELS
@@ -32,17 +36,41 @@ _UNKNOWN = re.compile(r"^(.*?): unknown key \(valid keys: (.*)\)$")
 
 def _unknown_key_answers(node: dict[str, Any]) -> dict[str, list[str]]:
     """YAML path of each mapping that reported PROBE as unknown -> the keys it accepts."""
-    node = QUICK | node
     try:
-        parse_config(node, "probe.yaml", checks=CHECKS, channels=CHANNELS)
+        parse_config(QUICK | node, "probe.yaml", checks=CHECKS, channels=CHANNELS)
     except ConfigError as exc:
-        found = {}
-        for problem in exc.problems:
-            match = _UNKNOWN.match(str(problem))
-            if match and match.group(1).endswith(PROBE):
-                found[match.group(1)[: -len(PROBE) - 1]] = match.group(2).split(", ")
-        return found
+        return _probe_answers(exc)
     return {}
+
+
+def _probe_answers(exc: ConfigError) -> dict[str, list[str]]:
+    found = {}
+    for problem in exc.problems:
+        match = _UNKNOWN.match(str(problem))
+        if match and match.group(1).endswith(PROBE):
+            found[match.group(1)[: -len(PROBE) - 1]] = match.group(2).split(", ")
+    return found
+
+
+def _policy_answers(node: dict[str, Any]) -> list[str] | None:
+    """The keys the policy mapping holding PROBE accepts, or None if it reported none."""
+    try:
+        parse_policy(node, "probe.yaml")
+    except ConfigError as exc:
+        answers = list(_probe_answers(exc).values())
+        assert len(answers) <= 1, answers
+        return answers[0] if answers else None
+    return None
+
+
+def accepted_policy_keys(wrap: Callable[[Any], dict[str, Any]] = lambda inner: inner, shown: str = "") -> set[str]:
+    """The policy keys under the mapping `wrap(mapping)` puts in a policy, shown with prefix `shown`."""
+    keys: set[str] = set()
+    for key in _without_inline_secrets(_policy_answers(wrap({PROBE: 1})) or []):
+        as_mapping = accepted_policy_keys(lambda inner, k=key: wrap({k: inner}), f"{shown}{key}.")
+        as_list = accepted_policy_keys(lambda inner, k=key: wrap({k: [inner]}), f"{shown}{key}[].")
+        keys |= as_mapping or as_list or {f"{shown}{key}"}
+    return keys
 
 
 def _nest(path: list[str], leaf: Any) -> Any:
