@@ -58,7 +58,7 @@ def test_every_exposed_metric_is_documented_and_every_documented_metric_is_expos
 
 def test_readme_links_every_reference_page_and_no_file_outside_the_repository() -> None:
     text = README.read_text()
-    for page in ("config.md", "api.md", "metrics.md", "cli.md", "first-server.md"):
+    for page in ("config.md", "api.md", "metrics.md", "cli.md", "first-server.md", "deploy-guard.md"):
         assert f"](docs/{page})" in text, f"README.md does not link docs/{page}"
     for document in [README, *DOCS.glob("*.md")]:
         for target in re.findall(r"\]\(([^)#]+)", document.read_text()):
