@@ -67,10 +67,15 @@ def accepted_policy_keys(wrap: Callable[[Any], dict[str, Any]] = lambda inner: i
     """The policy keys under the mapping `wrap(mapping)` puts in a policy, shown with prefix `shown`."""
     keys: set[str] = set()
     for key in _without_inline_secrets(_policy_answers(wrap({PROBE: 1})) or []):
-        as_mapping = accepted_policy_keys(lambda inner, k=key: wrap({k: inner}), f"{shown}{key}.")
-        as_list = accepted_policy_keys(lambda inner, k=key: wrap({k: [inner]}), f"{shown}{key}[].")
+        as_mapping = accepted_policy_keys(_under(wrap, key, listed=False), f"{shown}{key}.")
+        as_list = accepted_policy_keys(_under(wrap, key, listed=True), f"{shown}{key}[].")
         keys |= as_mapping or as_list or {f"{shown}{key}"}
     return keys
+
+
+def _under(wrap: Callable[[Any], dict[str, Any]], key: str, *, listed: bool) -> Callable[[Any], dict[str, Any]]:
+    """`wrap` with `inner` put at `key` (as the one item of a list when `listed`)."""
+    return lambda inner: wrap({key: [inner] if listed else inner})
 
 
 def _nest(path: list[str], leaf: Any) -> Any:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import re
 import typing
-from pathlib import Path
 
 from deploy_guard.release_windows import ReasonCode
 from tests.docs.reference import accepted_policy_keys
