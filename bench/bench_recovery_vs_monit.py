@@ -153,7 +153,7 @@ def watchdog_config(nginx: NginxServer) -> dict[str, object]:
                 "remediate": {"command": start_argv(nginx)},
             }
         ],
-        "remediation": {"backend": "command", "verify_after": "1s", "max_restarts": 1000, "restart_window": "1h"},
+        "remediation": {"backend": "command", "verify_after": "1s", "max_restarts": 100, "restart_window": "1h"},
     }  # fmt: skip
 
 
