@@ -56,6 +56,11 @@ class AvailabilityLedger:
         self._flush_every = flush_every
         self._lock = threading.Lock()
         self._last: dict[str, _Last] = {}
+        self._bad: set[str] = set()
+        """Checks whose last result was bad: the shop is good while this is empty."""
+        self._shop_gap = 0.0
+        """The largest `max_gap` in `_last`: kept, not recomputed per result (which made a
+        round of n checks cost n^2)."""
         self._shop_at: datetime | None = None
         self._pending: defaultdict[tuple[str, int], Span] = defaultdict(Span)
         self._flush_at = clock.monotonic() + flush_every
@@ -68,14 +73,20 @@ class AvailabilityLedger:
         good = not (state.hard and state.status == Status.CRITICAL)
         max_gap = MAX_GAP_INTERVALS * spec.interval + spec.timeout
         with self._lock:
-            shop_good = all(last.good for last in self._last.values())
-            shop_gap = max((last.max_gap for last in self._last.values()), default=max_gap)
+            shop_good = not self._bad
+            shop_gap = self._shop_gap if self._last else max_gap
             previous = self._last.get(spec.name)
             if previous is not None:
                 self._credit(spec.name, previous.at, now, previous.good, previous.max_gap)
             if self._shop_at is not None:
                 self._credit(SHOP, self._shop_at, now, shop_good, shop_gap)
             self._last[spec.name] = _Last(now, good, max_gap)
+            if good:
+                self._bad.discard(spec.name)
+            else:
+                self._bad.add(spec.name)
+            if previous is None or previous.max_gap != max_gap:
+                self._shop_gap = max(last.max_gap for last in self._last.values())
             self._shop_at = now if self._shop_at is None else max(self._shop_at, now)
 
     def keep(self, names: Iterable[str]) -> None:
@@ -84,6 +95,8 @@ class AvailabilityLedger:
         with self._lock:
             for name in [n for n in self._last if n not in wanted]:
                 del self._last[name]
+                self._bad.discard(name)
+            self._shop_gap = max((last.max_gap for last in self._last.values()), default=0.0)
 
     def _credit(self, name: str, start: datetime, end: datetime, good: bool, max_gap: float) -> None:
         first, last = start.timestamp(), end.timestamp()
