@@ -52,7 +52,7 @@ def daemon_config(nginx: NginxServer, smtp: SmtpServer) -> dict[str, Any]:
                 "remediate": {"command": ["/bin/true"]},
             }
         ],
-        "remediation": {"backend": "command", "verify_after": "300ms", "max_restarts": 1000, "restart_window": "1h"},
+        "remediation": {"backend": "command", "verify_after": "300ms", "max_restarts": 100, "restart_window": "1h"},
         "notify": {
             "channels": [
                 {

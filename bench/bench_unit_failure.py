@@ -63,7 +63,7 @@ def main() -> int:
         wheels = build_wheelhouse(ROOT, python_version(root), Path(tmp))
         with Container(root, f"bench-unit-{os.getpid()}", {str(ROOT): "/src", str(wheels): "/wheels"}) as box:
             box.write_file(f"/etc/systemd/system/{FLAKY}", FLAKY_UNIT)
-            box.write_file(CONFIG, flaky_config(max_restarts=1000), 0o644)
+            box.write_file(CONFIG, flaky_config(max_restarts=100), 0o644)
             box.run("/src/scripts/install", "--wheels", "/wheels", "--no-start", timeout=300)
             box.systemctl("daemon-reload")
             box.systemctl("start", FLAKY)
