@@ -15,18 +15,41 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from tests.servers.ports import ServerStartError, free_port
 from tests.servers.processes import ChildServer
 from tests.waiting import wait_until
+
+if TYPE_CHECKING:
+    from tests.servers.nginx import NginxServer
+
+
+def web_check_with_restart(nginx: NginxServer, **remediation: str) -> dict[str, Any]:
+    """A config whose one check, `web`, probes `nginx` and is repaired by restarting it, on
+    timings a test can wait for: every 200 ms, hard after 2 failures, verified 500 ms after
+    the restart. `remediation` adds to or overrides the remediation section."""
+    return {
+        "defaults": {"interval": "200ms", "timeout": "1s", "retries": 2, "retry_interval": "100ms"},
+        "checks": [
+            {
+                "name": "web",
+                "type": "http",
+                "url": nginx.healthz_url,
+                "remediate": {"command": nginx.ctl_argv(sys.executable, "restart")},
+            }
+        ],
+        "remediation": {"backend": "command", "verify_after": "500ms", **remediation},
+    }
+
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(ROOT / ".venv" / "bin" / "shop-watchdog")

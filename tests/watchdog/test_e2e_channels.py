@@ -4,7 +4,6 @@ cannot be repaired, then resolved on each when it is fixed."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from tests.servers.alertmanager import Alertmanager
 from tests.servers.nginx import NginxServer
 from tests.servers.smtp import SmtpServer
-from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.servers.watchdog_daemon import WatchdogDaemon, web_check_with_restart
 from tests.servers.webhook import WebhookServer
 
 ROUTING_KEY = "e2e-routing-key-0123456789abcdef"
@@ -36,18 +35,8 @@ def test_unrepairable_nginx_pages_each_channel_once_and_resolves_each(
 ) -> None:
     am, _am_hook = alertmanager
     (tmp_path / "daemon").mkdir()
-    config = {
+    config = web_check_with_restart(nginx) | {
         "host": "e2e-shop",
-        "defaults": {"interval": "200ms", "timeout": "1s", "retries": 2, "retry_interval": "100ms"},
-        "checks": [
-            {
-                "name": "web",
-                "type": "http",
-                "url": nginx.healthz_url,
-                "remediate": {"command": nginx.ctl_argv(sys.executable, "restart")},
-            }
-        ],
-        "remediation": {"backend": "command", "verify_after": "500ms"},
         "notify": {
             "channels": [
                 {"name": "admins", "type": "email", "smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,

@@ -8,7 +8,6 @@ the restarts keep working under a thousand of them.
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from tests.servers.nginx import NginxServer
 from tests.servers.raw_http import close_all, exchange, open_idle, request_bytes
-from tests.servers.watchdog_daemon import WatchdogDaemon, unit_tasks_max
+from tests.servers.watchdog_daemon import WatchdogDaemon, unit_tasks_max, web_check_with_restart
 from watchdog.service.http_server import EVICT_AFTER, Limits
 
 LIMITS = Limits()
@@ -156,18 +155,7 @@ def _recv(sock: socket.socket) -> bytes:
 
 
 def test_a_thousand_idle_connections_leave_the_daemon_working(tmp_path: Path, nginx: NginxServer) -> None:
-    config = {
-        "defaults": {"interval": "200ms", "timeout": "1s", "retries": 2, "retry_interval": "100ms"},
-        "checks": [
-            {
-                "name": "web",
-                "type": "http",
-                "url": nginx.healthz_url,
-                "remediate": {"command": nginx.ctl_argv(sys.executable, "restart")},
-            }
-        ],
-        "remediation": {"backend": "command", "verify_after": "500ms", "restart_timeout": "15s"},
-    }
+    config = web_check_with_restart(nginx, restart_timeout="15s")
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("web", lambda c: c["status"] == "OK")
         before = daemon.tasks()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.servers.browser import console_errors, headless_chromium
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
-from tests.servers.watchdog_daemon import WatchdogDaemon
+from tests.servers.watchdog_daemon import WatchdogDaemon, web_check_with_restart
 from tests.waiting import wait_until
 
 
@@ -144,18 +143,7 @@ def test_page_asks_for_the_token_and_keeps_it_in_the_session_only(tmp_path: Path
 
 
 def test_page_lists_the_auto_repairs_of_the_last_day(tmp_path: Path, nginx: NginxServer, browser: WebDriver) -> None:
-    config = {
-        "defaults": {"interval": "200ms", "timeout": "1s", "retries": 2, "retry_interval": "100ms"},
-        "checks": [
-            {
-                "name": "web",
-                "type": "http",
-                "url": nginx.healthz_url,
-                "remediate": {"command": nginx.ctl_argv(sys.executable, "restart")},
-            }
-        ],
-        "remediation": {"backend": "command", "verify_after": "500ms"},
-    }
+    config = web_check_with_restart(nginx)
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("web", lambda c: c["status"] == "OK")
         nginx.kill()
