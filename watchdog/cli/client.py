@@ -3,13 +3,15 @@
 `status()` accepts only a status document (watchdog.common.status_document.read_status): an
 answer from something else listening there (another service, a proxy's error page) is as
 good as no daemon, never an empty status.
+
+`urllib.request` is imported by the call that needs it: it pulls `http.client`, `ssl` and
+`hashlib`, and this module is loaded with the CLI even when the command is `run`, where a
+daemon that never asks itself anything would carry OpenSSL (about 6 MB resident) for nothing.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from watchdog.common.status_document import NotAStatusDocument, read_status
@@ -63,6 +65,9 @@ class ApiClient:
 
     def _exchange(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[int, bytes]:
         """(HTTP status, body); ApiUnreachable when nothing answered."""
+        import urllib.error
+        import urllib.request
+
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")

@@ -7,6 +7,10 @@ EXPIRES is Unix seconds); the signature is HMAC-SHA256 of the payload under the 
 `ack_key_file`. `verify` checks the signature in constant time before it reads anything
 else, so an altered token is only ever "invalid". Single use is the caller's part: the
 daemon records each used LINK durably (watchdog.storage.state.StateStore.use_ack_link).
+
+`hashlib` and `hmac` are imported when a token is made or checked, not with this module:
+they load OpenSSL's libcrypto (about 3.7 MB of the daemon's resident memory), which a
+daemon without `public_url` never needs.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,6 +62,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _sign(key: bytes, payload: bytes) -> bytes:
+    import hashlib
+    import hmac
+
     return hmac.new(key, payload, hashlib.sha256).digest()
 
 
@@ -84,6 +89,8 @@ def verify(key: bytes, token: str, now: datetime) -> AckClaim | TokenProblem:
         payload, signature = _unb64(payload_part), _unb64(signature_part)
     except (binascii.Error, ValueError):
         return TokenProblem.INVALID
+    import hmac
+
     if not hmac.compare_digest(_sign(key, payload), signature):
         return TokenProblem.INVALID
     version, _, rest = payload.decode("utf-8", "replace").partition(":")

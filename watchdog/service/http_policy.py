@@ -23,12 +23,12 @@ browser believe the API *is* the page's origin. Hence:
   preflight that the API never grants.
 * **Token** (writes, when one is configured): `Authorization: Bearer TOKEN`, compared in
   constant time — of SHA-256 digests, so not even the token's length leaks (401 otherwise).
+  `hashlib` and `hmac` are imported at the first write, not with this module: they load
+  OpenSSL's libcrypto (about 3.7 MB resident), which a daemon nobody writes to never needs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -89,6 +89,9 @@ def media_type(request: Request) -> str:
 
 
 def bearer_matches(request: Request, token: Secret) -> bool:
+    import hashlib
+    import hmac
+
     scheme, _, given = (request.header("Authorization") or "").partition(" ")
     presented = hashlib.sha256(given.strip().encode("latin-1")).digest()
     expected = hashlib.sha256(token.reveal().encode()).digest()
