@@ -1,7 +1,8 @@
 """The side-effect edges channels talk through, chosen by `main()` (or a test) and passed in.
 
 HTTP goes through one `requests.Session` (connection reuse, proxies from the environment),
-created on first use so that a daemon without HTTP channels never imports `requests`;
+created on first use so that a daemon without HTTP channels never imports `requests` (nor,
+through it, `ssl` and OpenSSL: about 6 MB resident);
 SMTP through a factory returning a connected `smtplib.SMTP`, so a test can hand in a factory
 that points at its own server or records the dialogue; the clock stamps what receivers
 compare with their own time (Alertmanager's `endsAt`, e-mail `Date`).
@@ -9,7 +10,6 @@ compare with their own time (Alertmanager's `endsAt`, e-mail `Date`).
 
 from __future__ import annotations
 
-import ssl
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -18,6 +18,7 @@ from watchdog.common.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     import smtplib
+    import ssl
 
     import requests
 
