@@ -13,20 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from checks.registry import CHECKS
 from tests.servers.alertmanager import Alertmanager, AlertmanagerCluster
 from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from tests.servers.webhook import WebhookServer
 from watchdog.common.clock import Clock, SystemClock
+from watchdog.common.metric_values import Recorder
 from watchdog.config.loader import parse_config
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.registry import CHANNELS, build_channels
 from watchdog.delivery.channels.transports import Transports, default_transports
 from watchdog.delivery.notification import Notification, new_notification_id
 from watchdog.delivery.outbox import Outbox, RetryPolicy
-from watchdog.service.metrics import OutboxCollector
+from watchdog.service.metrics import outbox_state
 from watchdog.storage.database import Database
 from watchdog.storage.outbox import OutboxStore
 
@@ -122,7 +122,7 @@ def make_notification() -> Callable[..., Notification]:
 
 @pytest.fixture
 def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
-    """make_outbox(channels, state_dir=, policy=, registry=, clock=, start=) -> an Outbox (closed at teardown)."""
+    """make_outbox(channels, state_dir=, policy=, recorder=, clock=, start=) -> an Outbox (closed at teardown)."""
     made: list[tuple[Outbox, Database]] = []
 
     def make(
@@ -130,21 +130,21 @@ def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
         *,
         state_dir: Path | None = None,
         policy: RetryPolicy = FAST_RETRY,
-        registry: CollectorRegistry | None = None,
+        recorder: Recorder | None = None,
         clock: Clock | None = None,
         start: bool = True,
     ) -> Outbox:
-        registry = registry or CollectorRegistry()
+        recorder = recorder or Recorder()
         db = Database(str(state_dir or tmp_path))
         outbox = Outbox(
             OutboxStore(db),
             channels,
             clock or SystemClock(),
-            registry,
+            recorder,
             policy=policy,
             close_timeout=5.0,
         )
-        registry.register(OutboxCollector(outbox))  # as the daemon reads it: at scrape time
+        recorder.read_at_scrape(outbox_state(outbox))  # as the daemon reads it: at scrape time
         made.append((outbox, db))
         if start:
             outbox.start()

@@ -37,11 +37,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from prometheus_client import CollectorRegistry, Counter
-
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import DeliveryEntry
 from watchdog.common.logs import SCRUBBER, event, format_event
+from watchdog.common.metric_values import Recorder
 from watchdog.common.status_document import OutboxSummary
 from watchdog.delivery.channels.base import Channel, PermanentError, TransientError
 from watchdog.delivery.notification import Notification
@@ -104,7 +103,7 @@ class Outbox:
         store: OutboxStore,
         channels: Mapping[str, Channel[object]],
         clock: Clock,
-        registry: CollectorRegistry,
+        recorder: Recorder,
         *,
         policy: RetryPolicy = RetryPolicy(),
         retention: float = 30 * 86400.0,
@@ -124,11 +123,10 @@ class Outbox:
         self._stopping = threading.Event()
         self._started = False
         self._last_prune: float | None = None
-        self._sent = Counter(
+        self._sent = recorder.counter(
             "shop_watchdog_notifications",
             "Notification delivery attempts by outcome (delivered, retry, rejected, fallback, resent).",
             ["channel", "kind", "result"],
-            registry=registry,
         )
 
     # --- the engine's side -------------------------------------------------------------

@@ -11,10 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry
-
 from watchdog.common.clock import Clock, SystemClock
 from watchdog.common.incident_history import DeliveryEntry
+from watchdog.common.metric_values import Recorder
 from watchdog.common.status_document import OutboxSummary
 from watchdog.config.model import WatchdogConfig
 from watchdog.delivery.channels.base import DeliveryError
@@ -29,10 +28,10 @@ class OutboxPager:
     """The delivery side as the engine uses it: channels built from the config, the durable
     outbox over `store`, and the transports they share (closed with it)."""
 
-    def __init__(self, config: WatchdogConfig, store: OutboxStore, clock: Clock, registry: CollectorRegistry) -> None:
+    def __init__(self, config: WatchdogConfig, store: OutboxStore, clock: Clock, recorder: Recorder) -> None:
         self._transports = default_transports(clock)
         channels = build_channels(config.notify.channels, self._transports)
-        self._outbox = Outbox(store, channels, clock, registry)
+        self._outbox = Outbox(store, channels, clock, recorder)
         self._outbox.start()
 
     def enqueue(

@@ -56,8 +56,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-
 from watchdog.common import ack_links
 from watchdog.common.ack_links import AckClaim, LinkOutcome, TokenProblem
 from watchdog.common.clock import Clock, SystemClock
@@ -109,7 +107,9 @@ class ApiBackend(Protocol):
 
     def healthy(self) -> tuple[bool, str]: ...
 
-    def metrics_text(self) -> bytes: ...
+    def metrics_text(self) -> tuple[bytes, str]:
+        """The Prometheus exposition and its content type."""
+        ...
 
     def status(self) -> StatusDocument: ...
 
@@ -251,7 +251,8 @@ class Api:
         return status_page.asset("status.css")
 
     def metrics(self, request: Request, params: Mapping[str, str]) -> Response:
-        return Response(200, self.backend.metrics_text(), CONTENT_TYPE_PLAIN_0_0_4)
+        body, content_type = self.backend.metrics_text()
+        return Response(200, body, content_type)
 
     def healthz(self, request: Request, params: Mapping[str, str]) -> Response:
         healthy, reason = self.backend.healthy()

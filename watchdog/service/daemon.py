@@ -51,8 +51,6 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from prometheus_client import CollectorRegistry
-
 import watchdog
 from checks.base import Check, Status
 from watchdog.common.ack_links import AckClaim, LinkOutcome
@@ -61,6 +59,7 @@ from watchdog.common.configtools import ConfigError
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
 from watchdog.common.incident_terms import Severity
 from watchdog.common.logs import SCRUBBER, event
+from watchdog.common.metric_values import Recorder
 from watchdog.common.status_document import (
     Availability,
     CheckEntry,
@@ -163,7 +162,7 @@ class SinkFactory(Protocol):
         *,
         clock: Clock,
         recheck: Rechecker,
-        registry: CollectorRegistry,
+        recorder: Recorder,
         wake: Callable[[], None],
     ) -> ResultSink: ...
 
@@ -238,7 +237,7 @@ class Daemon:
         self.scheduler = Scheduler(clock, self.runner, make_check)
         register_secrets(config)
         self.sink: ResultSink = sink_factory(
-            config, clock=clock, recheck=self.recheck, registry=self.metrics.registry, wake=self._wake.set
+            config, clock=clock, recheck=self.recheck, recorder=self.metrics.recorder, wake=self._wake.set
         )
         self.api = ApiServer(config.listen, self, access_for(config))
         self.started_at = clock.now()
@@ -601,7 +600,7 @@ class Daemon:
             return False, f"main loop stalled for {age:.0f}s"
         return True, "ok"
 
-    def metrics_text(self) -> bytes:
+    def metrics_text(self) -> tuple[bytes, str]:
         return self.metrics.render()
 
     def status(self) -> StatusDocument:

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.ports import free_port
@@ -29,10 +28,12 @@ from tests.servers.smtp import HangingSmtpServer, SmtpServer
 from tests.servers.webhook import Reply, Request, WebhookServer
 from tests.waiting import wait_until
 from watchdog.common.clock import ManualClock
+from watchdog.common.metric_values import Recorder
 from watchdog.delivery.channels.base import Channel
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox, RetryPolicy
+from watchdog.service.exposition import registry_of
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -134,8 +135,9 @@ def test_500_then_200_is_delivered_exactly_once(
     webhook_server: WebhookServer, transports: Transports, make_outbox: MakeOutbox, make_notification: MakeNotification
 ) -> None:
     webhook_server.respond(Reply(500), Reply(503))
-    registry = CollectorRegistry()
-    outbox = make_outbox(hooks(transports, hook=webhook_server.url), registry=registry)
+    recorder = Recorder()
+    registry = registry_of(recorder)
+    outbox = make_outbox(hooks(transports, hook=webhook_server.url), recorder=recorder)
     n = make_notification()
     outbox.enqueue(n, ["hook"])
     webhook_server.wait_for(1, status=200)
@@ -165,8 +167,9 @@ def test_rejection_is_not_retried_and_goes_to_the_fallback(
     spare = WebhookServer().start()
     try:
         webhook_server.respond(Reply(400, {"error": "invalid"}))
-        registry = CollectorRegistry()
-        outbox = make_outbox(hooks(transports, pager=webhook_server.url, admins=spare.url), registry=registry)
+        recorder = Recorder()
+        registry = registry_of(recorder)
+        outbox = make_outbox(hooks(transports, pager=webhook_server.url, admins=spare.url), recorder=recorder)
         n = make_notification()
         outbox.enqueue(n, ["pager"], fallback=["pager", "admins"])
         spare.wait_for(1)
@@ -301,7 +304,7 @@ def test_close_leaves_pending_rows_for_the_next_start(
 _CHILD = textwrap.dedent(
     """
     import os, sys, time
-    from prometheus_client import CollectorRegistry
+    from watchdog.common.metric_values import Recorder
     from watchdog.delivery.channels.transports import default_transports
     from watchdog.delivery.channels.webhook import WebhookChannel, WebhookConfig
     from watchdog.common.clock import SystemClock
@@ -313,7 +316,7 @@ _CHILD = textwrap.dedent(
     db, url, body = sys.argv[1:4]
     channels = {"hook": WebhookChannel("hook", WebhookConfig(url=url, timeout=30.0), default_transports())}
     store = OutboxStore(Database(os.path.dirname(db)))
-    outbox = Outbox(store, channels, SystemClock(), CollectorRegistry(), policy=RetryPolicy(initial=0.05, maximum=0.2))
+    outbox = Outbox(store, channels, SystemClock(), Recorder(), policy=RetryPolicy(initial=0.05, maximum=0.2))
     outbox.start()
     outbox.enqueue(Notification.from_json(body), ["hook"])
     print("queued", flush=True)

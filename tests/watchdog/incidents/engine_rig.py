@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from checks.base import Status
 from tests.servers.webhook_sink import WebhookSink
 from watchdog.common.clock import ManualClock
+from watchdog.common.metric_values import Recorder
 from watchdog.common.status_document import IncidentEntry
 from watchdog.config.model import (
     BusinessHours,
@@ -37,6 +38,7 @@ from watchdog.config.model import (
 from watchdog.delivery.channels.webhook import WebhookConfig
 from watchdog.incidents.engine import IncidentEngine
 from watchdog.monitor.checkstate import CheckState
+from watchdog.service.exposition import registry_of
 from watchdog.service.storewatch import StoreWatch
 from watchdog.service.wiring import build_engine
 from watchdog.storage.database import Database
@@ -101,7 +103,9 @@ class Rig:
     cfg: WatchdogConfig
     sink: WebhookSink
     clock: ManualClock
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    recorder: Recorder = field(init=False)
+    registry: CollectorRegistry = field(init=False)
+    """The recorder as Prometheus reads it (watchdog.service.exposition)."""
     rechecks: list[tuple[str, float]] = field(default_factory=list)
     engine: IncidentEngine = field(init=False)
     watch: StoreWatch = field(init=False)
@@ -110,8 +114,9 @@ class Rig:
         self.start()
 
     def start(self) -> None:
-        self.registry = CollectorRegistry()
-        watch = build_engine(self.cfg, clock=self.clock, recheck=self._recheck, registry=self.registry)
+        self.recorder = Recorder()
+        self.registry = registry_of(self.recorder)
+        watch = build_engine(self.cfg, clock=self.clock, recheck=self._recheck, recorder=self.recorder)
         assert isinstance(watch, StoreWatch) and isinstance(watch.engine, IncidentEngine)
         self.watch = watch
         self.engine = watch.engine

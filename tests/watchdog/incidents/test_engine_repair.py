@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client import generate_latest
 
 from checks.base import Status
 from tests.servers.nginx import NginxServer
@@ -17,6 +16,7 @@ from tests.servers.webhook_sink import WebhookSink
 from tests.watchdog.incidents.engine_rig import Rig, check, config, failing_repair
 from watchdog.common.clock import ManualClock
 from watchdog.config.model import RemediationConfig, Route
+from watchdog.service.exposition import render
 
 
 def probe(rig: Rig, nginx: NginxServer) -> None:
@@ -273,7 +273,7 @@ def test_engine_metrics_pass_promtool(tmp_path: Path, sink: WebhookSink) -> None
     try:
         rig.result("web", Status.CRITICAL)
         rig.settle()
-        text = generate_latest(rig.registry)
+        text = render(rig.registry)
         assert b"shop_watchdog_restarts_total" in text and b"shop_watchdog_incidents_open" in text
         done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, check=False)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from watchdog.common.ack_links import AckClaim, LinkOutcome
 from watchdog.common.clock import Clock
 from watchdog.common.incident_history import IncidentDetail, IncidentSummary
+from watchdog.common.metric_values import Recorder
 from watchdog.common.status_document import Availability, IncidentEntry, OutboxSummary, RepairEntry, SilenceEntry
 from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.monitor.checkstate import CheckState, Rechecker, ResultSink
@@ -96,7 +95,7 @@ class NullSink:
 
 
 def null_sink_factory(
-    config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, registry: CollectorRegistry, wake: Callable[[], None]
+    config: WatchdogConfig, *, clock: Clock, recheck: Rechecker, recorder: Recorder, wake: Callable[[], None]
 ) -> ResultSink:
     return NullSink(config, clock)
 
@@ -109,7 +108,7 @@ def sink_factory_for(sink: ResultSink) -> SinkFactory:
         *,
         clock: Clock,
         recheck: Rechecker,
-        registry: CollectorRegistry,
+        recorder: Recorder,
         wake: Callable[[], None],
     ) -> ResultSink:
         return sink

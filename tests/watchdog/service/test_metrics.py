@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from checks.base import Status
 from tests.servers.hanging import HangingTCPServer
+from tests.servers.module_probe import MODULES_FILE, modules_at_exit, probe_cli
 from tests.servers.nginx import NginxServer
 from tests.servers.ports import free_port
 from tests.servers.redis import RedisServer
@@ -82,6 +82,38 @@ def test_metrics_of_a_real_daemon_pass_promtool(
     assert (sample(text, "shop_watchdog_check_runs_total", check="stuck", status="critical") or 0) >= 1
 
 
+def test_the_daemon_loads_prometheus_client_at_the_first_scrape_and_exports_what_it_recorded_before(
+    tmp_path: Path,
+) -> None:
+    """Idle memory (issue 16): the library and the ssl and HTTP modules it imports cost ~7 MB,
+    paid only by a daemon that Prometheus scrapes."""
+    config = {"checks": [{"name": "root", "type": "disk", "path": "/", "interval": "200ms"}]}
+    cli = probe_cli(tmp_path)
+
+    def modules(name: str, scrape: bool) -> tuple[set[str], str]:
+        listed = tmp_path / f"{name}.modules"
+        with WatchdogDaemon(tmp_path / name, config, cli=cli, env={MODULES_FILE: str(listed)}) as daemon:
+            daemon.wait_for("root", lambda c: not c.get("pending"))
+            text = daemon.metrics() if scrape else ""
+            assert daemon.terminate() == 0
+        return {m.partition(".")[0] for m in modules_at_exit(listed)}, text
+
+    idle, _ = modules("idle", scrape=False)
+    assert "watchdog" in idle and "prometheus_client" not in idle
+    scraped, text = modules("scraped", scrape=True)
+    assert "prometheus_client" in scraped
+    # recorded before the library was loaded, exported by the scrape that loaded it
+    assert (sample(text, "shop_watchdog_check_runs_total", check="root", status="ok") or 0) >= 1
+    assert (sample(text, "shop_watchdog_check_duration_seconds_count", type="disk") or 0) >= 1
+    assert (sample(text, "shop_watchdog_scheduler_lag_seconds_count") or 0) >= 1
+    assert sample(text, "shop_watchdog_check_measurement_ratio", check="root", measurement="used") is not None
+    assert sample(text, "shop_watchdog_config_last_reload_successful") == 1
+    assert sample(text, "shop_watchdog_state_store_writing") == 1
+    assert "_created" not in text
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
+
+
 def ran_enough(text: str) -> bool:
     """Whether the counters below have something to count: web ran twice, five runs were scheduled."""
     return (
@@ -92,7 +124,7 @@ def ran_enough(text: str) -> bool:
 
 
 def test_removed_checks_lose_their_series() -> None:
-    metrics = Metrics("1.2.3", CollectorRegistry())
+    metrics = Metrics("1.2.3")
     a, b = tcp_spec("a", 1), tcp_spec("b", 2)
     metrics.configure([a, b], [])
     now = datetime.now(UTC)
@@ -100,11 +132,11 @@ def test_removed_checks_lose_their_series() -> None:
         metrics.observe(
             spec, CheckState(spec.name, Status.WARNING, False, "m", now, now, 1, 0.01, {"x-y": 1.5}), timed_out=True
         )
-    text = metrics.render().decode()
+    text = metrics.render()[0].decode()
     assert sample(text, "shop_watchdog_check_measurement", check="b", measurement="x_y") == 1.5
     assert sample(text, "shop_watchdog_check_timeouts_total", check="b") == 1
     metrics.configure([a], ["b"])
-    text = metrics.render().decode()
+    text = metrics.render()[0].decode()
     assert 'check="b"' not in text and 'check="a"' in text
 
 
@@ -161,13 +193,13 @@ def test_each_measurement_goes_to_the_family_of_its_unit(key: str, family: tuple
 
 
 def test_status_is_ranked_so_that_max_is_the_worst_and_nothing_has_created_series() -> None:
-    metrics = Metrics("1.2.3", CollectorRegistry())
+    metrics = Metrics("1.2.3")
     specs = [tcp_spec(s.name.lower(), i + 1) for i, s in enumerate(Status)]
     metrics.configure(specs, [])
     now = datetime.now(UTC)
     for spec, status in zip(specs, Status, strict=True):
         metrics.observe(spec, CheckState(spec.name, status, True, "m", now, now, 1, 0.01, {}), timed_out=False)
-    text = metrics.render().decode()
+    text = metrics.render()[0].decode()
     ranks = {spec.name: sample(text, "shop_watchdog_check_status", check=spec.name) for spec in specs}
     assert ranks == {"ok": 0, "warning": 1, "unknown": 2, "critical": 3}
     assert "shop_watchdog_check_runs_total{" in text and "shop_watchdog_check_duration_seconds_bucket{" in text

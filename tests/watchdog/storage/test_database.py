@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.webhook_sink import WebhookSink
 from watchdog.common.clock import ManualClock
+from watchdog.common.metric_values import Recorder
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.outbox import Outbox
 from watchdog.storage.database import DB_NAME, Database
@@ -84,7 +84,7 @@ def test_pending_messages_of_the_first_release_go_out_once_after_the_upgrade(
     channels = build_test_channels(
         [channel_spec(name, "webhook", url=sink.url(name)) for name in ("pager", "admins")], transports
     )
-    outbox = Outbox(OutboxStore(db), channels, ManualClock(WRITTEN_AT), CollectorRegistry(), close_timeout=5.0)
+    outbox = Outbox(OutboxStore(db), channels, ManualClock(WRITTEN_AT), Recorder(), close_timeout=5.0)
     outbox.start()
     try:
         got = sink.wait_count("admins", None, 3)

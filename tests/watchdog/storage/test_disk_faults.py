@@ -12,13 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-
 from tests.servers.loopfs import FailingDisk
 from tests.servers.notify_fixtures import build_test_channels, channel_spec
 from tests.servers.tmpfs import fill_to, remount
 from tests.servers.webhook_sink import WebhookSink
 from watchdog.common.clock import SystemClock
+from watchdog.common.metric_values import Recorder
 from watchdog.delivery.channels.transports import Transports
 from watchdog.delivery.notification import Notification
 from watchdog.delivery.outbox import Outbox
@@ -143,7 +142,7 @@ def test_outbox_sends_from_memory_on_a_full_disk_and_the_file_catches_up_without
     state = tmpfs / "state"
     db = Database(str(state))
     channels = build_test_channels([channel_spec("pager", "webhook", url=sink.url("pager"))], transports)
-    outbox = Outbox(OutboxStore(db), channels, SystemClock(), CollectorRegistry(), close_timeout=5.0)
+    outbox = Outbox(OutboxStore(db), channels, SystemClock(), Recorder(), close_timeout=5.0)
     outbox.start()
     try:
         fill_past_the_reserve(tmpfs, StateStore(db))
@@ -161,7 +160,7 @@ def test_outbox_sends_from_memory_on_a_full_disk_and_the_file_catches_up_without
         outbox.close()
         db.close()
     again = Database(str(state))
-    restarted = Outbox(OutboxStore(again), channels, SystemClock(), CollectorRegistry(), close_timeout=5.0)
+    restarted = Outbox(OutboxStore(again), channels, SystemClock(), Recorder(), close_timeout=5.0)
     restarted.start()
     try:
         assert not sink.wait_for(lambda s: len(s.messages()) > 1, 1.0)
