@@ -42,6 +42,9 @@ all its workers/backends are dead. Database servers delete their directory on le
   Fixture: `make_tmpfs(size, nr_inodes=None)`.
 * `CertificateAuthority(directory).issue(name, days=N)` -> `CertFiles(cert, key)`, CA file
   in `.cert`; `self_signed(directory, name, days=N)` (certs.py). Fixture: `test_ca` (session).
+* `WatchdogDaemon(directory, config, cli=probe_cli(d), env={MODULES_FILE: path})`
+  (module_probe.py): the real daemon, writing the modules it had imported to `path` when it
+  exits (`terminate()`); `modules_at_exit(path)` reads them (what an idle daemon loads).
 * `free_port()`, `accepts(port)`, `wait_until_accepting(port, timeout=...)` (ports.py);
   `is_dead(pid)`, `wait_dead(pid, timeout)`, `group_members(pgid)` (processes.py);
   `owned_tempdir(prefix, user)` (scratch.py). Fixture `server_stack`: an ExitStack closed

@@ -19,7 +19,7 @@ the store's health becomes a result, fed to the engine whenever it changes:
   file: the next result (OK unless the store cannot write) resolves it. One page and its
   resolve, never a reminder loop about a file that is already out of the way.
 
-The store's health is also exported at scrape time (watchdog.service.metrics.StoreCollector).
+The store's health is also exported at scrape time (watchdog.service.metrics.store_state).
 """
 
 from __future__ import annotations
