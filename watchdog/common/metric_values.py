@@ -106,9 +106,6 @@ V = TypeVar("V", float, HistogramCounts)
 class Family(Generic[S, V]):
     """A named metric and its series by label values (see the module docstring)."""
 
-    kind: str
-    """"counter", "gauge" or "histogram", as in the exposition's TYPE line."""
-
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str] = ()) -> None:
         self.name = name
         self.documentation = documentation
@@ -123,6 +120,7 @@ class Family(Generic[S, V]):
 
     @staticmethod
     def _read(series: S) -> V:
+        """`series.read()`, typed per family (a series' value type follows its family's)."""
         raise NotImplementedError
 
     def labels(self, *values: str) -> S:
@@ -150,8 +148,6 @@ class Family(Generic[S, V]):
 
 
 class CounterFamily(Family[CounterSeries, float]):
-    kind = "counter"
-
     @staticmethod
     def _read(series: CounterSeries) -> float:
         return series.read()
@@ -161,8 +157,6 @@ class CounterFamily(Family[CounterSeries, float]):
 
 
 class GaugeFamily(Family[GaugeSeries, float]):
-    kind = "gauge"
-
     @staticmethod
     def _read(series: GaugeSeries) -> float:
         return series.read()
@@ -172,8 +166,6 @@ class GaugeFamily(Family[GaugeSeries, float]):
 
 
 class HistogramFamily(Family[HistogramSeries, HistogramCounts]):
-    kind = "histogram"
-
     def __init__(
         self, name: str, documentation: str, labelnames: Sequence[str] = (), *, buckets: Sequence[float]
     ) -> None:
