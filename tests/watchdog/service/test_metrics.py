@@ -54,6 +54,7 @@ def test_metrics_of_a_real_daemon_pass_promtool(
     }
     with WatchdogDaemon(tmp_path / "d", config) as daemon:
         daemon.wait_for("stuck", lambda c: c["status"] == "CRITICAL")
+        daemon.wait_for("db", lambda c: c["status"] == "CRITICAL")
         daemon.wait_for("web", lambda c: c["status"] == "OK")
         daemon.wait_until(lambda: ran_enough(daemon.metrics()), "two runs of web and five scheduled runs")
         code, body = daemon.get("/metrics")
