@@ -26,31 +26,38 @@ new visitor sees. No proxy variables or .netrc are consulted: the watchdog probe
 not whatever proxy the daemon's environment names. Every connect and read waits at most
 the time left of `timeout`; the body is read in chunks against the same deadline.
 
-The standard library's http.client does the HTTP: with requests a probe cost about 3x the
-CPU (1.2 ms against 0.4 ms) and the import 8 MB of memory, for features a probe does not use.
+h11 (sans-IO HTTP/1.1) parses the response: status line, headers, Content-Length, chunked
+bodies, a body that ends with the connection. The check owns the socket, the deadline and the
+TLS wrapping. Not requests (a probe cost 3x the CPU and its import 8 MB, for features a probe
+does not use), and not http.client: it imports `ssl` (OpenSSL) and the `email` package
+unconditionally, about 7 MB of an idle daemon's memory that watches only plain http:// URLs.
+`ssl` and checks.tlscert are imported when a check first needs TLS (an https:// URL, or a
+redirect to one).
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import re
 import socket
-import ssl
 import time
 import types
 import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
+
+import h11
 
 from checks.base import Check, CheckResult, Status, timeout_result, worst
 from checks.thresholds import seconds_text
-from checks.tlscert import CertificateFormatError, peer_certificate_expiry
 from watchdog.common.configtools import Duration
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_REDIRECTS = 10
@@ -58,6 +65,17 @@ CONTEXT_TTL = 300.0
 """Seconds one TLS context (trust store, `ca_file`) is reused before it is read again."""
 USER_AGENT = "shop-watchdog"
 _CHUNK_BYTES = 65536
+_MAX_HEAD_BYTES = 1024 * 1024
+"""Status line and headers together: far beyond any real server, so only garbage hits it."""
+_QUOTED_CHARS = 100
+"""How much of a garbage status line a message quotes."""
+_QUOTED_BYTES = 1024
+"""How much of the start of an answer is kept to quote its first line."""
+_STATUS_LINE_ERRORS = ("illegal status line", "illegal request line", "no response line", "peer unexpectedly closed")
+"""How h11 starts its reasons when the first line is no status line or the answer ended inside
+the head: the message quotes the line, as http.client's did (a banner, a TLS record, HTML)."""
+_METHODS_WITH_BODY = frozenset({"POST"})
+"""Methods sent with `Content-Length: 0`: a server may wait for the body a POST announces."""
 _STATUS_RE = re.compile(r"^[1-5](\d\d|xx)$")
 _REGEX_RE = re.compile(r"^/(.+)/([ims]*)$", re.DOTALL)
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -129,18 +147,19 @@ def _without_password(text: str, url: str) -> str:
 
 def _failure_text(exc: Exception) -> str:
     """Why no response could be judged, short and lower-case: "connection refused"."""
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return "server closed the connection without a response"
-    if isinstance(exc, http.client.IncompleteRead):
-        return "server closed the connection before the end of the body"
-    if isinstance(exc, http.client.HTTPException):
-        return f"invalid HTTP response: {' '.join(str(exc).split())[:100] or type(exc).__name__}"
     if isinstance(exc, OSError):
         return (exc.strerror or str(exc) or type(exc).__name__).lower()
     return str(exc)
 
 
+def _quoted(text: str) -> str:
+    """`text` with whitespace runs as one space, cut to _QUOTED_CHARS: fit for a one-line message."""
+    return " ".join(text.split())[:_QUOTED_CHARS]
+
+
 def _tls_failure_text(exc: ssl.SSLError, host: str, port: int) -> str:
+    import ssl
+
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate of {host}:{port} rejected: {exc.verify_message}"
     return f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"
@@ -192,10 +211,8 @@ def _follow(url: str, location: str, headers: MutableMapping[str, str]) -> str:
     """The absolute URL a redirect from `url` to `location` leads to; `headers` lose the
     credentials when it leaves the origin, and take the new URL's user info.
 
-    http.client decodes headers as Latin-1; servers write non-ASCII URLs in UTF-8.
+    `location` is decoded already (_Exchange.header: UTF-8, which servers write non-ASCII URLs in).
     """
-    with suppress(UnicodeError):
-        location = location.encode("latin-1").decode("utf-8")
     target = urljoin(url, location)
     new = urlsplit(target)
     try:
@@ -218,50 +235,149 @@ def _request_target(parts: SplitResult) -> str:
     return quote(target, safe=_URL_SAFE)
 
 
+def _host_header(scheme: str, host: str, port: int) -> str:
+    """`Host` for `host:port`: IDNA for a non-ASCII name, [brackets] around IPv6 (without a
+    %zone), the port only when it is not the scheme's default."""
+    if ":" in host:
+        name = f"[{host.partition('%')[0]}]"
+    else:
+        name = host if host.isascii() else host.encode("idna").decode("ascii")
+    return name if port == _DEFAULT_PORTS[scheme] else f"{name}:{port}"
+
+
+def _request_headers(parts: SplitResult, method: str, headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """What goes on the wire: `Host` and `Accept-Encoding: identity` unless `headers` name them
+    (a server may compress only when asked), `headers` (names ASCII, values Latin-1, outer
+    whitespace dropped), and `Content-Length: 0` for a POST that names no length or encoding."""
+    named = {name.lower() for name in headers}
+    wire: list[tuple[bytes, bytes]] = []
+    if "host" not in named:
+        wire.append((b"Host", _host_header(*_origin(parts)).encode("ascii")))
+    if "accept-encoding" not in named:
+        wire.append((b"Accept-Encoding", b"identity"))
+    wire += [(name.encode("ascii"), value.encode("latin-1").strip(b" \t")) for name, value in headers.items()]
+    if method in _METHODS_WITH_BODY and not named & {"content-length", "transfer-encoding"}:
+        wire.append((b"Content-Length", b"0"))
+    return wire
+
+
+class _Exchange:
+    """One request and its response on a connected socket: h11 does the HTTP, this class the
+    I/O, every send and receive waiting at most the time left before `deadline`.
+
+    Errors come as _NoAnswer with the texts users know: a server that closed without a byte,
+    garbage instead of a status line (quoted), a body cut short.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._http = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self._first_bytes = b""
+        """The start of the answer, quoted when it is not a status line."""
+        self.status = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+
+    def send(self, method: str, target: str, headers: list[tuple[bytes, bytes]]) -> None:
+        try:
+            request = h11.Request(method=method, target=target, headers=headers)
+        except h11.LocalProtocolError as exc:  # a configured header h11 cannot send; http.client raised ValueError
+            raise ValueError(f"invalid request: {exc}") from exc
+        data = self._http.send(request) + self._http.send(h11.EndOfMessage())
+        self._sock.settimeout(_time_left(self._deadline))
+        self._sock.sendall(data)
+
+    def read_head(self) -> None:
+        """Status and headers of the final response (1xx interim answers are skipped, as browsers do)."""
+        try:
+            event = self._next_event()
+            while isinstance(event, h11.InformationalResponse) and event.status_code != 101:
+                event = self._next_event()
+        except h11.RemoteProtocolError as exc:
+            raise _NoAnswer(self._head_failure(str(exc))) from exc
+        # h11 yields nothing but 1xx before the final answer; 101 (switching protocols) ends HTTP
+        # on this connection, so it is the answer judged, with no body (as http.client had it).
+        assert isinstance(event, h11.Response | h11.InformationalResponse), event
+        self.status = event.status_code
+        self._headers = list(event.headers)
+
+    def header(self, name: str) -> str | None:
+        """The value of header `name`, repeated ones joined by ", " (as http.client did); UTF-8
+        where it decodes, else Latin-1; None when absent."""
+        wanted = name.lower().encode("ascii")
+        values = [value for key, value in self._headers if key == wanted]
+        if not values:
+            return None
+        raw = b", ".join(values)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+    def read_body_chunk(self) -> bytes:
+        """The next piece of the body with transfer encoding undone; b"" at its end."""
+        try:
+            event = self._next_event()
+        except h11.RemoteProtocolError as exc:
+            raise _NoAnswer("server closed the connection before the end of the body") from exc
+        # EndOfMessage, or PAUSED after a 101: nothing more of the body
+        return bytes(event.data) if isinstance(event, h11.Data) else b""
+
+    def _next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        """The next event of the answer, receiving until h11 has one (never NEED_DATA)."""
+        while True:
+            event = self._http.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            self._sock.settimeout(_time_left(self._deadline))
+            data = self._sock.recv(_CHUNK_BYTES)
+            if len(self._first_bytes) < _QUOTED_BYTES:
+                self._first_bytes += data[:_QUOTED_BYTES]
+            self._http.receive_data(data)
+
+    def _head_failure(self, reason: str) -> str:
+        if not self._first_bytes:
+            return "server closed the connection without a response"
+        if reason.startswith(_STATUS_LINE_ERRORS):
+            first_line = self._first_bytes.split(b"\n", 1)[0].decode("latin-1")
+            return f"invalid HTTP response: {_quoted(first_line)}"
+        return f"invalid HTTP response: {_quoted(reason)}"
+
+
+def _tls_socket(raw: socket.socket, context: ssl.SSLContext, host: str, port: int) -> ssl.SSLSocket:
+    """`raw` after a TLS handshake with `host` (bounded by `raw`'s timeout); _NoAnswer when it fails."""
+    import ssl
+
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except ssl.SSLError as exc:
+        raise _NoAnswer(_tls_failure_text(exc, host, port)) from exc
+
+
 @contextmanager
 def _exchange(
     parts: SplitResult, method: str, headers: Mapping[str, str], deadline: float, context: ssl.SSLContext | None
-) -> Iterator[tuple[http.client.HTTPResponse, socket.socket]]:
-    """One request on a fresh connection: the response (headers read) and its socket.
-
-    The socket is handed out because http.client gives the response no way to change the
-    timeout: the caller sets it to the time left before each read of the body.
-    """
-    scheme, host, port = _origin(parts)
-    connection: http.client.HTTPConnection
-    if scheme == "https":
-        connection = http.client.HTTPSConnection(host, port, timeout=_time_left(deadline), context=context)
-    else:
-        connection = http.client.HTTPConnection(host, port, timeout=_time_left(deadline))
-    try:
-        try:
-            connection.connect()
-        except ssl.SSLError as exc:
-            raise _NoAnswer(_tls_failure_text(exc, host, port)) from exc
-        sock = connection.sock
-        connection.request(method, _request_target(parts), headers=headers)
-        sock.settimeout(_time_left(deadline))
-        with connection.getresponse() as response:
-            yield response, sock
-    finally:
-        connection.close()
+) -> Iterator[_Exchange]:
+    """One request on a fresh connection (TLS with `context` when given): the exchange, its response head read."""
+    _, host, port = _origin(parts)
+    with (
+        socket.create_connection((host, port), timeout=_time_left(deadline)) as raw,
+        _tls_socket(raw, context, host, port) if context is not None else raw as sock,
+    ):
+        exchange = _Exchange(sock, deadline)
+        exchange.send(method, _request_target(parts), _request_headers(parts, method, headers))
+        exchange.read_head()
+        yield exchange
 
 
-def _read_body(response: http.client.HTTPResponse, sock: socket.socket, deadline: float) -> bytes:
-    """The first MAX_BODY_BYTES of the body, decompressed, each read bounded by the time left.
-
-    read1 makes at most one read from the socket, so no read outlasts the deadline by
-    more than one socket timeout; http.client undoes chunked transfer encoding.
-    """
-    encoding = (response.getheader("Content-Encoding") or "").strip().lower()
+def _read_body(exchange: _Exchange) -> bytes:
+    """The first MAX_BODY_BYTES of the body, decompressed, each read bounded by the time left."""
+    encoding = (exchange.header("Content-Encoding") or "").strip().lower()
     decoder = zlib.decompressobj(_DECODERS[encoding]) if encoding in _DECODERS else None
     body = bytearray()
     while len(body) < MAX_BODY_BYTES:
-        sock.settimeout(_time_left(deadline))
-        chunk = response.read1(_CHUNK_BYTES)
+        chunk = exchange.read_body_chunk()
         if not chunk:
-            if response.length:
-                raise http.client.IncompleteRead(bytes(body), response.length)
             break
         if decoder is not None:
             try:
@@ -295,20 +411,16 @@ class HttpCheck(Check[HttpOptions]):
         findings: list[tuple[Status, str]] = []
         measurements: dict[str, float] = {}
         parts = urlsplit(cfg.url)
-        context: ssl.SSLContext | None = None
         if parts.scheme == "https":
-            context = self._ssl_context()
-            failed = self._check_certificate(
-                parts.hostname or "", parts.port or 443, context, timeout, findings, measurements
-            )
+            failed = self._check_certificate(parts.hostname or "", parts.port or 443, timeout, findings, measurements)
             if failed is not None:
                 return failed
         started = time.monotonic()
         try:
-            code, body = self._fetch(deadline, context)
+            code, body = self._fetch(deadline)
         except TimeoutError:
             return timeout_result(f"timeout after {timeout:g}s: {self.shown_url}", measurements)
-        except (_NoAnswer, http.client.HTTPException, OSError) as exc:
+        except (_NoAnswer, OSError) as exc:
             reason = _without_password(_failure_text(exc), cfg.url)
             return CheckResult(Status.CRITICAL, f"{reason}: {self.shown_url}", measurements)
         elapsed = time.monotonic() - started
@@ -331,6 +443,8 @@ class HttpCheck(Check[HttpOptions]):
         """Shared by the expiry handshake and the requests, and kept for CONTEXT_TTL: reading
         the system trust store costs more CPU (~30 ms) than the whole HTTP exchange, while a
         changed trust store or `ca_file` is rare and may take a few minutes to count."""
+        import ssl
+
         now = time.monotonic()
         if self._context is not None and now - self._context[0] < CONTEXT_TTL:
             return self._context[1]
@@ -347,15 +461,18 @@ class HttpCheck(Check[HttpOptions]):
         self,
         host: str,
         port: int,
-        context: ssl.SSLContext,
         timeout: float,
         findings: list[tuple[Status, str]],
         measurements: dict[str, float],
     ) -> CheckResult | None:
         """Records the certificate's finding; returns the CRITICAL result when no TLS session was possible."""
+        import ssl
+
+        from checks.tlscert import CertificateFormatError, peer_certificate_expiry
+
         cfg = self.config
         try:
-            expiry = peer_certificate_expiry(host, port, context, timeout)
+            expiry = peer_certificate_expiry(host, port, self._ssl_context(), timeout)
         except ssl.SSLError as exc:
             return CheckResult(Status.CRITICAL, _tls_failure_text(exc, host, port), measurements)
         except TimeoutError:
@@ -382,20 +499,19 @@ class HttpCheck(Check[HttpOptions]):
             findings.append((Status.OK, f"certificate valid {days:.0f} more days"))
         return None
 
-    def _fetch(self, deadline: float, context: ssl.SSLContext | None) -> tuple[int, bytes]:
+    def _fetch(self, deadline: float) -> tuple[int, bytes]:
         """Status code and the first MAX_BODY_BYTES of the body after redirects, read before `deadline`."""
         cfg = self.config
         url, method, headers = cfg.url, str(cfg.method), dict(self._headers)
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
-            if parts.scheme == "https" and context is None:
-                context = self._ssl_context()
-            with _exchange(parts, method, headers, deadline, context) as (response, sock):
-                location = response.getheader("Location")
-                if not (cfg.follow_redirects and location and response.status in _REDIRECT_CODES):
-                    return response.status, b"" if method == "HEAD" else _read_body(response, sock, deadline)
+            context = self._ssl_context() if parts.scheme == "https" else None
+            with _exchange(parts, method, headers, deadline, context) as exchange:
+                location = exchange.header("Location")
+                if not (cfg.follow_redirects and location and exchange.status in _REDIRECT_CODES):
+                    return exchange.status, b"" if method == "HEAD" else _read_body(exchange)
             url = _follow(url, location, headers)
-            method = _redirected_method(method, response.status)
+            method = _redirected_method(method, exchange.status)
         raise _NoAnswer(f"more than {MAX_REDIRECTS} redirects")
 
     def _body_matches(self, body: bytes) -> bool:

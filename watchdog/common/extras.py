@@ -39,6 +39,7 @@ OPTIONAL_MODULES: Mapping[str, Extra] = types.MappingProxyType(
         "psutil": Extra(DAEMON, "psutil"),
         "requests": Extra(DAEMON, "requests"),
         "jeepney": Extra(DAEMON, "the D-Bus library"),
+        "h11": Extra(DAEMON, "the HTTP/1.1 parser h11"),
         "psycopg": Extra("postgres", "the PostgreSQL driver"),
         "pymysql": Extra("mysql", "the MySQL driver"),
         "hiredis": Extra("redis", "the Redis client"),
