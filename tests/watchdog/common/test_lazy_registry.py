@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[3]
 DRIVERS = ("psycopg", "pymysql", "hiredis", "requests", "urllib3")
 
 
-def _modules_after_loading(config: Path) -> dict[str, bool]:
-    """Which driver packages a fresh interpreter holds after parsing `config` and building its checks."""
+def _loaded_after(config: Path) -> set[str]:
+    """The modules a fresh interpreter holds after parsing `config` and building its checks."""
     script = (
         "import json, sys\n"
         "from checks.registry import CHECKS\n"
@@ -30,12 +30,17 @@ def _modules_after_loading(config: Path) -> dict[str, bool]:
         "import watchdog.service.daemon\n"
         f"config = load_config({str(config)!r}, checks=CHECKS, channels=CHANNELS)\n"
         "[build_check(spec) for spec in config.checks]\n"
-        f"print(json.dumps({{name: name in sys.modules for name in {list(DRIVERS)!r}}}))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    loaded: dict[str, bool] = json.loads(out.stdout)
-    return loaded
+    return set(json.loads(out.stdout))
+
+
+def _modules_after_loading(config: Path) -> dict[str, bool]:
+    """Which driver packages a fresh interpreter holds after parsing `config` and building its checks."""
+    loaded = _loaded_after(config)
+    return {name: name in loaded for name in DRIVERS}
 
 
 def test_config_without_database_checks_or_http_channels_loads_no_driver(tmp_path: Path) -> None:
@@ -76,3 +81,18 @@ def test_a_target_that_is_not_of_the_registry_kind_is_refused() -> None:
     registry: LazyRegistry[Check[object]] = LazyRegistry(Check, {"wrong": "checks.base:CheckResult"})
     with pytest.raises(TypeError, match="is not a Check"):
         registry["wrong"]
+
+
+def test_only_the_configured_check_types_modules_are_imported(tmp_path: Path) -> None:
+    """disk, http and redis checks: their modules and what they share, no other type's module."""
+    config = tmp_path / "watchdog.yaml"
+    config.write_text(
+        f"state_dir: {tmp_path / 'state'}\n"
+        "checks:\n"
+        "  - {name: root, type: disk, path: /}\n"
+        "  - {name: web, type: http, url: 'http://127.0.0.1:8080/'}\n"
+        "  - {name: cache, type: redis, host: 127.0.0.1}\n"
+    )
+    loaded = {m for m in _loaded_after(config) if m.split(".")[0] == "checks"}
+    shared = {"checks", "checks.base", "checks.registry", "checks.thresholds"}
+    assert loaded == shared | {"checks.disk", "checks.http", "checks.redis"}
