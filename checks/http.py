@@ -39,6 +39,7 @@ redirect to one).
 
 from __future__ import annotations
 
+import ast
 import base64
 import re
 import socket
@@ -76,6 +77,12 @@ _QUOTED_BYTES = 1024
 _STATUS_LINE_ERRORS = ("illegal status line", "illegal request line", "no response line", "peer unexpectedly closed")
 """How h11 starts its reasons when the first line is no status line or the answer ended inside
 the head: the message quotes the line, as http.client's did (a banner, a TLS record, HTML)."""
+_STATUS_LINE_START = b"HTTP/"
+"""What every answer starts with. h11 waits for the whole head before it judges the status
+line, so a service that sends a banner and keeps the connection open (SSH, SMTP) would be a
+timeout; its first bytes already tell it is no HTTP server."""
+_BYTES_REPR = re.compile(r"""bytearray\((b'(?:[^'\\]|\\.)*'|b"(?:[^"\\]|\\.)*")\)|(b'(?:[^'\\]|\\.)*')""")
+"""h11 puts the offending bytes in its reasons as Python reprs (`bytearray(b'...')`)."""
 _METHODS_WITH_BODY = frozenset({"POST"})
 """Methods sent with `Content-Length: 0`: a server may wait for the body a POST announces."""
 _STATUS_RE = re.compile(r"^[1-5](\d\d|xx)$")
@@ -335,15 +342,24 @@ class _Exchange:
             data = self._sock.recv(_CHUNK_BYTES)
             if len(self._first_bytes) < _QUOTED_BYTES:
                 self._first_bytes += data[:_QUOTED_BYTES]
+                if not _STATUS_LINE_START.startswith(self._first_bytes[: len(_STATUS_LINE_START)]):
+                    raise h11.RemoteProtocolError("illegal status line")
             self._http.receive_data(data)
 
     def _head_failure(self, reason: str) -> str:
         if not self._first_bytes:
             return "server closed the connection without a response"
         if reason.startswith(_STATUS_LINE_ERRORS):
-            first_line = self._first_bytes.split(b"\n", 1)[0].decode("latin-1")
-            return f"invalid HTTP response: {_quoted(first_line)}"
-        return f"invalid HTTP response: {_quoted(reason)}"
+            first_line = _quoted(self._first_bytes.split(b"\n", 1)[0].decode("latin-1"))
+            return f"invalid HTTP response: {first_line or 'an empty line instead of the status line'}"
+        return f"invalid HTTP response: {_quoted(_BYTES_REPR.sub(_repr_text, reason))}"
+
+
+def _repr_text(match: re.Match[str]) -> str:
+    """The text of a bytes repr in an h11 reason, as the server sent it (Latin-1)."""
+    literal = match.group(1) or match.group(2)
+    value: bytes = ast.literal_eval(literal)
+    return repr(value.decode("latin-1"))
 
 
 def _tls_socket(raw: socket.socket, context: ssl.SSLContext, host: str, port: int) -> ssl.SSLSocket:

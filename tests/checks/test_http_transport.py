@@ -75,8 +75,9 @@ def test_non_ascii_in_the_url_and_in_a_redirect_is_sent_percent_encoded(
         (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", "SSH-2.0-OpenSSH_9.2p1 Debian-2"),
         (b"HTTP/1.1 2OO " + b"x" * 300 + b"\r\nContent-Length: 0\r\n\r\n", ("HTTP/1.1 2OO " + "x" * 300)[:100]),
         (b"\x16\x03\x01\x00\x02\x02\x46", "\x16\x03\x01\x00\x02\x02\x46"),
+        (b"\r\nHTTP/1.1 200 OK\r\n\r\n", "an empty line instead of the status line"),
     ],
-    ids=["banner", "long-status-line", "tls-alert"],
+    ids=["banner", "long-status-line", "tls-alert", "blank-line"],
 )
 def test_an_answer_without_a_status_line_is_quoted_as_invalid(
     make_canned: MakeCanned, answer: bytes, quoted: str
@@ -84,6 +85,23 @@ def test_an_answer_without_a_status_line_is_quoted_as_invalid(
     server = make_canned(answer)
     result = make_check("http", url=server.url).run(timeout=5)
     assert (result.status, result.message) == (Status.CRITICAL, f"invalid HTTP response: {quoted}: {server.url}")
+
+
+def test_a_banner_on_a_connection_kept_open_is_invalid_at_once_not_a_timeout(make_canned: MakeCanned) -> None:
+    """An SSH server answers with its banner and waits: the first bytes already say it is no HTTP."""
+    server = make_canned(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", hold=True)
+    result = make_check("http", url=server.url).run(timeout=3)
+    expected = f"invalid HTTP response: SSH-2.0-OpenSSH_9.2p1 Debian-2: {server.url}"
+    assert (result.status, result.message) == (Status.CRITICAL, expected)
+
+
+def test_a_malformed_header_is_named_without_python_reprs(make_canned: MakeCanned) -> None:
+    server = make_canned(b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n")
+    result = make_check("http", url=server.url).run(timeout=5)
+    assert result.status is Status.CRITICAL
+    assert result.message.startswith("invalid HTTP response: ")
+    assert "bytearray" not in result.message and "b'" not in result.message
+    assert "no colon here" in result.message
 
 
 @pytest.mark.parametrize(
