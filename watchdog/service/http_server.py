@@ -1,11 +1,12 @@
 """The API's HTTP/1.1 transport: a hostile local client can neither exhaust it nor confuse it.
 
-One asyncio loop in one thread (`api`) owns every connection, so an idle or slow connection
+One selector loop in one thread (`api`) owns every connection, so an idle or slow connection
 costs a file descriptor and a small buffer, never a thread. A request is read whole — head
 and body, within `Limits.read_timeout` of the connection becoming ready for it — before one
-of a fixed pool of `Limits.workers` threads runs the application on it: the application never
-sees a partial request, and a slow client never holds a worker. Every bound is answered at
-once rather than queued:
+of at most `Limits.workers` threads runs the application on it: the application never sees a
+partial request, and a slow client never holds a worker. A worker thread is started only when
+a request finds none free, so an idle daemon that was never asked anything holds none.
+Every bound is answered at once rather than queued:
 
 * connections: at most `Limits.max_connections` (1,024: a thousand idle connections are
   held without dropping anyone), and always RESERVED_FILES file descriptors fewer than the
@@ -15,9 +16,10 @@ once rather than queued:
   A new connection past the bound takes the place of the connection that has waited
   longest (at least EVICT_AFTER) for its next request, as a server sheds idle keep-alive
   connections; when none has, the newcomer is answered 503.
-* requests: a connection has at most one request in flight, so the connection bound bounds
-  the requests waiting for a worker too; one not answered within `Limits.handler_timeout`
-  is answered 503 (its worker finishes by itself), none waits forever.
+* requests: a connection has at most one request in flight (it is not read from meanwhile),
+  so the connection bound bounds the requests waiting for a worker too; one not answered
+  within `Limits.handler_timeout` is answered 503 (its worker finishes by itself, one not
+  started yet never starts), none waits forever.
 * framing: the request line and headers within `Limits.max_head` bytes (else 431); a body
   only with a `Content-Length` of digits within `Limits.max_body` (else 400, 413), required
   for POST, PUT and PATCH (411); no `Transfer-Encoding` (411, 400 next to a `Content-Length`);
@@ -29,6 +31,11 @@ The listen backlog (`Limits.backlog`, 1,024; the kernel caps it at net.core.soma
 a burst of connections the loop has not accepted yet: a full backlog drops SYNs, which the
 client retries only after a second.
 
+The module imports neither asyncio nor anything that loads OpenSSL (ssl, hashlib, and
+email or http.client, which pull them in): asyncio costs the daemon ~1.4 MB and its ssl
+import ~6 MB of libcrypto, the better part of the idle daemon's memory, for a transport that
+needs a selector and a few threads.
+
 Error answers are JSON `{"error": "..."}`; every response carries `Cache-Control: no-store`,
 `X-Content-Type-Options: nosniff` and forbids framing. Who may ask what is not decided here
 (watchdog.service.http_policy, watchdog.service.api).
@@ -36,14 +43,18 @@ Error answers are JSON `{"error": "..."}`; every response carries `Cache-Control
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import email.utils
+import contextlib
+import enum
+import errno
+import heapq
 import http
+import itertools
 import json
 import logging
+import queue
 import re
 import resource
+import selectors
 import socket
 import threading
 import time
@@ -67,12 +78,27 @@ RESERVED_FILES = 256
 """File descriptors kept free of API connections for everything else the daemon opens:
 probes' sockets and database connections, pidfds, the state database, restart pipes."""
 
+ACCEPT_BATCH = 64
+"""Connections accepted per turn of the loop before the clients' requests get theirs."""
+
+ACCEPT_PAUSE = 1.0
+"""Seconds accepting rests after the process or the kernel ran out of descriptors or memory
+(the pending connections wait in the backlog), instead of failing in a busy loop."""
+
+WORKERS_STOP_WAIT = 1.0
+"""Seconds `stop()` waits for the workers to end: idle ones end at once; one still inside a
+handler ends when the handler returns (a daemon thread: it never holds the process up)."""
+
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[\x21-\x7e]*) HTTP/(\d)\.(\d)")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 SECURITY_HEADERS: Mapping[str, str] = {
     "Cache-Control": "no-store",
@@ -214,11 +240,21 @@ def _content_length(method: str, fields: Mapping[str, list[str]], max_body: int)
     return int(values[0])
 
 
+def http_date(seconds: float | None = None) -> str:
+    """An IMF-fixdate (RFC 9110 5.6.7) of `seconds` since the epoch (default: now); English
+    names whatever the locale, as email.utils writes it, without importing the email package."""
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
+
+
 def render(response: Response, *, with_body: bool, close: bool) -> bytes:
     """The response's bytes; header names and values with CR or LF are refused (ValueError)."""
     headers = {
         "Server": "shop-watchdog",
-        "Date": email.utils.formatdate(usegmt=True),
+        "Date": http_date(),
         "Content-Type": response.content_type,
         "Content-Length": str(len(response.body)),
         **SECURITY_HEADERS,
@@ -248,32 +284,95 @@ def raise_file_limit(wanted: int) -> int:
     return soft
 
 
+class _Phase(enum.Enum):
+    READING = "reading"  # waiting for the next request, or for the rest of one
+    WORKING = "working"  # the request is with a worker
+    WRITING = "writing"  # the answer is being sent
+
+
 class _Connection:
-    """One client connection; `waiting_since` is set while it waits for a request."""
+    """One client connection and where it stands. `waiting_since` is set while it waits for
+    a request; `deadline` ends the phase it is in (read, handler or write timeout);
+    `scheduled` is the earliest deadline the server's heap holds for it."""
 
-    __slots__ = ("waiting_since", "writer")
+    __slots__ = (
+        "buffer",
+        "client",
+        "close_after",
+        "closed",
+        "deadline",
+        "dispatched",
+        "events",
+        "head",
+        "job",
+        "keep_alive",
+        "out",
+        "phase",
+        "scheduled",
+        "sock",
+        "waiting_since",
+    )
 
-    def __init__(self, writer: asyncio.StreamWriter, now: float) -> None:
-        self.writer = writer
-        self.waiting_since: float | None = now
+    def __init__(self, sock: socket.socket, client: str) -> None:
+        self.sock = sock
+        self.client = client
+        self.phase = _Phase.READING
+        self.buffer = bytearray()
+        self.out = bytearray()
+        self.head: _Head | None = None
+        self.keep_alive = False
+        self.job: _Job | None = None
+        self.dispatched = 0.0
+        self.waiting_since: float | None = None
+        self.deadline = 0.0
+        self.scheduled: float | None = None
+        self.events = 0
+        self.close_after = False
+        self.closed = False
 
 
-class _PeerGone(Exception):
-    """The client closed its side before a whole request arrived."""
+class _Job:
+    """A whole request handed to a worker; `answer` is the status and bytes it rendered.
+    A job `cancelled` (its connection closed or its handler timed out) is never started."""
+
+    __slots__ = ("answer", "cancelled", "close", "connection", "request")
+
+    def __init__(self, connection: _Connection, request: Request, close: bool) -> None:
+        self.connection = connection
+        self.request = request
+        self.close = close
+        self.cancelled = False
+        self.answer: tuple[int, bytes] = (0, b"")
 
 
 class HttpServer:
-    """Serves `app` on host:port from `start()` until `stop()`; see the module's bounds."""
+    """Serves `app` on host:port from `start()` until `stop()`; see the module's bounds.
+
+    Threads: `api` runs the selector loop (accepting, reading, parsing, timeouts, writing);
+    `api-worker_N` run the application, at most `Limits.workers`, started on demand and kept.
+    Workers hand answers back through a queue and a byte on a socket pair that wakes the loop."""
 
     def __init__(self, host: str, port: int, app: App, limits: Limits = Limits()) -> None:
         self._address = (host, port)
         self._app = app
         self.limits = limits
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._port: int | None = None
         self._thread: threading.Thread | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._socket: socket.socket | None = None
+        self._stopping = False
+        self._selector: selectors.BaseSelector | None = None
+        self._listener: socket.socket | None = None
+        self._wake_reader: socket.socket | None = None
+        self._wake_writer: socket.socket | None = None
+        self._wake_lock = threading.Lock()
+        self._accept_paused_until: float | None = None
         self._connections: set[_Connection] = set()
+        self._deadlines: list[tuple[float, int, _Connection]] = []
+        self._sequence = itertools.count()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._idle_workers = 0
+        self._workers_lock = threading.Lock()
         self._max_connections = limits.max_connections
         self._refused = 0
         self._shed = 0
@@ -281,9 +380,9 @@ class HttpServer:
 
     @property
     def port(self) -> int:
-        if self._socket is None:
+        if self._port is None:
             raise RuntimeError("HTTP server not started")
-        return int(self._socket.getsockname()[1])
+        return self._port
 
     @property
     def max_connections(self) -> int:
@@ -299,83 +398,220 @@ class HttpServer:
             sock.bind((host, port))
             sock.listen(self.limits.backlog)
             sock.setblocking(False)
+            wake_reader, wake_writer = socket.socketpair()
         except OSError:
             sock.close()
             raise
         files = raise_file_limit(self.limits.max_connections + RESERVED_FILES)
         self._max_connections = max(1, min(self.limits.max_connections, files - RESERVED_FILES))
-        self._socket = sock
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.limits.workers, thread_name_prefix="api-worker")
-        loop = asyncio.new_event_loop()
-        limits = self.limits
-        try:
-            server = loop.run_until_complete(
-                asyncio.start_server(self._connected, sock=sock, backlog=limits.backlog, limit=limits.max_head)
-            )
-        except BaseException:
-            loop.close()
-            sock.close()
-            raise
-        self._loop = loop
-        self._thread = threading.Thread(target=self._run, args=(loop, server), name="api", daemon=True)
+        wake_reader.setblocking(False)
+        wake_writer.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ)
+        selector.register(wake_reader, selectors.EVENT_READ)
+        self._listener, self._selector = sock, selector
+        self._wake_reader, self._wake_writer = wake_reader, wake_writer
+        self._port = int(sock.getsockname()[1])
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="api", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
+        """Closes the listener and every connection, and ends the loop's thread and the workers."""
+        if self._thread is None:
             return
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._stopping = True
+        self._wake()
         self._thread.join(timeout=5.0)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        self._loop = None
         self._thread = None
+        with self._workers_lock:
+            workers, self._workers = self._workers, []
+        for _ in workers:
+            self._jobs.put(None)
+        deadline = time.monotonic() + WORKERS_STOP_WAIT
+        for worker in workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._wake_lock:
+            for end in (self._wake_reader, self._wake_writer):
+                if end is not None:
+                    end.close()
+            self._wake_reader = self._wake_writer = None
+
+    def _wake(self) -> None:
+        """Wakes the loop (from a worker or stop()); a full pipe means a wake-up is pending."""
+        with self._wake_lock:
+            if self._wake_writer is not None:
+                with contextlib.suppress(BlockingIOError):
+                    self._wake_writer.send(b"\0")
 
     # -- the loop thread ---------------------------------------------------------------------
 
-    def _run(self, loop: asyncio.AbstractEventLoop, server: asyncio.Server) -> None:
-        asyncio.set_event_loop(loop)
+    def _run(self) -> None:
+        assert self._selector is not None and self._listener is not None and self._wake_reader is not None
+        selector, listener, wake_reader = self._selector, self._listener, self._wake_reader
         try:
-            loop.run_forever()
+            while not self._stopping:
+                for key, mask in selector.select(self._timeout()):
+                    if key.fileobj is listener:
+                        self._accept()
+                    elif key.fileobj is wake_reader:
+                        self._drain_wake_ups(wake_reader)
+                    else:
+                        self._guard(key.data, self._ready, mask)
+                self._deliver_answers()
+                now = time.monotonic()
+                self._expire(now)
+                self._resume_accepting(now)
+        except Exception:  # a fault of the loop itself: the API is gone, say why
+            log.exception("%s", format_event("api_loop_failed", {}))
         finally:
-            server.close()
             for connection in list(self._connections):
-                connection.writer.transport.abort()
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.close()
+                self._close(connection)
+            selector.close()
+            listener.close()
 
-    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
-        writer.transport.set_write_buffer_limits(high=0)
-        connection = _Connection(writer, loop.time())
+    @staticmethod
+    def _drain_wake_ups(wake_reader: socket.socket) -> None:
         try:
-            if len(self._connections) >= self._max_connections and not self._shed_one(loop.time()):
-                self._count_overload(refused=1)
-                await self._refuse(writer, error_response(503, "too many connections", {"Retry-After": "1"}))
-                return
-            self._connections.add(connection)
-            await self._serve(connection, reader, writer)
-        except (_PeerGone, ConnectionError, TimeoutError):
+            while wake_reader.recv(4096):
+                pass
+        except BlockingIOError:
             pass
+
+    def _timeout(self) -> float | None:
+        """Seconds until the earliest deadline (None: there is none, sleep until an event)."""
+        times = [self._deadlines[0][0]] if self._deadlines else []
+        if self._accept_paused_until is not None:
+            times.append(self._accept_paused_until)
+        return max(0.0, min(times) - time.monotonic()) if times else None
+
+    def _guard(self, connection: _Connection, step: Callable[..., None], *args: object) -> None:
+        """Runs one step of a connection; a failure closes that connection only, and what the
+        connection now waits for (reading, writing, nothing) is passed to the selector."""
+        if connection.closed:
+            return
+        try:
+            step(connection, *args)
+        except ConnectionError:
+            self._close(connection)
         except Exception as exc:
             event(log, "api_connection_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
-        finally:
-            self._connections.discard(connection)
-            if writer.transport.get_write_buffer_size():
-                writer.transport.abort()  # a client that does not read its answer
+            self._close(connection)
+        if not connection.closed:
+            self._watch(connection)
+
+    def _watch(self, connection: _Connection) -> None:
+        assert self._selector is not None
+        events = (selectors.EVENT_READ if connection.phase is _Phase.READING else 0) | (
+            selectors.EVENT_WRITE if connection.out else 0
+        )
+        if events == connection.events:
+            return
+        if not connection.events:
+            self._selector.register(connection.sock, events, connection)
+        elif not events:
+            self._selector.unregister(connection.sock)
+        else:
+            self._selector.modify(connection.sock, events, connection)
+        connection.events = events
+
+    def _close(self, connection: _Connection) -> None:
+        if connection.closed:
+            return
+        connection.closed = True
+        if connection.events and self._selector is not None:
+            self._selector.unregister(connection.sock)
+        connection.sock.close()
+        self._connections.discard(connection)
+        if connection.job is not None:
+            connection.job.cancelled = True
+            connection.job = None
+
+    def _set_deadline(self, connection: _Connection, when: float) -> None:
+        """Ends the connection's current phase at `when`. The heap keeps one entry per
+        connection where it can: a later deadline is put back only when the earlier one is due."""
+        connection.deadline = when
+        if connection.scheduled is None or when < connection.scheduled:
+            connection.scheduled = when
+            heapq.heappush(self._deadlines, (when, next(self._sequence), connection))
+
+    def _expire(self, now: float) -> None:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            when, _, connection = heapq.heappop(self._deadlines)
+            if connection.closed or when != connection.scheduled:
+                continue
+            connection.scheduled = None
+            if connection.deadline > now:
+                self._set_deadline(connection, connection.deadline)
             else:
-                writer.close()
+                self._guard(connection, self._expired, now)
+
+    def _expired(self, connection: _Connection, now: float) -> None:
+        if connection.phase is _Phase.READING:
+            if connection.buffer or connection.head is not None:  # a request begun, not an idle keep-alive connection
+                self._refuse(connection, error_response(408, "request not complete in time"), now)
+            else:
+                self._close(connection)
+        elif connection.phase is _Phase.WORKING:
+            assert connection.job is not None
+            job, connection.job = connection.job, None
+            job.cancelled = True
+            late = error_response(503, f"no answer within {self.limits.handler_timeout:g}s", {"Retry-After": "1"})
+            self._answered(connection, job.request, late.status, render(late, with_body=True, close=job.close), now)
+        else:
+            self._close(connection)  # a client that does not read its answer
+
+    # -- accepting ---------------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        assert self._listener is not None and self._selector is not None
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, address = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    continue  # that one connection failed (reset before it was accepted)
+                event(
+                    log, "api_accept_paused", logging.ERROR, error=f"{type(exc).__name__}: {exc}", seconds=ACCEPT_PAUSE
+                )
+                self._selector.unregister(self._listener)
+                self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE
+                return
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                sock.close()
+                continue
+            self._admit(sock, address)
+
+    def _resume_accepting(self, now: float) -> None:
+        if self._accept_paused_until is not None and now >= self._accept_paused_until:
+            assert self._selector is not None and self._listener is not None
+            self._accept_paused_until = None
+            self._selector.register(self._listener, selectors.EVENT_READ)
+
+    def _admit(self, sock: socket.socket, address: object) -> None:
+        now = time.monotonic()
+        if len(self._connections) >= self._max_connections and not self._shed_one(now):
+            self._count_overload(refused=1)
+            refusal = error_response(503, "too many connections", {"Retry-After": "1"})
+            with contextlib.suppress(OSError):  # a new connection's send buffer takes these few hundred bytes
+                sock.send(render(refusal, with_body=True, close=True))
+            sock.close()
+            return
+        connection = _Connection(sock, str(address[0]) if isinstance(address, tuple) else "local")
+        self._connections.add(connection)
+        self._guard(connection, self._next_request, now)
 
     def _shed_one(self, now: float) -> bool:
         """Closes the connection that has waited longest for a request, if one waited EVICT_AFTER."""
         waiting = [c for c in self._connections if c.waiting_since is not None and now - c.waiting_since >= EVICT_AFTER]
         if not waiting:
             return False
-        oldest = min(waiting, key=lambda c: c.waiting_since or 0.0)
-        self._connections.discard(oldest)
-        oldest.writer.close()
+        self._close(min(waiting, key=lambda c: c.waiting_since or 0.0))
         self._count_overload(shed=1)
         return True
 
@@ -395,79 +631,148 @@ class HttpServer:
             )
             self._refused = self._shed = 0
 
-    async def _serve(self, connection: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        client = str(peer[0]) if isinstance(peer, tuple) else "local"
-        buffer = bytearray()
-        loop = asyncio.get_running_loop()
-        while True:
-            connection.waiting_since = loop.time()
-            raw: bytes | None = None
-            try:
-                async with asyncio.timeout(self.limits.read_timeout):
-                    raw = await self._read_head(reader, buffer)
-                    if raw is None:
-                        return
-                    head = parse_head(raw, self.limits.max_body)
-                    if head.expect_continue:
-                        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    body = await self._read_exactly(reader, buffer, head.length)
-            except TimeoutError:
-                if buffer or raw is not None:  # a request begun, not an idle keep-alive connection
-                    await self._refuse(writer, error_response(408, "request not complete in time"))
-                return
-            except HttpError as exc:
-                await self._refuse(writer, exc.response)
-                return
-            connection.waiting_since = None
-            request = Request(head.method, head.path, head.query, head.version, head.headers, body, client)
-            started = loop.time()
-            status, answer = await self._dispatch(request, close=not head.keep_alive)
-            seconds = round(loop.time() - started, 4)
-            fields = {"client": client, "method": request.method, "path": request.path, "status": status}
-            event(log, "api_request", logging.DEBUG, **fields, seconds=seconds)
-            await self._send(writer, answer)
-            if not head.keep_alive:
-                return
+    # -- one connection ----------------------------------------------------------------------
 
-    async def _read_head(self, reader: asyncio.StreamReader, buffer: bytearray) -> bytes | None:
-        """The next request's head, consumed from `buffer` (filled from `reader` as needed);
-        None when the client closed the connection between requests."""
-        while True:
-            while buffer.startswith((b"\r", b"\n")):  # blank lines before a request line are ignored
-                del buffer[:1]
-            end = _END_OF_HEAD.search(buffer, 0, self.limits.max_head + 4)
-            if end is not None:
-                head = bytes(buffer[: end.start()])
-                del buffer[: end.end()]
-                return head
-            if len(buffer) >= self.limits.max_head + 4:
-                raise HttpError(431, f"request line and headers larger than {self.limits.max_head} bytes")
-            chunk = await reader.read(self.limits.max_head)
-            if not chunk:
-                if buffer:
-                    raise _PeerGone
-                return None
-            buffer += chunk
+    def _ready(self, connection: _Connection, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._flush(connection)
+        if mask & selectors.EVENT_READ and not connection.closed and connection.phase is _Phase.READING:
+            self._read(connection)
 
-    async def _read_exactly(self, reader: asyncio.StreamReader, buffer: bytearray, length: int) -> bytes:
-        while len(buffer) < length:
-            chunk = await reader.read(max(length - len(buffer), self.limits.max_head))
-            if not chunk:
-                raise _PeerGone
-            buffer += chunk
-        body = bytes(buffer[:length])
-        del buffer[:length]
-        return body
+    def _next_request(self, connection: _Connection, now: float) -> None:
+        """The connection is ready for its next request: the read timeout starts, and a
+        request already buffered (pipelined) is taken at once."""
+        connection.phase = _Phase.READING
+        connection.waiting_since = now
+        self._set_deadline(connection, now + self.limits.read_timeout)
+        self._take_request(connection)
 
-    async def _dispatch(self, request: Request, close: bool) -> tuple[int, bytes]:
-        assert self._pool is not None
-        job = self._pool.submit(self._answer, request, close)
+    def _read(self, connection: _Connection) -> None:
+        head = connection.head
+        wanted = (
+            self.limits.max_head if head is None else max(head.length - len(connection.buffer), self.limits.max_head)
+        )
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(job), self.limits.handler_timeout)
-        except TimeoutError:
-            late = error_response(503, f"no answer within {self.limits.handler_timeout:g}s", {"Retry-After": "1"})
-            return late.status, render(late, with_body=True, close=close)
+            chunk = connection.sock.recv(wanted)
+        except BlockingIOError:
+            return
+        if not chunk:  # closed by the client, between requests or half-way through one
+            self._close(connection)
+            return
+        connection.buffer += chunk
+        self._take_request(connection)
+
+    def _take_request(self, connection: _Connection) -> None:
+        """Parses what the buffer holds; a whole request goes to a worker, a framing error is
+        answered and ends the connection, and a partial one waits for more bytes."""
+        buffer, limits, head = connection.buffer, self.limits, connection.head
+        if head is None:
+            del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]  # blank lines before a request line
+            end = _END_OF_HEAD.search(buffer, 0, limits.max_head + 4)
+            try:
+                if end is None:
+                    if len(buffer) >= limits.max_head + 4:
+                        raise HttpError(431, f"request line and headers larger than {limits.max_head} bytes")
+                    return
+                raw = bytes(buffer[: end.start()])
+                del buffer[: end.end()]
+                head = connection.head = parse_head(raw, limits.max_body)
+            except HttpError as exc:
+                self._refuse(connection, exc.response, time.monotonic())
+                return
+            if head.expect_continue:
+                connection.out += _CONTINUE
+                self._flush(connection)
+        if len(buffer) < head.length:
+            return
+        body = bytes(buffer[: head.length])
+        del buffer[: head.length]
+        request = Request(head.method, head.path, head.query, head.version, head.headers, body, connection.client)
+        self._dispatch(connection, request, keep_alive=head.keep_alive)
+
+    def _dispatch(self, connection: _Connection, request: Request, keep_alive: bool) -> None:
+        now = time.monotonic()
+        job = _Job(connection, request, close=not keep_alive)
+        connection.head = None
+        connection.keep_alive = keep_alive
+        connection.waiting_since = None
+        connection.phase = _Phase.WORKING
+        connection.job = job
+        connection.dispatched = now
+        self._set_deadline(connection, now + self.limits.handler_timeout)
+        self._submit(job)
+
+    def _deliver_answers(self) -> None:
+        while True:
+            try:
+                job = self._answers.get_nowait()
+            except queue.Empty:
+                return
+            connection = job.connection
+            if connection.job is job:  # else: answered 503 already, or closed
+                connection.job = None
+                self._guard(connection, self._answered, job.request, *job.answer, time.monotonic())
+
+    def _answered(self, connection: _Connection, request: Request, status: int, data: bytes, now: float) -> None:
+        seconds = round(now - connection.dispatched, 4)
+        fields = {"client": connection.client, "method": request.method, "path": request.path, "status": status}
+        event(log, "api_request", logging.DEBUG, **fields, seconds=seconds)
+        self._send(connection, data, close=not connection.keep_alive, now=now)
+
+    def _refuse(self, connection: _Connection, response: Response, now: float) -> None:
+        """Answers with a transport error and closes: what follows cannot be trusted."""
+        self._send(connection, render(response, with_body=True, close=True), close=True, now=now)
+
+    def _send(self, connection: _Connection, data: bytes, *, close: bool, now: float) -> None:
+        connection.phase = _Phase.WRITING
+        connection.waiting_since = None
+        connection.out += data
+        connection.close_after = close
+        self._set_deadline(connection, now + self.limits.write_timeout)
+        self._flush(connection)
+
+    def _flush(self, connection: _Connection) -> None:
+        """Sends what the socket takes now; an answer sent whole ends the connection or
+        readies it for the next request."""
+        out = connection.out
+        while out:
+            try:
+                sent = connection.sock.send(out)
+            except BlockingIOError:
+                return
+            del out[:sent]
+        if connection.phase is not _Phase.WRITING:
+            return
+        if connection.close_after:
+            self._close(connection)
+        else:
+            self._next_request(connection, time.monotonic())
+
+    # -- the workers -------------------------------------------------------------------------
+
+    def _submit(self, job: _Job) -> None:
+        """Queues the job for a free worker, starting one when none is free and fewer than
+        `Limits.workers` run."""
+        self._jobs.put(job)
+        with self._workers_lock:
+            if self._idle_workers:
+                self._idle_workers -= 1
+            elif len(self._workers) < self.limits.workers:
+                worker = threading.Thread(target=self._work, name=f"api-worker_{len(self._workers)}", daemon=True)
+                self._workers.append(worker)
+                worker.start()
+
+    def _work(self) -> None:
+        """A worker: answers jobs until stop() queues None. It counts itself free before it
+        hands the answer back, so the next request on that connection finds it free."""
+        while (job := self._jobs.get()) is not None:
+            if not job.cancelled:
+                job.answer = self._answer(job.request, job.close)
+            with self._workers_lock:
+                self._idle_workers += 1
+            if not job.cancelled:
+                self._answers.put(job)
+                self._wake()
 
     def _answer(self, request: Request, close: bool) -> tuple[int, bytes]:
         """Runs in a worker: the status and bytes of the application's answer, or of a 500
@@ -480,12 +785,3 @@ class HttpServer:
             log.exception("%s", format_event("api_handler_failed", fields))
             failed = error_response(500, f"the request failed: {type(exc).__name__}")
             return failed.status, render(failed, with_body=True, close=close)
-
-    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        writer.write(data)
-        async with asyncio.timeout(self.limits.write_timeout):
-            await writer.drain()
-
-    async def _refuse(self, writer: asyncio.StreamWriter, response: Response) -> None:
-        """Answers with a transport error and closes: what follows cannot be trusted."""
-        await self._send(writer, render(response, with_body=True, close=True))

@@ -1,0 +1,61 @@
+"""What the API transport costs an idle daemon: no asyncio, no OpenSSL, no idle threads.
+
+asyncio alone costs the daemon ~1.4 MB and imports ssl, which loads libcrypto (~6 MB with
+hashlib): the transport must do without both, and without the stdlib modules that pull them
+in. Threads: the `api` loop alone until a request comes, one worker for requests that come
+one after another, none left after `stop()`. Each case runs in a fresh interpreter: the test
+process itself has all of these loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+HEAVY = ("asyncio", "ssl", "_ssl", "hashlib", "_hashlib", "hmac", "http.client", "http.server", "socketserver",
+         "email", "urllib.request", "concurrent.futures")  # fmt: skip
+
+SERVE = f"""
+import json, socket, sys, threading
+from watchdog.service.http_server import HttpServer, Response
+
+def threads():
+    return sorted(t.name for t in threading.enumerate())
+
+def exchange(port, data):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return [int(part.split(b" ", 1)[0]) for part in received.split(b"HTTP/1.1 ")[1:]]
+
+server = HttpServer("127.0.0.1", 0, lambda request: Response(200, request.path.encode(), "text/plain"))
+server.start()
+idle = threads()
+keep_alive = b"".join(
+    f"GET /{{n}} HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n{{'Connection: close' if n == 3 else ''}}\\r\\n\\r\\n".encode()
+    for n in (1, 2, 3)
+)
+statuses = exchange(server.port, keep_alive) + exchange(server.port, b"GET /4 HTTP/1.1\\r\\n\\r\\n")
+served = threads()
+server.stop()
+loaded = sorted(m for m in {HEAVY!r} if m in sys.modules)
+print(json.dumps({{"idle": idle, "served": served, "stopped": threads(), "statuses": statuses, "loaded": loaded}}))
+"""
+
+
+def test_serving_loads_neither_asyncio_nor_openssl_and_keeps_threads_to_the_work() -> None:
+    out = subprocess.run([sys.executable, "-c", SERVE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+
+    assert result["statuses"] == [200, 200, 200, 400], "three keep-alive requests answered, a Host-less one refused"
+    assert result["loaded"] == [], f"the transport loaded {result['loaded']}"
+    assert result["idle"] == ["MainThread", "api"], "no worker before the first request"
+    assert result["served"] == ["MainThread", "api", "api-worker_0"], "one worker for one request at a time"
+    assert result["stopped"] == ["MainThread"], "stop() ends every thread it started"
