@@ -392,23 +392,28 @@ class HttpServer:
     def start(self) -> None:
         """Binds and listens (raises OSError when it cannot), then serves in its own thread."""
         host, port = self._address
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        opened: list[socket.socket | selectors.BaseSelector] = []
         try:
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+            opened.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
             sock.listen(self.limits.backlog)
             sock.setblocking(False)
             wake_reader, wake_writer = socket.socketpair()
+            opened += (wake_reader, wake_writer)
+            wake_reader.setblocking(False)
+            wake_writer.setblocking(False)
+            selector = selectors.DefaultSelector()
+            opened.append(selector)
+            selector.register(sock, selectors.EVENT_READ)
+            selector.register(wake_reader, selectors.EVENT_READ)
         except OSError:
-            sock.close()
+            for opened_one in opened:
+                opened_one.close()
             raise
         files = raise_file_limit(self.limits.max_connections + RESERVED_FILES)
         self._max_connections = max(1, min(self.limits.max_connections, files - RESERVED_FILES))
-        wake_reader.setblocking(False)
-        wake_writer.setblocking(False)
-        selector = selectors.DefaultSelector()
-        selector.register(sock, selectors.EVENT_READ)
-        selector.register(wake_reader, selectors.EVENT_READ)
         self._listener, self._selector = sock, selector
         self._wake_reader, self._wake_writer = wake_reader, wake_writer
         self._port = int(sock.getsockname()[1])
@@ -522,6 +527,8 @@ class HttpServer:
         if connection.events and self._selector is not None:
             self._selector.unregister(connection.sock)
         connection.sock.close()
+        connection.buffer.clear()  # its heap entry may hold it up to a timeout longer
+        connection.out.clear()
         self._connections.discard(connection)
         if connection.job is not None:
             connection.job.cancelled = True
