@@ -5,7 +5,7 @@ path segment, handed to the handler percent-decoded), the handler, and what the 
 A writing route (`write=True`) is served only to requests that are not cross-site, carry a
 body of a type it accepts, and — when the route says `bearer` and a token is configured —
 the bearer token; every route, reading or writing, only under an allowed Host. The rules
-are watchdog.service.http_policy's; the transport (connections, timeouts, limits, a fixed
+are watchdog.service.http_policy's; the transport (connections, timeouts, limits, a bounded
 worker pool) is watchdog.service.http_server's. A new endpoint is one line in ROUTES and
 one handler method.
 
