@@ -3,7 +3,8 @@
 asyncio alone costs the daemon ~1.4 MB and imports ssl, which loads libcrypto (~6 MB with
 hashlib): the transport must do without both, and without the stdlib modules that pull them
 in. Threads: the `api` loop alone until a request comes, one worker for requests that come
-one after another, none left after `stop()`. Each case runs in a fresh interpreter: the test
+one after another, none left after `stop()`. Each case runs in a fresh interpreter (the
+transport alone, then the real daemon through tests/servers/module_probe.py): the test
 process itself has all of these loaded.
 """
 
@@ -13,6 +14,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.servers.module_probe import MODULES_FILE, modules_at_exit, probe_cli
+from tests.servers.watchdog_daemon import WatchdogDaemon
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -59,3 +63,19 @@ def test_serving_loads_neither_asyncio_nor_openssl_and_keeps_threads_to_the_work
     assert result["idle"] == ["MainThread", "api"], "no worker before the first request"
     assert result["served"] == ["MainThread", "api", "api-worker_0"], "one worker for one request at a time"
     assert result["stopped"] == ["MainThread"], "stop() ends every thread it started"
+
+
+def test_an_idle_daemon_serving_its_api_loads_neither_asyncio_nor_openssl(tmp_path: Path) -> None:
+    """The daemon as a shop runs it between incidents: a disk check, /healthz polled, the status
+    page and the status API read (not /metrics: prometheus_client is loaded at the first scrape)."""
+    listed = tmp_path / "modules"
+    config = {"checks": [{"name": "root", "type": "disk", "path": "/", "interval": "200ms"}]}
+    with WatchdogDaemon(tmp_path / "d", config, cli=probe_cli(tmp_path), env={MODULES_FILE: str(listed)}) as daemon:
+        daemon.wait_for("root", lambda c: not c.get("pending"))
+        answers = [daemon.get(path)[0] for path in ("/healthz", "/", "/status.js", "/api/v1/status")]
+        assert daemon.terminate() == 0
+
+    assert answers == [200, 200, 200, 200]
+    loaded = modules_at_exit(listed)
+    assert "watchdog.service.http_server" in loaded
+    assert sorted(loaded.intersection(HEAVY)) == []
