@@ -217,6 +217,9 @@ class Daemon:
         self._make_heartbeat = make_heartbeat
         self._heartbeat = self._heartbeat_for(config.heartbeat)
         """Read by the heartbeat thread, replaced by a reload (one attribute, so no lock)."""
+        self._heartbeat_changed = threading.Event()
+        """Set after `_heartbeat` is replaced and at stop: wakes a heartbeat thread that had
+        nothing to ping, which otherwise sleeps (an idle daemon wakes only for its checks)."""
         self._set_log_level = set_log_level
         self._end_children = end_children
         self._stall_after = stall_after
@@ -320,6 +323,7 @@ class Daemon:
                 self._sleep()
         finally:
             self._stop.set()
+            self._heartbeat_changed.set()
             self._notifier.stopping()
             event(log, "daemon_stopping")
             self.api.stop()
@@ -511,6 +515,7 @@ class Daemon:
             self._set_log_level(new.log_level)
         if new.heartbeat != self.config.heartbeat:
             self._heartbeat = self._heartbeat_for(new.heartbeat)
+            self._heartbeat_changed.set()
         added, removed, changed = self._configure(new)
         self.config = new
         self.api.set_access(access_for(new))
@@ -579,14 +584,17 @@ class Daemon:
             return None
 
         def beat() -> None:
-            while not self._stop.wait(1.0):
+            while not self._stop.is_set():
                 heartbeat = self._heartbeat
                 if heartbeat is None:
+                    self._heartbeat_changed.wait()
+                    self._heartbeat_changed.clear()
                     continue
                 try:
                     heartbeat.tick(self.healthy()[0])
                 except Exception as exc:
                     event(log, "heartbeat_error", logging.ERROR, error=type(exc).__name__)
+                self._stop.wait(1.0)
 
         thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
         thread.start()
