@@ -5,7 +5,9 @@ hashlib): the transport must do without both, and without the stdlib modules tha
 in. Threads: the `api` loop alone until a request comes, one worker for requests that come
 one after another, none left after `stop()`. Each case runs in a fresh interpreter (the
 transport alone, then the real daemon through tests/servers/module_probe.py): the test
-process itself has all of these loaded.
+process itself has all of these loaded. The daemon case is the shop of the idle benchmark
+(bench/bench_idle_vs_monit.py): plain HTTP, Redis and disk checks, whose probes must not
+load TLS either (checks/http.py imports ssl only for https).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.servers.module_probe import MODULES_FILE, modules_at_exit, probe_cli
+from tests.servers.nginx import NginxServer
+from tests.servers.redis import RedisServer
 from tests.servers.watchdog_daemon import WatchdogDaemon
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,17 +70,29 @@ def test_serving_loads_neither_asyncio_nor_openssl_and_keeps_threads_to_the_work
     assert result["stopped"] == ["MainThread"], "stop() ends every thread it started"
 
 
-def test_an_idle_daemon_serving_its_api_loads_neither_asyncio_nor_openssl(tmp_path: Path) -> None:
-    """The daemon as a shop runs it between incidents: a disk check, /healthz polled, the status
-    page and the status API read (not /metrics: prometheus_client is loaded at the first scrape)."""
+def test_an_idle_shop_daemon_serving_its_api_loads_neither_asyncio_nor_openssl(
+    tmp_path: Path, make_nginx: Callable[..., NginxServer], redis_server: RedisServer
+) -> None:
+    """The daemon as a shop runs it between incidents: its web server, cache and disk probed,
+    /healthz polled, the status page and the status API read. Not /metrics: prometheus_client
+    (and with it ssl) is loaded at the first scrape; nor a page: the channels load theirs."""
+    nginx = make_nginx()
     listed = tmp_path / "modules"
-    config = {"checks": [{"name": "root", "type": "disk", "path": "/", "interval": "200ms"}]}
+    config = {
+        "defaults": {"interval": "200ms"},
+        "checks": [
+            {"name": "web", "type": "http", "url": nginx.healthz_url},
+            {"name": "cache", "type": "redis", "host": "127.0.0.1", "port": redis_server.port},
+            {"name": "root", "type": "disk", "path": "/"},
+        ],
+    }
     with WatchdogDaemon(tmp_path / "d", config, cli=probe_cli(tmp_path), env={MODULES_FILE: str(listed)}) as daemon:
-        daemon.wait_for("root", lambda c: not c.get("pending"))
+        for name in ("web", "cache", "root"):
+            daemon.wait_for(name, lambda c: c["status"] == "OK")
         answers = [daemon.get(path)[0] for path in ("/healthz", "/", "/status.js", "/api/v1/status")]
         assert daemon.terminate() == 0
 
     assert answers == [200, 200, 200, 200]
     loaded = modules_at_exit(listed)
-    assert "watchdog.service.http_server" in loaded
-    assert sorted(loaded.intersection(HEAVY)) == []
+    assert {"watchdog.service.http_server", "checks.http", "checks.redis", "checks.disk"} <= loaded
+    assert sorted(loaded.intersection((*HEAVY, "prometheus_client", "checks.tlscert"))) == []
