@@ -459,6 +459,11 @@ class ApiServer:
     def port(self) -> int:
         return self._server.port
 
+    @property
+    def failed(self) -> bool:
+        """The listener's loop broke: the API answers nothing until the process restarts."""
+        return self._server.failed
+
     def set_access(self, access: Access) -> None:
         """Takes a reloaded config's token and Host names (the next request sees them)."""
         self._api.access = access

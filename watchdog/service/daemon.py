@@ -86,6 +86,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+EXIT_API_FAILED = 1
+"""`run`'s exit status when the API's listener broke (never a config error: that is 2, which
+the unit's RestartPreventExitStatus= keeps from restarting)."""
 MAX_SLEEP = 5.0
 """Upper bound of one quiet loop sleep: the engine's tick (reminders, escalations, silences
 ending, a restart that never reported back) is at most this late. Everything that needs the
@@ -296,8 +299,12 @@ class Daemon:
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Serves until stopped; raises ListenError when the API address is unusable."""
+        """Serves until stopped: 0. EXIT_API_FAILED when the API's listener broke, so that
+        systemd (`Restart=on-failure`) starts a whole daemon again rather than leaving one
+        that checks and pages but answers neither `status`, Prometheus nor /healthz. Raises
+        ListenError when the API address is unusable."""
         beat: threading.Thread | None = None
+        code = 0
         try:
             self.api.start()
             self._configure(self.config)
@@ -320,6 +327,10 @@ class Daemon:
                     self._start_reload()
                 self._finish_reload()
                 self._iterate()
+                if self.api.failed:
+                    event(log, "daemon_exiting", logging.ERROR, reason="api_failed", exit_code=EXIT_API_FAILED)
+                    code = EXIT_API_FAILED
+                    break
                 self._sleep()
         finally:
             self._stop.set()
@@ -336,7 +347,7 @@ class Daemon:
             if beat is not None:
                 beat.join(timeout=1.0)
         event(log, "daemon_stopped")
-        return 0
+        return code
 
     def _iterate(self) -> None:
         for outcome in self.runner.poll():

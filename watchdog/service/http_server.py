@@ -359,6 +359,9 @@ class HttpServer:
         self._port: int | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.failed = False
+        """Set when the loop itself broke (not a connection's fault, which is only that
+        connection's): nothing is served any more, and the owner should restart the process."""
         self._selector: selectors.BaseSelector | None = None
         self._listener: socket.socket | None = None
         self._wake_reader: socket.socket | None = None
@@ -468,6 +471,7 @@ class HttpServer:
                 self._expire(now)
                 self._resume_accepting(now)
         except Exception:  # a fault of the loop itself: the API is gone, say why
+            self.failed = True
             log.exception("%s", format_event("api_loop_failed", {}))
         finally:
             for connection in list(self._connections):

@@ -28,6 +28,7 @@ from watchdog.config.model import CheckSpec, WatchdogConfig
 from watchdog.delivery.channels.registry import CHANNELS
 from watchdog.monitor.checkstate import CheckState
 from watchdog.service.daemon import Daemon
+from watchdog.service.http_server import HttpServer
 from watchdog.service.sdnotify import SystemdNotifier
 
 
@@ -371,3 +372,32 @@ def test_heartbeat_pings_the_receiver_while_healthy(daemons: Callable[..., Watch
             time.sleep(0.05)
         assert {r.path for r in receiver.requests} == {"/ping/secret-uuid-1"}
         assert "secret-uuid-1" not in daemon.log()
+
+
+class _BrokenLoop(HttpServer):
+    """The API transport whose loop breaks on its first connection (a bug in the loop itself,
+    which no request can provoke: a request's faults are that connection's alone)."""
+
+    def _accept(self) -> None:
+        raise RuntimeError("loop bug")
+
+
+def test_a_broken_api_loop_ends_the_daemon_with_exit_1_for_systemd_to_restart(
+    tmp_path: Path, nginx: NginxServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("watchdog.service.api.HttpServer", _BrokenLoop)
+    config = config_for([tcp_check("web", nginx.port, interval="200ms")], tmp_path)
+    sink = StallingSink(config)
+    daemon = Daemon(
+        config, clock=SystemClock(), load=lambda: config, sink_factory=sink_factory_for(sink),
+        notifier=SystemdNotifier(None),
+    )  # fmt: skip
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(daemon.run()), daemon=True)
+    thread.start()
+    wait_until(lambda: sink.results, 5, "a first check result")
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", daemon.api.port), timeout=2) as sock:
+        sock.recv(1)
+    thread.join(10)
+    assert not thread.is_alive() and codes == [1]
+    assert "event=api_loop_failed" in caplog.text and "reason=api_failed" in caplog.text
