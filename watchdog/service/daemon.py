@@ -427,20 +427,28 @@ class Daemon:
             del exc
 
     def _sleep(self) -> None:
-        """Waits for the next due check, timeout or wake-up; while busy, at least until
-        MIN_ITERATION after the last iteration (only a stop cuts that short)."""
+        """Waits for the next due check, timeout or wake-up; while busy (something due before
+        MIN_ITERATION after the last iteration), at least until then (only a stop cuts that
+        short). A pause with nothing due in it would batch nothing and only cost an idle
+        daemon one more wake-up per check."""
         now = self._clock.monotonic()
+        wait = self._until_next(now)
         pause = self._last_iteration + MIN_ITERATION - now
-        if pause > 0 and self._last_gap < 2 * MIN_ITERATION:
+        if pause > 0 and self._last_gap < 2 * MIN_ITERATION and wait < pause:
             self._stop.wait(pause)
             now = self._clock.monotonic()
+            wait = self._until_next(now)
+        if wait > 0:
+            self._wake.wait(wait)
+        self._wake.clear()
+
+    def _until_next(self, now: float) -> float:
+        """Seconds until the next due check or run timeout, at most the loop's longest sleep."""
         wait = self._max_sleep
         for moment in (self.scheduler.next_due(), self.runner.next_deadline()):
             if moment is not None:
                 wait = min(wait, moment - now)
-        if wait > 0:
-            self._wake.wait(wait)
-        self._wake.clear()
+        return wait
 
     def _status(self) -> str:
         return format_status(len(self.scheduler.specs()), self._failing(), self._incidents_open)
