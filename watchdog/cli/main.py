@@ -166,17 +166,24 @@ def positive_duration(text: str) -> float:
     return seconds
 
 
-def cmd_report(args: argparse.Namespace, config: WatchdogConfig) -> int:
+def _bad_duration(command: str, option: str, text: str) -> bool:
+    """Whether `text` is no positive duration (said on stderr): checked before the daemon is asked."""
     try:
-        positive_duration(args.since)
+        positive_duration(text)
     except ValueError as exc:
-        print(f"shop-watchdog report: --since: {exc}", file=sys.stderr)
+        print(f"shop-watchdog {command}: {option}: {exc}", file=sys.stderr)
+        return True
+    return False
+
+
+def cmd_report(args: argparse.Namespace, config: WatchdogConfig) -> int:
+    if _bad_duration("report", "--since", args.since):
         return 2
-    try:
-        code, body = ApiClient(config).get(f"/api/v1/report?since={urllib.parse.quote(args.since)}")
-    except ApiUnreachable as exc:
-        print(f"shop-watchdog report: {exc}", file=sys.stderr)
+    path = f"/api/v1/report?since={urllib.parse.quote(args.since)}"
+    answer = _answer("report", lambda: ApiClient(config).get(path))
+    if answer is None:
         return EXIT_UNREACHABLE
+    code, body = answer
     if code != 200:
         print(f"shop-watchdog report: {body.get('error', f'HTTP {code}')}", file=sys.stderr)
         return 2
@@ -185,32 +192,25 @@ def cmd_report(args: argparse.Namespace, config: WatchdogConfig) -> int:
 
 
 def cmd_ack(args: argparse.Namespace, config: WatchdogConfig) -> int:
-    client = ApiClient(config)
-    try:
-        code, body = client.post(f"/api/v1/incidents/{args.incident_id}/ack", {"by": args.by})
-    except ApiUnreachable as exc:
-        print(f"shop-watchdog ack: {exc}", file=sys.stderr)
+    path = f"/api/v1/incidents/{args.incident_id}/ack"
+    answer = _answer("ack", lambda: ApiClient(config).post(path, {"by": args.by}))
+    if answer is None:
         return EXIT_UNREACHABLE
-    if code == 200:
-        print(f"acknowledged {args.incident_id} (by {args.by})")
-        return EXIT_OK
-    print(f"shop-watchdog ack: {body.get('error', f'HTTP {code}')}", file=sys.stderr)
-    return 1 if code == 404 else 2
+    code, body = answer
+    if code != 200:
+        return _refused("ack", code, body)
+    print(f"acknowledged {args.incident_id} (by {args.by})")
+    return EXIT_OK
 
 
 def cmd_silence(args: argparse.Namespace, config: WatchdogConfig) -> int:
-    try:
-        positive_duration(args.duration)
-    except ValueError as exc:
-        print(f"shop-watchdog silence: --for: {exc}", file=sys.stderr)
+    if _bad_duration("silence", "--for", args.duration):
         return 2
-    client = ApiClient(config)
     payload = {"check": args.check, "duration": args.duration, "reason": args.reason, "by": args.by}
-    try:
-        code, body = client.post("/api/v1/silences", payload)
-    except ApiUnreachable as exc:
-        print(f"shop-watchdog silence: {exc}", file=sys.stderr)
+    answer = _answer("silence", lambda: ApiClient(config).post("/api/v1/silences", payload))
+    if answer is None:
         return EXIT_UNREACHABLE
+    code, body = answer
     if code == 201:
         until = body.get("until") or body.get("end")
         print(
@@ -287,11 +287,7 @@ def cmd_timeline(args: argparse.Namespace, config: WatchdogConfig) -> int:
 
 
 def cmd_incidents(args: argparse.Namespace, config: WatchdogConfig) -> int:
-    try:
-        if parse_duration(args.since) <= 0:
-            raise ValueError("must be greater than 0")
-    except ValueError as exc:
-        print(f"shop-watchdog incidents: --since: {exc}", file=sys.stderr)
+    if _bad_duration("incidents", "--since", args.since):
         return 2
     path = "/api/v1/incidents?" + urllib.parse.urlencode({"since": args.since})
     answer = _answer("incidents", lambda: ApiClient(config).get(path))
