@@ -14,10 +14,10 @@ Every message leaves the runner scrubbed of the config's secrets: a server that 
 password in its error text (an old Redis quoting `AUTH`, a proxy quoting the login) must
 not carry it into status, API, state store or pages, all of which start here.
 
-Workers are daemon threads from a bounded pool created on demand: a stuck worker must not
-keep the process from exiting on SIGTERM (`concurrent.futures` joins its threads at exit).
-Finished runs are queued; the main loop collects them with `poll()` and is woken through
-the `wake` callback so results are handled promptly.
+Workers come from a bounded pool of daemon threads created on demand
+(watchdog.common.workers): a stuck worker never keeps the process from exiting. Finished
+runs are queued; the main loop collects them with `poll()` and is woken through the `wake`
+callback so results are handled promptly.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from checks.base import Check, CheckResult, Status
 from watchdog.common.clock import Clock
 from watchdog.common.configtools import format_seconds
 from watchdog.common.logs import SCRUBBER, event
+from watchdog.common.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -71,54 +72,6 @@ class _Job:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class WorkerPool:
-    """Daemon worker threads, created on demand up to `max_workers`, reused when idle."""
-
-    def __init__(self, max_workers: int, name: str = "check") -> None:
-        if max_workers < 1:
-            raise ValueError("max_workers must be at least 1")
-        self._max = max_workers
-        self._name = name
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._idle = 0
-        self._closed = False
-
-    def submit(self, fn: Callable[[], None]) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("worker pool is closed")
-            if self._idle > 0:
-                self._idle -= 1
-            elif self._threads < self._max:
-                self._threads += 1
-                threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True).start()
-        self._jobs.put(fn)
-
-    @property
-    def threads(self) -> int:
-        with self._lock:
-            return self._threads
-
-    def _work(self) -> None:
-        while True:
-            fn = self._jobs.get()
-            if fn is None:
-                return
-            fn()
-            with self._lock:
-                self._idle += 1
-
-    def close(self) -> None:
-        """Lets idle workers exit; a blocked worker stays until its call returns (daemon thread)."""
-        with self._lock:
-            self._closed = True
-            count = self._threads
-        for _ in range(count):
-            self._jobs.put(None)
-
-
 class Runner:
     """Starts check runs in the pool and hands finished or timed-out runs to the main loop."""
 
@@ -131,7 +84,7 @@ class Runner:
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._clock = clock
-        self._pool = WorkerPool(max_workers)
+        self._pool = WorkerPool(max_workers, "check")
         self._grace = grace
         self._wake = wake
         self._done: queue.SimpleQueue[tuple[_Job, CheckResult, float]] = queue.SimpleQueue()

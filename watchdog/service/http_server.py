@@ -62,6 +62,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from watchdog.common.logs import event, format_event
+from watchdog.common.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ ACCEPT_PAUSE = 1.0
 """Seconds accepting rests after the process or the kernel ran out of descriptors or memory
 (the pending connections wait in the backlog), instead of failing in a busy loop."""
 
+WORKER_NAME = "api-worker"
+"""The workers' thread names are `api-worker-N` (watchdog.common.workers)."""
 WORKERS_STOP_WAIT = 1.0
 """Seconds `stop()` waits for the workers to end: idle ones end at once; one still inside a
 handler ends when the handler returns (a daemon thread: it never holds the process up)."""
@@ -349,7 +352,7 @@ class HttpServer:
     """Serves `app` on host:port from `start()` until `stop()`; see the module's bounds.
 
     Threads: `api` runs the selector loop (accepting, reading, parsing, timeouts, writing);
-    `api-worker_N` run the application, at most `Limits.workers`, started on demand and kept.
+    `api-worker-N` run the application, at most `Limits.workers`, started on demand and kept.
     Workers hand answers back through a queue and a byte on a socket pair that wakes the loop."""
 
     def __init__(self, host: str, port: int, app: App, limits: Limits = Limits()) -> None:
@@ -371,11 +374,8 @@ class HttpServer:
         self._connections: set[_Connection] = set()
         self._deadlines: list[tuple[float, int, _Connection]] = []
         self._sequence = itertools.count()
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._answers: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._workers: list[threading.Thread] = []
-        self._idle_workers = 0
-        self._workers_lock = threading.Lock()
+        self._pool = WorkerPool(limits.workers, WORKER_NAME)
         self._max_connections = limits.max_connections
         self._refused = 0
         self._shed = 0
@@ -421,6 +421,7 @@ class HttpServer:
         self._wake_reader, self._wake_writer = wake_reader, wake_writer
         self._port = int(sock.getsockname()[1])
         self._stopping = False
+        self._pool = WorkerPool(self.limits.workers, WORKER_NAME)
         self._thread = threading.Thread(target=self._run, name="api", daemon=True)
         self._thread.start()
 
@@ -432,13 +433,7 @@ class HttpServer:
         self._wake()
         self._thread.join(timeout=5.0)
         self._thread = None
-        with self._workers_lock:
-            workers, self._workers = self._workers, []
-        for _ in workers:
-            self._jobs.put(None)
-        deadline = time.monotonic() + WORKERS_STOP_WAIT
-        for worker in workers:
-            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._pool.close(wait=WORKERS_STOP_WAIT)
         with self._wake_lock:
             for end in (self._wake_reader, self._wake_writer):
                 if end is not None:
@@ -762,28 +757,20 @@ class HttpServer:
     # -- the workers -------------------------------------------------------------------------
 
     def _submit(self, job: _Job) -> None:
-        """Queues the job for a free worker, starting one when none is free and fewer than
-        `Limits.workers` run."""
-        self._jobs.put(job)
-        with self._workers_lock:
-            if self._idle_workers:
-                self._idle_workers -= 1
-            elif len(self._workers) < self.limits.workers:
-                worker = threading.Thread(target=self._work, name=f"api-worker_{len(self._workers)}", daemon=True)
-                self._workers.append(worker)
-                worker.start()
+        self._pool.submit(lambda: self._work(job))
 
-    def _work(self) -> None:
-        """A worker: answers jobs until stop() queues None. It counts itself free before it
-        hands the answer back, so the next request on that connection finds it free."""
-        while (job := self._jobs.get()) is not None:
-            if not job.cancelled:
-                job.answer = self._answer(job.request, job.close)
-            with self._workers_lock:
-                self._idle_workers += 1
-            if not job.cancelled:
-                self._answers.put(job)
-                self._wake()
+    def _work(self, job: _Job) -> Callable[[], None] | None:
+        """In a worker: renders the job's answer; the hand-back gives it to the loop once the
+        worker counts itself free, so the next request on that connection finds it free."""
+        if job.cancelled:
+            return None
+        job.answer = self._answer(job.request, job.close)
+        return lambda: self._hand_back(job)
+
+    def _hand_back(self, job: _Job) -> None:
+        if not job.cancelled:
+            self._answers.put(job)
+            self._wake()
 
     def _answer(self, request: Request, close: bool) -> tuple[int, bytes]:
         """Runs in a worker: the status and bytes of the application's answer, or of a 500

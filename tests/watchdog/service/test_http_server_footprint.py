@@ -66,7 +66,7 @@ def test_serving_loads_neither_asyncio_nor_openssl_and_keeps_threads_to_the_work
     assert result["statuses"] == [200, 200, 200, 400], "three keep-alive requests answered, a Host-less one refused"
     assert result["loaded"] == [], f"the transport loaded {result['loaded']}"
     assert result["idle"] == ["MainThread", "api"], "no worker before the first request"
-    assert result["served"] == ["MainThread", "api", "api-worker_0"], "one worker for one request at a time"
+    assert result["served"] == ["MainThread", "api", "api-worker-1"], "one worker for one request at a time"
     assert result["stopped"] == ["MainThread"], "stop() ends every thread it started"
 
 
