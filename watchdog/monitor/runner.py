@@ -12,7 +12,10 @@ overlap), so at most one thread per check can ever be stuck.
 
 Every message leaves the runner scrubbed of the config's secrets: a server that echoes a
 password in its error text (an old Redis quoting `AUTH`, a proxy quoting the login) must
-not carry it into status, API, state store or pages, all of which start here.
+not carry it into status, API, state store or pages, all of which start here. It leaves as
+one line of visible characters too (watchdog.common.logs.escape): a garbage answer quoted in
+a message (a NUL, a TLS record, an ANSI escape) must not break an e-mail Subject, which
+mail servers may refuse for a raw NUL, nor a terminal showing `status`.
 
 Workers come from a bounded pool of daemon threads created on demand
 (watchdog.common.workers): a stuck worker never keeps the process from exiting. Finished
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 from checks.base import Check, CheckResult, Status
 from watchdog.common.clock import Clock
 from watchdog.common.configtools import format_seconds
-from watchdog.common.logs import SCRUBBER, event
+from watchdog.common.logs import SCRUBBER, escape, event
 from watchdog.common.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -131,7 +134,7 @@ class Runner:
                 raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
         except Exception as exc:  # the runner is the one place that turns probe errors into UNKNOWN
             result = CheckResult(Status.UNKNOWN, f"check failed: {type(exc).__name__}: {exc}")
-        message = SCRUBBER.scrub(result.message)
+        message = escape(SCRUBBER.scrub(result.message))
         if message != result.message:
             result = dataclasses.replace(result, message=message)
         self._done.put((job, result, self._clock.monotonic() - job.started))

@@ -19,6 +19,7 @@ import pytest
 from checks.base import Check, CheckResult, NoOptions, Status
 from checks.tcp import TcpCheck, TcpOptions
 from tests.checks.building import make_check
+from tests.servers.canned_http import CannedHTTPServer
 from tests.servers.hanging import HangingTCPServer
 from tests.servers.hostile import EchoingRespServer, QuotingHttpServer
 from tests.servers.nginx import NginxServer
@@ -206,3 +207,16 @@ def test_a_password_a_server_echoes_in_its_error_never_leaves_the_runner(tmp_pat
     assert cache.status is Status.CRITICAL and "'monitor' '***'" in cache.message
     assert admin.status is Status.CRITICAL and "refused Basic ***" in admin.message
     assert "Echoed-Redis-Pw" not in cache.message and basic not in admin.message
+
+
+def test_garbage_a_server_answers_leaves_the_runner_as_one_visible_line() -> None:
+    """A NUL, a terminal escape and a line break quoted from a hostile answer: a raw NUL in an
+    e-mail Subject may get the page refused by the mail server, an escape rewrites a terminal."""
+    with CannedHTTPServer(b"\x00\x1b[2J\x1b[31mowned\rX-Fake: 1\r\n") as hostile:
+        runner = Runner(SystemClock())
+        runner.submit("web", make_check("http", url=hostile.url), 3.0)
+        [outcome] = collect(runner, 1)
+        runner.close()
+    message = outcome.result.message
+    assert outcome.result.status is Status.CRITICAL and message.startswith("invalid HTTP response: ")
+    assert message.isprintable() and "\\x00\\x1b[2J\\x1b[31mowned" in message
